@@ -1,0 +1,31 @@
+# Entry points of the course kit. `make help` lists them.
+VENV := .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: help env start test test-fast course release lint
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/\t/'
+
+env:  ## create or update the virtual environment in .venv (idempotent)
+	@bash scripts/setup_env.sh
+
+start: env  ## students and self-learners: open JupyterLab on the course
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/lessons/00-welcome.ipynb
+
+test: env  ## the whole test suite (unit, notebooks, grading round trips)
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-fast: env  ## only the fast unit tests
+	$(PY) -m pytest -m "not notebook and not grading and not slow"
+
+course: env  ## instructors: run the course headless and write course-report/
+	$(VENV)/bin/ethicskit course run-all --report course-report
+
+release: env  ## regenerate labs/ from solutions/
+	$(VENV)/bin/ethicskit course release
+
+lint: env
+	$(VENV)/bin/ruff check ethicskit tests benchmarks
