@@ -40,16 +40,16 @@ class Exercise:
         self._solution = solution
         self._hints_shown = 0
 
-    def check(self, *answer: Any, **kwargs: Any) -> bool:
-        """Check the answer: print a success message or raise with feedback."""
+    # The three verbs print for the learner and return None, so a notebook shows each message once.
+    def check(self, *answer: Any, **kwargs: Any) -> None:
+        """Check the answer: print a success message or raise :class:`CheckFailed` with feedback."""
         try:
             self._checker(*answer, **kwargs)
         except CheckFailed as failure:
             raise CheckFailed(f"{self.name}: not yet. {failure.message}") from None
         print(f"{self.name}: correct.")
-        return True
 
-    def hint(self) -> str:
+    def hint(self) -> None:
         """Show the next hint (the last one repeats)."""
         if not self._hints:
             text = "No hint for this one - try printing intermediate values."
@@ -57,12 +57,10 @@ class Exercise:
             text = self._hints[min(self._hints_shown, len(self._hints) - 1)]
             self._hints_shown += 1
         print(f"{self.name} hint: {text}")
-        return text
 
-    def solution(self) -> str:
+    def solution(self) -> None:
         """Show the reference solution."""
         print(f"{self.name} solution:\n{self._solution}")
-        return self._solution
 
     def __repr__(self) -> str:
         return f"Exercise({self.name!r}) - call .check(answer), .hint() or .solution()"
