@@ -1,0 +1,119 @@
+"""Queries: the behaviours we attribute (per-example losses, group losses, logit margins).
+
+A query is a callable ``query(model) -> torch.Tensor`` of shape ``(n_queries,)``. It must only call
+``model(X)`` (no in-place tricks on parameters), so that the estimators can evaluate it on functional
+parameters and differentiate it with ``torch.func``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ethicskit._validation import as_1d_array, check_consistent_length, check_in_choices, check_no_nan
+
+__all__ = ["example_losses", "group_losses", "logit_margins", "functional_model"]
+
+
+def _tensors(X: Any, y: Any):
+    import torch
+
+    X_t = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+    if X_t.ndim != 2:
+        raise ValueError(f"X must be 2-d (n_samples, n_features), got shape {tuple(X_t.shape)}")
+    y_arr = check_no_nan(as_1d_array(y, "y"), "y")
+    check_consistent_length(X=X_t, y=y_arr)
+    y_t = torch.as_tensor(y_arr, dtype=torch.long if y_arr.dtype.kind in "iub" else torch.float32)
+    return X_t, y_t
+
+
+def _per_example(out, y, loss: str):
+    import torch.nn.functional as F
+
+    if loss == "cross_entropy":
+        return F.cross_entropy(out, y, reduction="none")
+    return ((out.reshape(len(y), -1) - y.reshape(len(y), -1)) ** 2).sum(dim=1)
+
+
+def example_losses(X: Any, y: Any, *, loss: str = "cross_entropy") -> Callable[[Any], Any]:
+    """Query: the loss of each example of ``(X, y)`` (one query per row).
+
+    Examples
+    --------
+    >>> import torch
+    >>> q = example_losses(torch.zeros(3, 2), [0, 1, 1])
+    >>> q(torch.nn.Linear(2, 2)).shape
+    torch.Size([3])
+    """
+    check_in_choices(loss, ("cross_entropy", "mse"), "loss")
+    X_t, y_t = _tensors(X, y)
+
+    def query(model):
+        return _per_example(model(X_t), y_t, loss)
+
+    return query
+
+
+def group_losses(X: Any, y: Any, groups: Any, *, loss: str = "cross_entropy") -> Callable[[Any], Any]:
+    """Query: the mean loss of each group (one query per distinct value of ``groups``, sorted)."""
+    import torch
+
+    check_in_choices(loss, ("cross_entropy", "mse"), "loss")
+    X_t, y_t = _tensors(X, y)
+    g = check_no_nan(as_1d_array(groups, "groups"), "groups")
+    check_consistent_length(X=X_t, groups=g)
+    masks = [torch.as_tensor(g == value) for value in np.unique(g)]
+
+    def query(model):
+        per = _per_example(model(X_t), y_t, loss)
+        return torch.stack([per[m].mean() for m in masks])
+
+    return query
+
+
+def logit_margins(X: Any, y: Any) -> Callable[[Any], Any]:
+    """Query: logit of the true class minus the largest other logit, per example (classification)."""
+    import torch
+
+    X_t, y_t = _tensors(X, y)
+    if y_t.dtype != torch.long:
+        raise ValueError("y must hold integer class labels for logit margins")
+
+    def query(model):
+        out = model(X_t)
+        true = out.gather(1, y_t[:, None]).squeeze(1)
+        other = out.masked_fill(torch.nn.functional.one_hot(y_t, out.shape[1]).bool(), float("-inf"))
+        return true - other.max(dim=1).values
+
+    return query
+
+
+class _Functional:
+    """Callable stand-in for a module that runs it with a given flat parameter vector."""
+
+    def __init__(self, model: Any, flat: Any):
+        self.model = model
+        self.params = unflatten(model, flat)
+
+    def __call__(self, X):
+        import torch
+
+        return torch.func.functional_call(self.model, self.params, (X,))
+
+
+def unflatten(model: Any, flat: Any) -> dict:
+    """Split a flat vector into a ``{name: tensor}`` dict shaped like ``model``'s parameters."""
+    params, offset = {}, 0
+    for name, p in model.named_parameters():
+        params[name] = flat[offset:offset + p.numel()].reshape(p.shape)
+        offset += p.numel()
+    if offset != flat.numel():
+        raise ValueError(f"flat parameter vector has {flat.numel()} values; the model has {offset}")
+    return params
+
+
+def functional_model(model: Any, flat: Any) -> _Functional:
+    """Return a callable that evaluates ``model`` with the flat parameter vector ``flat``."""
+    return _Functional(model, flat)

@@ -1,0 +1,366 @@
+"""Record a multi-stage SGD training run so that any stage can be replayed exactly.
+
+A :class:`Stage` describes one training stage (its data, epochs, batch size, learning-rate schedule,
+momentum and weight decay). :func:`record_training` trains a PyTorch module through the stages with
+``torch.optim.SGD`` and returns a :class:`TrainingRecord`: a checkpoint of the parameters and of the
+momentum buffer at every stage boundary, and for every step its learning rate, momentum, weight decay
+and the indices of the minibatch. :func:`replay_stage` re-runs one stage from any starting point with the
+recorded batch order and schedule; from the recorded checkpoint it reproduces the run bit for bit.
+
+Parameters are handled as one flat vector (``torch.nn.utils.parameters_to_vector`` order), which is what
+the estimators in :mod:`ethicskit.attribution.estimators` propagate.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ethicskit._validation import check_consistent_length, check_positive, check_probability
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["Stage", "StepRecord", "TrainingRecord", "record_training", "replay_stage", "batch_loss"]
+
+LOSSES = ("cross_entropy", "mse")
+
+
+@dataclass
+class Stage:
+    """One training stage.
+
+    Parameters
+    ----------
+    name : str
+        Shown in tables and plots ("pretraining", "fine-tuning", ...).
+    X : array-like of shape (n_samples, n_features)
+        Inputs of the stage's training data.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Targets: class indices for ``loss="cross_entropy"``, real values for ``loss="mse"``.
+    sample_weight : array-like of shape (n_samples,), optional
+        Per-example weights; a minibatch loss is the weighted mean of its examples' losses divided by the
+        mean weight of the whole stage data (so uniform weights give the plain mean).
+    epochs : int
+        Passes over the data; each epoch draws a fresh random order.
+    batch_size : int
+        Minibatch size (the last batch of an epoch may be smaller).
+    lr : float, sequence of float or callable
+        Learning rate: a constant, one value per step of the stage, or ``lr(step) -> float``.
+    momentum : float
+        SGD (heavy-ball) momentum in [0, 1).
+    weight_decay : float
+        L2 weight decay added to the gradient, as ``torch.optim.SGD`` does.
+    """
+
+    name: str
+    X: Any
+    y: Any
+    sample_weight: Any = None
+    epochs: int = 1
+    batch_size: int = 32
+    lr: float | Sequence[float] | Callable[[int], float] = 0.1
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        import torch
+
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty string, got {self.name!r}")
+        self.X = torch.as_tensor(np.asarray(self.X), dtype=torch.float32)
+        y = np.asarray(self.y)
+        self.y = torch.as_tensor(y, dtype=torch.long if y.dtype.kind in "iub" else torch.float32)
+        if self.X.ndim != 2:
+            raise ValueError(f"X of stage {self.name!r} must be 2-d (n_samples, n_features), got shape "
+                             f"{tuple(self.X.shape)}")
+        if self.sample_weight is not None:
+            w = np.asarray(self.sample_weight, dtype=float)
+            check_consistent_length(X=self.X, sample_weight=w)
+            if np.any(~np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+                raise ValueError(f"sample_weight of stage {self.name!r} must be finite, >= 0 and not all 0")
+            self.sample_weight = torch.as_tensor(w / w.mean(), dtype=torch.float32)
+        check_consistent_length(X=self.X, y=self.y)
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs of stage {self.name!r} must be an int >= 1, got {self.epochs!r}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size of stage {self.name!r} must be an int >= 1, "
+                             f"got {self.batch_size!r}")
+        check_probability(self.momentum, f"momentum of stage {self.name!r}")
+        if self.momentum >= 1:
+            raise ValueError(f"momentum of stage {self.name!r} must be < 1, got {self.momentum}")
+        check_positive(self.weight_decay, f"weight_decay of stage {self.name!r}", allow_zero=True)
+
+    @property
+    def n_steps(self) -> int:
+        """Number of optimiser steps the stage takes."""
+        per_epoch = -(-len(self.X) // self.batch_size)
+        return self.epochs * per_epoch
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of step ``step`` (0-based, within the stage)."""
+        if callable(self.lr):
+            value = self.lr(step)
+        elif isinstance(self.lr, (int, float)):
+            value = self.lr
+        else:
+            if len(self.lr) != self.n_steps:
+                raise ValueError(f"lr of stage {self.name!r} has {len(self.lr)} values; the stage takes "
+                                 f"{self.n_steps} steps")
+            value = self.lr[step]
+        return check_positive(float(value), f"lr of stage {self.name!r} at step {step}", allow_zero=True)
+
+
+@dataclass
+class StepRecord:
+    """What one optimiser step used: its learning rate, momentum, weight decay and minibatch indices."""
+
+    lr: float
+    momentum: float
+    weight_decay: float
+    batch: np.ndarray
+
+
+@dataclass
+class TrainingRecord:
+    """Everything needed to replay a multi-stage run.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The trained model (final parameters loaded).
+    stages : list of Stage
+    loss : str or callable
+        ``"cross_entropy"``, ``"mse"`` or ``loss(outputs, targets) -> per-example losses``.
+    carry_optimizer_state : bool
+        Whether the momentum buffer carries from one stage into the next (True) or is reset (False).
+    checkpoints : list of torch.Tensor
+        ``len(stages) + 1`` flat parameter vectors: ``checkpoints[k]`` is where stage ``k`` starts,
+        ``checkpoints[-1]`` the final parameters.
+    buffers : list of torch.Tensor or None
+        The momentum buffer at the same boundaries (``None`` where no buffer exists yet or it resets).
+    steps : list of list of StepRecord
+        ``steps[k][t]`` is step ``t`` of stage ``k``.
+    """
+
+    model: Any
+    stages: list[Stage]
+    loss: Any
+    carry_optimizer_state: bool
+    checkpoints: list[Any] = field(default_factory=list)
+    buffers: list[Any] = field(default_factory=list)
+    steps: list[list[StepRecord]] = field(default_factory=list)
+
+    @property
+    def n_stages(self) -> int:
+        """Number of stages."""
+        return len(self.stages)
+
+    @property
+    def stage_names(self) -> list[str]:
+        """Names of the stages, in order."""
+        return [s.name for s in self.stages]
+
+    @property
+    def final_params(self) -> torch.Tensor:
+        """Flat parameter vector at the end of training."""
+        return self.checkpoints[-1]
+
+    def stage_index(self, stage: int | str) -> int:
+        """Index of ``stage`` given by position or by name."""
+        if isinstance(stage, str):
+            if stage not in self.stage_names:
+                raise ValueError(f"unknown stage {stage!r}; expected one of {self.stage_names}")
+            return self.stage_names.index(stage)
+        is_int = isinstance(stage, (int, np.integer)) and not isinstance(stage, bool)
+        if not is_int or not 0 <= stage < self.n_stages:
+            raise ValueError(f"stage must be a stage name or an index in [0, {self.n_stages}), got {stage!r}")
+        return int(stage)
+
+    def model_at(self, params: torch.Tensor) -> Any:
+        """A copy of the model holding the flat parameter vector ``params``."""
+        import torch
+
+        model = copy.deepcopy(self.model)
+        torch.nn.utils.vector_to_parameters(params.detach().clone(), model.parameters())
+        return model
+
+
+def batch_loss(model: Any, X: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None, loss: Any,
+               params: dict | None = None) -> torch.Tensor:
+    """Weighted mean loss of a minibatch (optionally with functional ``params``)."""
+    import torch
+    import torch.nn.functional as F
+
+    out = model(X) if params is None else torch.func.functional_call(model, params, (X,))
+    if callable(loss):
+        per = loss(out, y)
+    elif loss == "cross_entropy":
+        per = F.cross_entropy(out, y, reduction="none")
+    else:
+        per = ((out.reshape(y.shape[0], -1) - y.reshape(y.shape[0], -1)) ** 2).sum(dim=1)
+    return per.mean() if weight is None else (per * weight).mean()
+
+
+def _flat(model: Any) -> torch.Tensor:
+    import torch
+
+    return torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+
+
+def _buffer_of(optimizer: Any, model: Any) -> torch.Tensor | None:
+    import torch
+
+    bufs = [optimizer.state.get(p, {}).get("momentum_buffer") for p in model.parameters()]
+    if any(b is None for b in bufs):
+        return None
+    return torch.cat([b.reshape(-1) for b in bufs]).detach().clone()
+
+
+def _set_buffer(optimizer: Any, model: Any, buffer: torch.Tensor | None) -> None:
+    optimizer.state.clear()
+    if buffer is None:
+        return
+    offset = 0
+    for p in model.parameters():
+        n = p.numel()
+        optimizer.state[p]["momentum_buffer"] = buffer[offset:offset + n].reshape(p.shape).clone()
+        offset += n
+
+
+def _run_steps(model: Any, stage: Stage, steps: list[StepRecord], loss: Any, buffer: torch.Tensor | None,
+               callback: Callable[[int, StepRecord], None] | None = None) -> torch.Tensor | None:
+    """Take the recorded ``steps`` of ``stage`` on ``model`` in place; return the final momentum buffer."""
+    import torch
+
+    first = steps[0] if steps else None
+    optimizer = torch.optim.SGD(model.parameters(), lr=first.lr if first else 0.0,
+                                momentum=first.momentum if first else 0.0,
+                                weight_decay=first.weight_decay if first else 0.0, foreach=False)
+    _set_buffer(optimizer, model, buffer)
+    for t, step in enumerate(steps):
+        if callback is not None:
+            callback(t, step)
+        group = optimizer.param_groups[0]
+        group["lr"], group["momentum"], group["weight_decay"] = step.lr, step.momentum, step.weight_decay
+        idx = torch.as_tensor(step.batch)
+        weight = None if stage.sample_weight is None else stage.sample_weight[idx]
+        optimizer.zero_grad(set_to_none=True)
+        batch_loss(model, stage.X[idx], stage.y[idx], weight, loss).backward()
+        optimizer.step()
+    return _buffer_of(optimizer, model)
+
+
+def _plan_steps(stage: Stage, rng: np.random.Generator) -> list[StepRecord]:
+    steps = []
+    n = len(stage.X)
+    for _ in range(stage.epochs):
+        order = rng.permutation(n)
+        for start in range(0, n, stage.batch_size):
+            steps.append(StepRecord(lr=0.0, momentum=stage.momentum, weight_decay=stage.weight_decay,
+                                    batch=order[start:start + stage.batch_size]))
+    for t, step in enumerate(steps):
+        step.lr = stage.lr_at(t)
+    return steps
+
+
+def record_training(model: Any, stages: Sequence[Stage], *, loss: Any = "cross_entropy",
+                    carry_optimizer_state: bool = False, random_state: int = 0) -> TrainingRecord:
+    """Train ``model`` through ``stages`` with SGD and record everything needed to replay it.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Trained in place (deterministic layers only: no dropout or batch-norm statistics).
+    stages : sequence of Stage
+        The stages, in training order.
+    loss : {"cross_entropy", "mse"} or callable
+        Per-example loss; the minibatch loss is its (weighted) mean. A callable takes
+        ``(outputs, targets)`` and returns one loss per example.
+    carry_optimizer_state : bool
+        False (default): every stage starts a fresh optimiser, so the momentum buffer resets at each
+        boundary, as when separate fine-tuning runs are chained. True: one optimiser runs through all
+        stages and its momentum buffer carries across boundaries.
+    random_state : int
+        Seeds the batch order of every stage.
+
+    Returns
+    -------
+    TrainingRecord
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ethicskit.attribution import Stage, record_training
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> X = torch.randn(40, 3); y = (X[:, 0] > 0).long()
+    >>> rec = record_training(torch.nn.Linear(3, 2), [Stage("a", X, y, lr=0.5), Stage("b", X, y, lr=0.1)])
+    >>> len(rec.checkpoints), [len(s) for s in rec.steps]
+    (3, [2, 2])
+    """
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    stages = list(stages)
+    if not stages or not all(isinstance(s, Stage) for s in stages):
+        raise TypeError("stages must be a non-empty sequence of Stage objects")
+    if len({s.name for s in stages}) != len(stages):
+        raise ValueError(f"stage names must be unique, got {[s.name for s in stages]}")
+    if not callable(loss) and loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; expected one of {list(LOSSES)} or a callable")
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
+        raise TypeError(f"random_state must be an int, got {type(random_state).__name__}")
+    rng = np.random.default_rng(random_state)
+    record = TrainingRecord(model=model, stages=stages, loss=loss,
+                            carry_optimizer_state=bool(carry_optimizer_state))
+    buffer = None
+    for stage in stages:
+        steps = _plan_steps(stage, rng)
+        record.checkpoints.append(_flat(model))
+        record.buffers.append(buffer if carry_optimizer_state else None)
+        record.steps.append(steps)
+        buffer = _run_steps(model, stage, steps, loss, buffer if carry_optimizer_state else None)
+    record.checkpoints.append(_flat(model))
+    record.buffers.append(buffer if carry_optimizer_state else None)
+    return record
+
+
+def replay_stage(record: TrainingRecord, stage: int | str, *, params: torch.Tensor | None = None,
+                 buffer: torch.Tensor | None | str = "recorded",
+                 callback: Callable[[int, StepRecord, Any], None] | None = None) -> tuple[Any, Any]:
+    """Re-run one stage with its recorded batch order and schedule.
+
+    Parameters
+    ----------
+    record : TrainingRecord
+    stage : int or str
+        The stage to replay.
+    params : torch.Tensor, optional
+        Flat starting parameters; defaults to the recorded checkpoint where the stage started.
+    buffer : torch.Tensor, None or "recorded"
+        Starting momentum buffer; "recorded" uses the one recorded at the stage's start.
+    callback : callable, optional
+        ``callback(t, step, model)`` is called before step ``t`` (the model holds the current parameters).
+
+    Returns
+    -------
+    (params, buffer) : tuple
+        Flat parameters and momentum buffer (or None) after the stage.
+    """
+    import torch
+
+    k = record.stage_index(stage)
+    start = record.checkpoints[k] if params is None else params
+    buf = record.buffers[k] if isinstance(buffer, str) and buffer == "recorded" else buffer
+    if not record.carry_optimizer_state:
+        buf = None
+    model = record.model_at(start)
+    wrapped = None if callback is None else (lambda t, step: callback(t, step, model))
+    new_buf = _run_steps(model, record.stages[k], record.steps[k], record.loss, buf, wrapped)
+    return torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone(), new_buf
