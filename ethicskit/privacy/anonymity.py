@@ -1,0 +1,426 @@
+"""Re-identification risk, k-anonymity, l-diversity, and an anonymiser (generalisation + suppression).
+
+Removing names is not anonymisation: a few quasi-identifiers (age, sex, postcode...) single out most
+people, and a *linkage attack* joins them with a public table that still carries names. This module
+measures that risk and reduces it by generalising quasi-identifiers along hierarchies (exact age ->
+5-year band -> 10-year band -> ``*``) and suppressing the few records that still stand out.
+
+Examples
+--------
+>>> import pandas as pd
+>>> frame = pd.DataFrame({"age": [21, 23, 37, 39], "sex": ["F", "F", "M", "M"]})
+>>> k_anonymity(frame, quasi_identifiers=["age", "sex"])
+1
+>>> result = anonymise(frame, k=2, hierarchies={"age": IntervalHierarchy(widths=(5, 10))})
+>>> result.k, result.levels
+(2, {'age': 1})
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ethicskit._validation import check_columns, check_probability
+
+__all__ = [
+    "AnonymisationResult",
+    "CategoryHierarchy",
+    "Hierarchy",
+    "IntervalHierarchy",
+    "LinkageResult",
+    "MaskHierarchy",
+    "anonymise",
+    "equivalence_class_sizes",
+    "generalise",
+    "information_loss",
+    "k_anonymity",
+    "l_diversity",
+    "linkage_attack",
+    "uniqueness",
+]
+
+SUPPRESSED = "*"
+
+
+def _check_qis(data: pd.DataFrame, quasi_identifiers: Sequence[str]) -> list[str]:
+    if isinstance(quasi_identifiers, str):
+        quasi_identifiers = [quasi_identifiers]
+    qis = list(quasi_identifiers)
+    if not qis:
+        raise ValueError("quasi_identifiers is empty; name at least one column")
+    check_columns(data, qis, "data")
+    if len(data) == 0:
+        raise ValueError("data has no rows")
+    return qis
+
+
+def _class_keys(data: pd.DataFrame, qis: list[str]) -> np.ndarray:
+    """An integer id per record for its equivalence class (same values on every quasi-identifier)."""
+    key = np.zeros(len(data), dtype=np.int64)
+    for column in qis:
+        codes, uniques = pd.factorize(data[column], use_na_sentinel=False)
+        key = key * (len(uniques) + 1) + codes
+        key = pd.factorize(key)[0].astype(np.int64)  # keep the combined id small
+    return key
+
+
+def equivalence_class_sizes(data: pd.DataFrame, *, quasi_identifiers: Sequence[str]) -> pd.Series:
+    """For every record, the number of records sharing its quasi-identifier values (index kept)."""
+    qis = _check_qis(data, quasi_identifiers)
+    keys = _class_keys(data, qis)
+    counts = np.bincount(keys)
+    return pd.Series(counts[keys], index=data.index, name="class_size")
+
+
+def k_anonymity(data: pd.DataFrame, *, quasi_identifiers: Sequence[str]) -> int:
+    """The k of ``data``: the size of its smallest equivalence class (1 = someone is unique)."""
+    return int(equivalence_class_sizes(data, quasi_identifiers=quasi_identifiers).min())
+
+
+def uniqueness(data: pd.DataFrame, *, quasi_identifiers: Sequence[str]) -> float:
+    """Fraction of records that are unique on the quasi-identifiers (the share a linkage attack can single out)."""
+    sizes = equivalence_class_sizes(data, quasi_identifiers=quasi_identifiers)
+    return float((sizes == 1).mean())
+
+
+def l_diversity(data: pd.DataFrame, *, quasi_identifiers: Sequence[str], sensitive: str) -> int:
+    """Distinct l-diversity: the fewest distinct ``sensitive`` values found in any equivalence class.
+
+    l = 1 means some class shares one sensitive value: k-anonymity alone then still discloses it
+    (the *homogeneity attack*).
+    """
+    qis = _check_qis(data, quasi_identifiers)
+    check_columns(data, [sensitive], "data")
+    keys = _class_keys(data, qis)
+    distinct = pd.Series(data[sensitive].to_numpy()).groupby(keys).nunique(dropna=False)
+    return int(distinct.min())
+
+
+# --------------------------------------------------------------------------------------------- hierarchies
+class Hierarchy:
+    """A generalisation hierarchy: level 0 is the raw value, level ``height`` is fully suppressed (``*``)."""
+
+    height: int = 1
+
+    def generalise(self, values: pd.Series, level: int) -> pd.Series:
+        """Return ``values`` generalised to ``level`` (as strings; ``*`` at the top)."""
+        if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level <= self.height:
+            raise ValueError(f"level must be an integer between 0 and {self.height}, got {level!r}")
+        if level == 0:
+            return values.copy()
+        if level == self.height:
+            return pd.Series(SUPPRESSED, index=values.index, name=values.name, dtype=object)
+        return self._generalise(values, int(level))
+
+    def _generalise(self, values: pd.Series, level: int) -> pd.Series:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class IntervalHierarchy(Hierarchy):
+    """Numbers -> intervals of growing width -> ``*`` (e.g. age 37 -> "35-39" -> "30-39" -> "*").
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Interval widths, one per level, increasing.
+    origin : int
+        Intervals start at ``origin + i * width``.
+    """
+
+    def __init__(self, widths: Sequence[int] = (5, 10, 20), *, origin: int = 0):
+        widths = list(widths)
+        if not widths or any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in widths):
+            raise ValueError(f"widths must be a non-empty list of positive integers, got {widths!r}")
+        if widths != sorted(widths):
+            raise ValueError(f"widths must increase from level to level, got {widths!r}")
+        self.widths = widths
+        self.origin = int(origin)
+        self.height = len(widths) + 1
+
+    def _generalise(self, values: pd.Series, level: int) -> pd.Series:
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.isna().any() and not values.isna().equals(numeric.isna()):
+            raise ValueError(f"column {values.name!r} holds non-numeric values; IntervalHierarchy needs numbers")
+        width = self.widths[level - 1]
+        low = (np.floor((numeric - self.origin) / width) * width + self.origin).astype("Int64")
+        labels = low.astype(str) + "-" + (low + width - 1).astype(str)
+        return labels.where(numeric.notna(), SUPPRESSED).astype(object)
+
+    def __repr__(self) -> str:
+        return f"IntervalHierarchy(widths={self.widths}, origin={self.origin})"
+
+
+class MaskHierarchy(Hierarchy):
+    """Codes (postcodes, zip-like strings) -> mask trailing characters, one more per level.
+
+    "13053" -> "1305*" -> "130**" -> ... ; ``length`` levels mask the whole code.
+    """
+
+    def __init__(self, length: int):
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+            raise ValueError(f"length must be a positive integer (characters in the code), got {length!r}")
+        self.length = int(length)
+        self.height = self.length
+
+    def _generalise(self, values: pd.Series, level: int) -> pd.Series:
+        text = values.astype(str)
+        return (text.str.slice(0, self.length - level) + SUPPRESSED * level).astype(object)
+
+    def __repr__(self) -> str:
+        return f"MaskHierarchy(length={self.length})"
+
+
+class CategoryHierarchy(Hierarchy):
+    """Categories -> broader groups, one mapping per level (e.g. marital status -> married / not married).
+
+    Parameters
+    ----------
+    levels : sequence of mapping
+        ``levels[0]`` maps raw values to level-1 groups, ``levels[1]`` maps raw values to level-2 groups...
+        Every value must be mapped at every level.
+    """
+
+    def __init__(self, levels: Sequence[Mapping[object, object]]):
+        levels = list(levels)
+        if not levels or not all(isinstance(m, Mapping) for m in levels):
+            raise ValueError("levels must be a non-empty list of mappings from raw value to group")
+        self.levels = [dict(m) for m in levels]
+        self.height = len(self.levels) + 1
+
+    def _generalise(self, values: pd.Series, level: int) -> pd.Series:
+        mapping = self.levels[level - 1]
+        unmapped = sorted(set(values.dropna().unique()) - set(mapping), key=str)
+        if unmapped:
+            raise ValueError(f"CategoryHierarchy level {level} does not map the value(s) {unmapped[:5]}")
+        return values.map(mapping).astype(object)
+
+    def __repr__(self) -> str:
+        return f"CategoryHierarchy(height={self.height})"
+
+
+def _check_hierarchies(data: pd.DataFrame, hierarchies: Mapping[str, Hierarchy]) -> dict[str, Hierarchy]:
+    if not isinstance(hierarchies, Mapping) or not hierarchies:
+        raise ValueError("hierarchies must map each quasi-identifier column to a Hierarchy")
+    check_columns(data, list(hierarchies), "data")
+    for column, hierarchy in hierarchies.items():
+        if not isinstance(hierarchy, Hierarchy):
+            raise TypeError(f"hierarchies[{column!r}] must be a Hierarchy, got {type(hierarchy).__name__}")
+    return dict(hierarchies)
+
+
+def generalise(
+    data: pd.DataFrame, *, hierarchies: Mapping[str, Hierarchy], levels: Mapping[str, int]
+) -> pd.DataFrame:
+    """Return a copy of ``data`` with each quasi-identifier generalised to its level."""
+    hierarchies = _check_hierarchies(data, hierarchies)
+    unknown = set(levels) - set(hierarchies)
+    if unknown:
+        raise ValueError(f"levels names column(s) {sorted(unknown)} that have no hierarchy")
+    out = data.copy()
+    for column, level in levels.items():
+        out[column] = hierarchies[column].generalise(data[column], level)
+    return out
+
+
+def information_loss(
+    levels: Mapping[str, int], hierarchies: Mapping[str, Hierarchy], *, n_rows: int, n_suppressed: int = 0
+) -> float:
+    """Information lost, from 0 (nothing) to 1 (everything): the mean generalisation height.
+
+    Each kept record loses ``level / height`` on each quasi-identifier (averaged over the
+    quasi-identifiers); each suppressed record loses 1.
+    """
+    if n_rows < 1 or not 0 <= n_suppressed <= n_rows:
+        raise ValueError(f"need n_rows >= 1 and 0 <= n_suppressed <= n_rows, got {n_rows} and {n_suppressed}")
+    per_record = float(np.mean([levels.get(c, 0) / h.height for c, h in hierarchies.items()]))
+    return ((n_rows - n_suppressed) * per_record + n_suppressed) / n_rows
+
+
+@dataclass
+class AnonymisationResult:
+    """The outcome of :func:`anonymise`.
+
+    Attributes
+    ----------
+    data : DataFrame
+        Generalised table without the suppressed records (original index kept).
+    levels : dict
+        Chosen generalisation level per quasi-identifier.
+    k : int
+        The k reached (size of the smallest class after suppression).
+    n_suppressed : int
+        Records removed because their class stayed smaller than the requested k (or less than l-diverse).
+    information_loss : float
+        See :func:`information_loss`.
+    candidates : DataFrame
+        Every level combination tried with its suppression and loss (for plots and discussion).
+    """
+
+    data: pd.DataFrame
+    levels: dict[str, int]
+    k: int
+    n_suppressed: int
+    information_loss: float
+    candidates: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+
+def _suppression_mask(keys: np.ndarray, sensitive: np.ndarray | None, k: int, l: int | None) -> np.ndarray:
+    counts = np.bincount(keys)
+    small = counts[keys] < k
+    if l is not None and sensitive is not None:
+        distinct = pd.Series(sensitive).groupby(keys).nunique(dropna=False).to_numpy()
+        small |= distinct[keys] < l
+    return small
+
+
+def anonymise(
+    data: pd.DataFrame,
+    *,
+    k: int,
+    hierarchies: Mapping[str, Hierarchy],
+    max_suppression: float = 0.05,
+    l: int | None = None,  # noqa: E741 - the l of l-diversity
+    sensitive: str | None = None,
+    max_candidates: int = 20_000,
+) -> AnonymisationResult:
+    """Reach k-anonymity (optionally l-diversity) with the least information loss.
+
+    Tries every combination of generalisation levels (the full lattice), suppresses the records whose
+    class is still too small, keeps the combinations that suppress at most ``max_suppression`` of the
+    rows, and returns the one with the smallest :func:`information_loss`.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The table; the quasi-identifiers are the keys of ``hierarchies``.
+    k : int
+        Required minimum class size, 1 <= k <= len(data).
+    hierarchies : mapping of str to Hierarchy
+        How each quasi-identifier may be generalised.
+    max_suppression : float
+        Largest fraction of rows that may be suppressed.
+    l, sensitive : int and str, optional
+        Also require every class to hold at least ``l`` distinct values of ``sensitive``.
+    max_candidates : int
+        Refuse lattices larger than this (use fewer levels or quasi-identifiers).
+
+    Returns
+    -------
+    AnonymisationResult
+    """
+    hierarchies = _check_hierarchies(data, hierarchies)
+    n = len(data)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if k > n:
+        raise ValueError(f"k={k} is larger than the number of rows in data ({n}); no table can reach it")
+    check_probability(max_suppression, "max_suppression")
+    if (l is None) != (sensitive is None):
+        raise ValueError("give both l and sensitive (for l-diversity) or neither")
+    sensitive_values = None
+    if l is not None:
+        check_columns(data, [sensitive], "data")
+        if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or l < 1:
+            raise ValueError(f"l must be a positive integer, got {l!r}")
+        sensitive_values = data[sensitive].to_numpy()
+    columns = list(hierarchies)
+    lattice = list(itertools.product(*[range(hierarchies[c].height + 1) for c in columns]))
+    if len(lattice) > max_candidates:
+        raise ValueError(f"the lattice has {len(lattice)} level combinations (> max_candidates={max_candidates})")
+    codes = {
+        c: [pd.factorize(hierarchies[c].generalise(data[c], lv), use_na_sentinel=False)[0]
+            for lv in range(hierarchies[c].height + 1)]
+        for c in columns
+    }
+    rows, best, best_mask = [], None, None
+    for combo in lattice:
+        keys = np.zeros(n, dtype=np.int64)
+        for column, level in zip(columns, combo):
+            keys = pd.factorize(keys * (int(codes[column][level].max()) + 2) + codes[column][level])[0]
+        mask = _suppression_mask(keys, sensitive_values, int(k), l)
+        levels = dict(zip(columns, combo))
+        loss = information_loss(levels, hierarchies, n_rows=n, n_suppressed=int(mask.sum()))
+        feasible = mask.sum() <= max_suppression * n
+        rows.append({**levels, "n_suppressed": int(mask.sum()), "information_loss": loss, "feasible": feasible})
+        rank = (loss, int(mask.sum()), sum(combo))
+        if feasible and (best is None or rank < best[0]):
+            best, best_mask = (rank, levels), mask
+    if best is None:
+        raise ValueError(
+            f"no generalisation reaches k={k} with at most {max_suppression:.0%} suppression; "
+            "allow more suppression or give hierarchies with more levels"
+        )
+    levels = best[1]
+    out = generalise(data, hierarchies=hierarchies, levels=levels).loc[~best_mask]
+    reached = k_anonymity(out, quasi_identifiers=columns) if len(out) else 0
+    return AnonymisationResult(
+        data=out, levels=levels, k=reached, n_suppressed=int(best_mask.sum()),
+        information_loss=best[0][0], candidates=pd.DataFrame(rows),
+    )
+
+
+# --------------------------------------------------------------------------------------------- linkage
+@dataclass
+class LinkageResult:
+    """The outcome of :func:`linkage_attack`.
+
+    Attributes
+    ----------
+    matches : DataFrame
+        For every re-identified person, the identifier joined to the released record's columns.
+    n_reidentified : int
+        People of the external table matched to exactly one released record.
+    rate : float
+        ``n_reidentified / len(external)``.
+    match_counts : Series
+        For every external person, how many released records share their quasi-identifiers.
+    """
+
+    matches: pd.DataFrame
+    n_reidentified: int
+    rate: float
+    match_counts: pd.Series = field(repr=False)
+
+
+def linkage_attack(
+    released: pd.DataFrame,
+    external: pd.DataFrame,
+    *,
+    quasi_identifiers: Sequence[str],
+    identifier: str,
+    hierarchies: Mapping[str, Hierarchy] | None = None,
+    levels: Mapping[str, int] | None = None,
+) -> LinkageResult:
+    """Join a "de-identified" release with a public table that has names, on the quasi-identifiers.
+
+    A person of ``external`` is re-identified when exactly one released record shares their
+    quasi-identifier values. When the release was generalised, pass the same ``hierarchies`` and
+    ``levels`` so the attacker generalises the public table the same way.
+    """
+    qis = _check_qis(released, quasi_identifiers)
+    check_columns(external, [*qis, identifier], "external")
+    if hierarchies is not None or levels is not None:
+        if hierarchies is None or levels is None:
+            raise ValueError("give both hierarchies and levels to generalise the external table, or neither")
+        external = generalise(external, hierarchies=hierarchies, levels=levels)
+    left = external[[identifier, *qis]].copy()
+    right = released.copy()
+    for column in qis:  # compare as text so generalised labels and raw values line up
+        left[column] = left[column].astype(str)
+        right[column] = right[column].astype(str)
+    sizes = right.groupby(qis, sort=False).size().rename("n_matches").reset_index()
+    counted = left.merge(sizes, on=qis, how="left")
+    counted["n_matches"] = counted["n_matches"].fillna(0).astype(int)
+    unique = counted.loc[counted["n_matches"] == 1, [identifier, *qis]]
+    right_cols = [c for c in right.columns if c != identifier]
+    matches = unique.merge(right[right_cols], on=qis, how="left")
+    n_reid = int(len(unique))
+    return LinkageResult(
+        matches=matches, n_reidentified=n_reid, rate=n_reid / len(external),
+        match_counts=pd.Series(counted["n_matches"].to_numpy(), index=external.index, name="n_matches"),
+    )

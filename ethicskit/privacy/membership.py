@@ -1,0 +1,136 @@
+"""Membership inference: does a model give away who was in its training set?
+
+The loss-threshold attack (Yeom et al., 2018) guesses "member" when the model's loss on a record is
+small: models fit their training records better than unseen ones. Its success, measured as ROC AUC
+(0.5 = guessing) and *advantage* (max TPR - FPR, 0 = no leakage), is an empirical lower bound on the
+leakage. An (epsilon, delta)-DP model caps the advantage of *any* attack at
+``(e^eps - 1 + 2 delta) / (e^eps + 1)`` (:func:`dp_advantage_bound`; about epsilon / 2 for small epsilon).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ethicskit._validation import check_binary, check_consistent_length, check_random_state
+
+__all__ = ["MembershipResult", "dp_advantage_bound", "loss_threshold_attack", "per_example_loss", "summarise"]
+
+
+def per_example_loss(model: Any, X: Any, y: Any) -> np.ndarray:
+    """Cross-entropy of ``model.predict_proba(X)`` on each record of ``(X, y)``."""
+    if not hasattr(model, "predict_proba"):
+        raise TypeError(f"model must have a predict_proba method, got {type(model).__name__}")
+    labels = check_binary(y, "y")
+    check_consistent_length(X=X, y=labels)
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    if proba.ndim != 2 or proba.shape[0] != len(labels):
+        raise ValueError(f"model.predict_proba returned shape {proba.shape}; expected ({len(labels)}, 2)")
+    chosen = np.clip(proba[np.arange(len(labels)), labels], 1e-12, 1.0)
+    return -np.log(chosen)
+
+
+@dataclass
+class MembershipResult:
+    """The outcome of :func:`loss_threshold_attack`.
+
+    Attributes
+    ----------
+    auc : float
+        ROC AUC of the attack (0.5 = no better than guessing).
+    advantage : float
+        max over thresholds of TPR - FPR (0 = no leakage, 1 = perfect attack).
+    threshold : float
+        The loss threshold that achieves ``advantage`` (loss <= threshold: guess "member").
+    member_loss, non_member_loss : ndarray
+        The losses compared (equal numbers of each).
+    """
+
+    auc: float
+    advantage: float
+    threshold: float
+    member_loss: np.ndarray = field(repr=False)
+    non_member_loss: np.ndarray = field(repr=False)
+
+    def plot(self, ax=None):
+        """Histogram of member vs non-member losses; returns the Axes."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+        high = float(np.quantile(np.concatenate([self.member_loss, self.non_member_loss]), 0.99))
+        bins = np.linspace(0, max(high, 1e-3), 40)
+        ax.hist(self.member_loss, bins=bins, alpha=0.6, label="members (training)")
+        ax.hist(self.non_member_loss, bins=bins, alpha=0.6, label="non-members")
+        ax.axvline(self.threshold, color="k", linestyle="--", label="attack threshold")
+        ax.set(xlabel="per-example loss", ylabel="records",
+               title=f"membership inference: AUC {self.auc:.2f}, advantage {self.advantage:.2f}")
+        ax.legend()
+        return ax
+
+
+def loss_threshold_attack(
+    model: Any,
+    X_members: Any,
+    y_members: Any,
+    X_non_members: Any,
+    y_non_members: Any,
+    *,
+    max_records: int | None = 5000,
+    random_state: int | np.random.Generator | None = 0,
+) -> MembershipResult:
+    """Run the loss-threshold membership-inference attack against ``model``.
+
+    Parameters
+    ----------
+    model : estimator with ``predict_proba``
+    X_members, y_members : table and labels
+        Records the model was trained on.
+    X_non_members, y_non_members : table and labels
+        Records from the same population that it never saw.
+    max_records : int or None
+        Use at most this many records of each kind (equal numbers of each, sampled with ``random_state``).
+
+    Returns
+    -------
+    MembershipResult
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    member = per_example_loss(model, X_members, y_members)
+    outside = per_example_loss(model, X_non_members, y_non_members)
+    rng = check_random_state(random_state)
+    n = min(len(member), len(outside), max_records or np.inf)
+    if n < 10:
+        raise ValueError(f"need at least 10 members and 10 non-members to measure leakage, got {n}")
+    member = member[rng.choice(len(member), size=int(n), replace=False)]
+    outside = outside[rng.choice(len(outside), size=int(n), replace=False)]
+    truth = np.r_[np.ones(len(member)), np.zeros(len(outside))]
+    score = -np.r_[member, outside]  # low loss -> high membership score
+    fpr, tpr, thresholds = roc_curve(truth, score)
+    best = int(np.argmax(tpr - fpr))
+    threshold = float(-thresholds[best]) if np.isfinite(thresholds[best]) else float("-inf")
+    return MembershipResult(
+        auc=float(roc_auc_score(truth, score)), advantage=float(tpr[best] - fpr[best]), threshold=threshold,
+        member_loss=member, non_member_loss=outside,
+    )
+
+
+def dp_advantage_bound(epsilon: float, delta: float = 0.0) -> float:
+    """Largest membership advantage any attack can reach against an (epsilon, delta)-DP model.
+
+    For (epsilon, delta)-DP, TPR <= e^eps * FPR + delta and 1 - FPR <= e^eps (1 - TPR) + delta; the
+    largest TPR - FPR allowed is ``(e^eps - 1 + 2 delta) / (e^eps + 1)``.
+    """
+    if not np.isfinite(epsilon):
+        return 1.0
+    if epsilon < 0 or not 0 <= delta <= 1:
+        raise ValueError(f"need epsilon >= 0 and delta in [0, 1], got epsilon={epsilon}, delta={delta}")
+    return float(min(1.0, (np.expm1(epsilon) + 2 * delta) / (np.exp(epsilon) + 1)))
+
+
+def summarise(results: dict[str, MembershipResult]) -> pd.DataFrame:
+    """One row per named attack result (auc, advantage)."""
+    return pd.DataFrame({k: {"auc": r.auc, "advantage": r.advantage} for k, r in results.items()}).T

@@ -1,0 +1,15 @@
+"""The examples in the ethicskit.privacy docstrings run and give the values they show."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["consent", "crypto", "anonymity", "mechanisms"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(f"ethicskit.privacy.{name}")
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -1,0 +1,102 @@
+"""ethicskit.privacy.dpsgd and ethicskit.privacy.membership (small synthetic data, a few seconds)."""
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+
+from ethicskit.privacy import DPSGDClassifier, TabularEncoder, dp_advantage_bound, loss_threshold_attack
+
+
+def make_data(n, seed):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                          "colour": rng.choice(["red", "green", "blue"], n)})
+    logit = 2 * frame["x1"] - frame["x2"] + (frame["colour"] == "red") * 1.5
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame, pd.Series(y)
+
+
+def test_encoder():
+    frame, _ = make_data(50, 0)
+    enc = TabularEncoder().fit(frame)
+    out = enc.transform(frame.assign(colour=["purple"] * 50))
+    assert out.shape == (50, 5) and out.dtype == np.float32
+    assert np.allclose(out[:, 2:], 0)  # unseen category -> zeros
+    assert abs(enc.transform(frame)[:, 0].mean()) < 1e-6
+
+
+def test_dpsgd_reaches_target_epsilon_and_learns():
+    X, y = make_data(1200, 1)
+    Xt, yt = make_data(1000, 2)
+    model = DPSGDClassifier(epsilon=1.0, delta=1e-5, epochs=5, batch_size=100, random_state=0).fit(X, y)
+    assert 0.5 < model.epsilon_ <= 1.0 + 1e-6
+    assert model.noise_multiplier_ > 0.5
+    assert model.score(Xt, yt) > 0.7
+    proba = model.predict_proba(Xt)
+    assert proba.shape == (1000, 2) and np.allclose(proba.sum(axis=1), 1)
+    again = DPSGDClassifier(epsilon=1.0, delta=1e-5, epochs=5, batch_size=100, random_state=0).fit(X, y)
+    assert np.allclose(again.predict_proba(Xt), proba)
+    clone = cloudpickle.loads(cloudpickle.dumps(model))
+    assert np.allclose(clone.predict_proba(Xt), proba)
+
+
+def test_more_privacy_means_more_noise():
+    X, y = make_data(800, 3)
+    loose = DPSGDClassifier(epsilon=8.0, epochs=2, batch_size=100).fit(X, y)
+    tight = DPSGDClassifier(epsilon=0.5, epochs=2, batch_size=100).fit(X, y)
+    plain = DPSGDClassifier(epsilon=None, epochs=2, batch_size=100).fit(X, y)
+    assert tight.noise_multiplier_ > loose.noise_multiplier_ > 0
+    assert plain.epsilon_ == float("inf") and plain.noise_multiplier_ == 0
+
+
+def test_dpsgd_validation():
+    X, y = make_data(50, 0)
+    with pytest.raises(ValueError, match="epsilon"):
+        DPSGDClassifier(epsilon=-1).fit(X, y)
+    with pytest.raises(ValueError, match="binary"):
+        DPSGDClassifier().fit(X, y + 1)
+    with pytest.raises(ValueError, match="same number of rows"):
+        DPSGDClassifier().fit(X, y[:10])
+    with pytest.raises(ValueError, match="not fitted"):
+        DPSGDClassifier().predict(X)
+
+
+class Memoriser:
+    """Certain about its training records, unsure about everything else."""
+
+    def fit(self, X, y):
+        self.seen = {tuple(r): int(t) for r, t in zip(X.to_numpy().tolist(), y)}
+        return self
+
+    def predict_proba(self, X):
+        out = []
+        for row in X.to_numpy().tolist():
+            label = self.seen.get(tuple(row))
+            out.append([0.5, 0.5] if label is None else ([0.0, 1.0] if label else [1.0, 0.0]))
+        return np.array(out)
+
+
+class Constant:
+    def predict_proba(self, X):
+        return np.tile([0.3, 0.7], (len(X), 1))
+
+
+def test_loss_threshold_attack_separates_a_memoriser_from_a_constant():
+    X, y = make_data(600, 4)
+    members, outside = X.iloc[:300], X.iloc[300:]
+    leaky = loss_threshold_attack(Memoriser().fit(members, y[:300]), members, y[:300], outside, y[300:])
+    assert leaky.auc > 0.99 and leaky.advantage > 0.99
+    blind = loss_threshold_attack(Constant(), members, y[:300], outside, y[300:])
+    assert blind.auc == pytest.approx(0.5, abs=0.08) and blind.advantage < 0.15
+    with pytest.raises(TypeError, match="predict_proba"):
+        loss_threshold_attack(object(), members, y[:300], outside, y[300:])
+    with pytest.raises(ValueError, match="at least 10"):
+        loss_threshold_attack(Constant(), members[:5], y[:5], outside, y[300:])
+
+
+def test_dp_advantage_bound():
+    assert dp_advantage_bound(0.0) == 0.0
+    assert dp_advantage_bound(1.0) == pytest.approx((np.e - 1) / (np.e + 1))
+    assert dp_advantage_bound(float("inf")) == 1.0
+    assert dp_advantage_bound(0.1) < dp_advantage_bound(1.0) < dp_advantage_bound(5.0)
