@@ -12,8 +12,12 @@ help:  ## list the commands
 env:  ## create or update the virtual environment in .venv (idempotent)
 	@bash scripts/setup_env.sh
 
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 start: env  ## students and self-learners: open JupyterLab on the course
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/lessons/00-welcome.ipynb
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(JUPYTER_ARGS) --ServerApp.root_dir=. \
+		--LabApp.default_url=/lab/tree/lessons/00-welcome.ipynb
 
 test: env  ## the whole test suite (unit, notebooks, grading round trips)
 	$(PY) -m pytest -n 2 --dist loadgroup

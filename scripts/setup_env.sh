@@ -27,6 +27,6 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 "${pip[@]}" install --quiet --upgrade pip
 "${pip[@]}" install --quiet "$torch_spec"
 "${pip[@]}" install --quiet -e "$root[dev]"
-"$venv/bin/python" -c 'import torch; assert not torch.version.cuda or True; print("torch", torch.__version__)'
+"$venv/bin/python" -c 'import torch; print("torch", torch.__version__, "(CPU build)" if torch.version.cuda is None else "(CUDA build)")'
 echo "$want" > "$stamp"
 echo "Course environment ready: $venv"
