@@ -1,0 +1,144 @@
+"""Shared plumbing of :mod:`ethicskit.explain`: input checks, predictions, quiet library calls."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ethicskit._validation import check_consistent_length, check_no_nan
+
+__all__ = [
+    "quiet",
+    "import_shap",
+    "progress",
+    "check_model",
+    "check_frame",
+    "positive_proba",
+    "ordinal_encode",
+]
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence warnings that concern library internals (shap, lime, scikit-learn, numba)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
+            yield
+
+
+def import_shap():
+    """Import shap with its import-time deprecation warnings (about matplotlib internals) silenced."""
+    with quiet():
+        import shap
+    return shap
+
+
+def progress(iterable: Iterable[Any], *, desc: str, total: int | None = None, enabled: bool = True):
+    """Wrap ``iterable`` in a tqdm bar, silent when disabled, TQDM_DISABLE=1 or not interactive."""
+    disabled = (
+        not enabled
+        or os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes"}
+        or not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty() or "ipykernel" in sys.modules)
+    )
+    if disabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, leave=False)
+
+
+def check_model(model: Any, name: str = "model") -> Any:
+    """Raise unless ``model`` is a fitted binary classifier with ``predict_proba``."""
+    if not hasattr(model, "predict_proba") or not callable(model.predict_proba):
+        raise TypeError(
+            f"{name} must be a fitted classifier with a predict_proba method, got {type(model).__name__}"
+        )
+    classes = getattr(model, "classes_", None)
+    if classes is not None and len(classes) != 2:
+        raise ValueError(
+            f"{name} must be a binary classifier (2 classes), it has {len(classes)}: {list(classes)}"
+        )
+    return model
+
+
+def check_frame(X: Any, name: str = "X", *, columns: pd.Index | None = None) -> pd.DataFrame:
+    """Return ``X`` as a numeric DataFrame without NaN; with ``columns``, require the same columns."""
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(
+            f"{name} must be a pandas DataFrame with named feature columns, got {type(X).__name__}"
+        )
+    if len(X) == 0:
+        raise ValueError(f"{name} is empty; at least one row is needed")
+    non_numeric = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+    if non_numeric:
+        raise ValueError(
+            f"{name} must hold numeric features; columns {non_numeric} are not numeric "
+            "(encode them first, e.g. with ethicskit.explain.ordinal_encode)"
+        )
+    check_no_nan(X.to_numpy(), name)
+    if columns is not None and list(X.columns) != list(columns):
+        raise ValueError(f"{name} must have the model's columns {list(columns)}, got {list(X.columns)}")
+    return X
+
+
+def check_same_rows(**frames: Any) -> int:
+    """Raise unless every given frame/array has the same number of rows."""
+    return check_consistent_length(**frames)
+
+
+def positive_proba(model: Any, X: pd.DataFrame) -> np.ndarray:
+    """Probability of the positive class (label 1) for every row of ``X``."""
+    with quiet():
+        proba = np.asarray(model.predict_proba(X))
+    if proba.ndim != 2 or proba.shape[1] != 2:
+        raise ValueError(
+            f"model.predict_proba must return two columns (classes 0 and 1), got shape {proba.shape}"
+        )
+    return proba[:, 1]
+
+
+def ordinal_encode(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[Any]]]:
+    """Encode the non-numeric columns of ``frame`` as integer codes, keeping numeric ones.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Features, possibly with string, categorical or boolean columns.
+
+    Returns
+    -------
+    encoded : pandas.DataFrame
+        Same index and columns; every column numeric.
+    categories : dict
+        For each encoded column, the list of categories; code ``i`` means ``categories[col][i]``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> enc, cats = ordinal_encode(pd.DataFrame({"colour": ["red", "blue", "red"], "size": [1, 2, 3]}))
+    >>> enc["colour"].tolist(), cats["colour"]
+    ([1, 0, 1], ['blue', 'red'])
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    encoded = frame.copy()
+    categories: dict[str, list[Any]] = {}
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+            if isinstance(series.dtype, pd.CategoricalDtype):
+                cats = list(series.cat.categories)
+            else:
+                cats = sorted(series.dropna().unique().tolist(), key=str)
+            codes = pd.Categorical(series, categories=cats).codes
+            encoded[column] = codes.astype(np.int64)
+            categories[str(column)] = cats
+    return encoded, categories

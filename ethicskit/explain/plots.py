@@ -1,0 +1,115 @@
+"""Plots students can read: local bars, global bars, beeswarm, faithfulness curves, proxies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ethicskit.explain._common import import_shap, quiet
+from ethicskit.explain.attributions import LocalExplanation
+
+__all__ = ["plot_local", "plot_global", "plot_beeswarm", "plot_curves", "plot_proxies"]
+
+
+def _axes(ax: Any, figsize: tuple[float, float]):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_local(explanation: LocalExplanation, row: int = 0, *, max_features: int = 8, ax: Any = None):
+    """Bar chart of one instance's attributions (green pushes towards class 1, red away).
+
+    Parameters
+    ----------
+    explanation : LocalExplanation
+    row : int
+        Position (not label) of the instance in ``explanation``.
+    max_features : int
+        Largest bars shown.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if not isinstance(explanation, LocalExplanation):
+        raise TypeError(f"explanation must be a LocalExplanation, got {type(explanation).__name__}")
+    if not 0 <= row < len(explanation):
+        raise ValueError(f"row must be between 0 and {len(explanation) - 1}, got {row}")
+    values = explanation.values.iloc[row]
+    data = explanation.data.iloc[row]
+    top = values.abs().sort_values(ascending=False).index[:max_features][::-1]
+    ax = _axes(ax, (6, 0.4 * len(top) + 1))
+    labels = [f"{name} = {data[name]:g}" for name in top]
+    colours = ["tab:green" if values[n] > 0 else "tab:red" for n in top]
+    ax.barh(labels, values[top], color=colours)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"contribution to {explanation.output} of class 1 ({explanation.method})")
+    ax.set_title(f"instance {explanation.values.index[row]!r}: base {explanation.base_values[row]:.3f}")
+    return ax
+
+
+def plot_global(importance: LocalExplanation | pd.Series, *, max_features: int = 10, ax: Any = None):
+    """Horizontal bars of global importance (mean |attribution| or any importance Series)."""
+    if isinstance(importance, LocalExplanation):
+        importance = importance.global_importance()
+    if not isinstance(importance, pd.Series):
+        raise TypeError(
+            f"importance must be a LocalExplanation or a pandas Series, got {type(importance).__name__}"
+        )
+    top = importance.reindex(importance.abs().sort_values(ascending=False).index[:max_features])[::-1]
+    ax = _axes(ax, (6, 0.4 * len(top) + 1))
+    ax.barh([str(i) for i in top.index], top.to_numpy(), color="tab:blue")
+    ax.set_xlabel(str(importance.name or "importance"))
+    return ax
+
+
+def plot_beeswarm(explanation: LocalExplanation, *, max_features: int = 10, ax: Any = None):
+    """shap's beeswarm summary: one dot per instance and feature, coloured by the feature value."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(explanation, LocalExplanation):
+        raise TypeError(f"explanation must be a LocalExplanation, got {type(explanation).__name__}")
+    ax = _axes(ax, (7, 0.4 * max_features + 1.5))
+    shap = import_shap()
+    with quiet():
+        shap.plots.beeswarm(
+            explanation.to_shap(), max_display=max_features, ax=ax, show=False, plot_size=None
+        )
+    plt.tight_layout()
+    return ax
+
+
+def plot_curves(curves: Mapping[str, np.ndarray], *, kind: str = "deletion", ax: Any = None):
+    """Deletion or insertion curves of several explanations (and a random order) on one Axes."""
+    if not isinstance(curves, Mapping) or not curves:
+        raise TypeError("curves must be a non-empty dict mapping a label to a curve (array)")
+    ax = _axes(ax, (6, 4))
+    for label, curve in curves.items():
+        curve = np.asarray(curve, dtype=float)
+        ax.plot(np.arange(len(curve)), curve, marker="o", label=label)
+    ax.set_xlabel(f"number of top features {'removed' if kind == 'deletion' else 'kept'}")
+    ax.set_ylabel("mean |change in P(class 1)|" if kind == "deletion" else "mean |gap to full prediction|")
+    ax.legend()
+    return ax
+
+
+def plot_proxies(table: pd.DataFrame, *, max_features: int = 8, ax: Any = None):
+    """Bars of :func:`proxy_analysis`'s ``gap_drop``: how much of the group gap each feature carries."""
+    if not isinstance(table, pd.DataFrame) or "gap_drop" not in table:
+        raise TypeError("table must be the DataFrame returned by proxy_analysis (with a gap_drop column)")
+    top = table["gap_drop"].iloc[:max_features][::-1]
+    ax = _axes(ax, (6, 0.4 * len(top) + 1))
+    ax.barh([str(i) for i in top.index], top.to_numpy(), color="tab:purple")
+    ax.axvline(0, color="black", linewidth=0.8)
+    gap = table.attrs.get("prediction_gap")
+    ax.set_xlabel(
+        "drop in prediction gap when the feature is shuffled" + (f" (gap {gap:.3f})" if gap else "")
+    )
+    return ax
