@@ -1,0 +1,268 @@
+"""Checks for lesson 06-stage-attribution (self-check exercises) and lab6-stage-attribution (graded).
+
+Lab checks recompute every reference value with :mod:`ethicskit.attribution` on the learner's run or on a
+hidden run built from ``hidden_seed`` (a seed that lives only in the lab's hidden test cells): the hidden
+run draws its own data, learning rates, momentum, weight decay, stage names and stage order, so a
+hard-coded number, a copied stage name or an estimator that ignores part of the schedule does not pass.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ethicskit.checks.core import CheckFailed, expect, expect_close
+from ethicskit.checks.exercise import Exercise
+
+__all__ = [
+    "lesson_record",
+    "hidden_run",
+    "check_first_order_shift",
+    "check_first_order_estimate",
+    "check_pearson",
+    "check_blame",
+    "check_intervention",
+    "q1",
+    "q2",
+    "q3",
+]
+
+LESSON_SEED = 0
+GENTLE_ALIGN_LR = 0.005
+
+
+def lesson_record(*, random_state: int = LESSON_SEED, align_lr: float = GENTLE_ALIGN_LR,
+                  reweight_finetune: bool = False):
+    """The lesson's (and lab's) three-stage run: data and record, from ``random_state``."""
+    from ethicskit.attribution import make_mlp, make_pipeline_stages, make_spurious_data, record_training
+
+    data = make_spurious_data(random_state=random_state)
+    stages = make_pipeline_stages(data, align_lr=align_lr, reweight_finetune=reweight_finetune)
+    return data, record_training(make_mlp(data.pretrain.X.shape[1], random_state=random_state), stages,
+                                 random_state=random_state)
+
+
+def hidden_run(seed: int):
+    """A run the learner has not seen: its data, schedule, stage names and order all come from ``seed``.
+
+    Returns ``(data, record, skewed_stage_name)``: the stage trained on the majority-dominated data is
+    the one a correct attribution should blame for the minority group's loss.
+    """
+    from ethicskit.attribution import Stage, make_mlp, make_spurious_data, record_training
+
+    rng = np.random.default_rng(seed)
+    data = make_spurious_data(n_pretrain=800, n_finetune=1200, n_align=160, n_test=600,
+                              random_state=int(rng.integers(1 << 30)))
+    momentum = float(rng.uniform(0.5, 0.9))
+    weight_decay = float(rng.uniform(2e-3, 2e-2))
+    names = rng.choice(["web", "books", "forum", "curated", "polish", "feedback", "review"], 3, replace=False)
+    skewed = Stage(f"{names[1]}-tuning", data.finetune.X, data.finetune.y, epochs=2, batch_size=32,
+                   lr=list(np.linspace(0.12, 0.02, 2 * -(-len(data.finetune) // 32))), momentum=momentum,
+                   weight_decay=weight_decay)
+    broad = Stage(f"{names[0]}-pretraining", data.pretrain.X, data.pretrain.y, epochs=2, batch_size=32,
+                  lr=float(rng.uniform(0.05, 0.1)), momentum=momentum, weight_decay=weight_decay)
+    gentle = Stage(f"{names[2]}-alignment", data.align.X, data.align.y, epochs=2, batch_size=32,
+                   lr=float(rng.uniform(0.003, 0.008)), momentum=momentum, weight_decay=weight_decay)
+    stages = [broad, skewed, gentle] if rng.random() < 0.5 else [broad, gentle, skewed]
+    model = make_mlp(data.pretrain.X.shape[1], random_state=int(rng.integers(1000)))
+    return data, record_training(model, stages, random_state=int(rng.integers(1000))), skewed.name
+
+
+def _quietly(fn: Callable[..., Any], *args: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args)
+
+
+def _as_vector(value: Any, what: str) -> np.ndarray:
+    try:
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            value = value.detach().numpy()
+        array = np.asarray(value, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{what} should be a torch tensor or numpy array of numbers, "
+                          f"but it is a {type(value).__name__}.") from None
+    return array
+
+
+def _close_vectors(found: np.ndarray, expected: np.ndarray, what: str, *, rtol: float, reveal: bool) -> None:
+    expect(found.shape == expected.shape,
+           f"{what} should have {expected.size} values, but it has {found.size}.")
+    expect(bool(np.all(np.isfinite(found))), f"{what} contains NaN or infinite values.")
+    scale = float(np.abs(expected).max()) or 1.0
+    worst = float(np.abs(found - expected).max())
+    if worst > rtol * scale + 1e-6:
+        detail = f" (largest reference value {scale:.3g})" if reveal else ""
+        raise CheckFailed(f"{what} differs from the reference by up to {worst:.3g}{detail}: check that every "
+                          f"later step's learning rate, momentum and weight decay enter the recurrence.")
+
+
+def _target(record: Any, hidden_seed: int | None):
+    if hidden_seed is None:
+        expect(record is not None, "Pass the recorded run to check.")
+        return record, True
+    return hidden_run(hidden_seed)[1], False
+
+
+def check_first_order_shift(first_order_shift: Callable[[Any, int], Any], record: Any = None, *,
+                            hidden_seed: int | None = None) -> None:
+    """``first_order_shift(record, k)`` must return the Hessian-free shift of the final parameters."""
+    from ethicskit.attribution import stage_shift
+
+    expect(callable(first_order_shift), "first_order_shift should be a function (record, stage) -> vector.")
+    record, reveal = _target(record, hidden_seed)
+    for k in range(record.n_stages):
+        found = _as_vector(_quietly(first_order_shift, record, k), f"first_order_shift(record, {k})")
+        expected = stage_shift(record, k, method="first_order").numpy()
+        _close_vectors(found, expected, f"The shift for stage {k} ({record.stage_names[k]!r})", rtol=1e-4,
+                       reveal=reveal)
+
+
+def check_first_order_estimate(first_order_estimate: Callable[..., Any], record: Any = None, X: Any = None,
+                               y: Any = None, *, hidden_seed: int | None = None) -> None:
+    """``first_order_estimate(record, X, y, k)``: grad f(theta_T) . d_T for every example's loss."""
+    from ethicskit.attribution import estimate_stage_effects, example_losses
+
+    expect(callable(first_order_estimate),
+           "first_order_estimate should be a function (record, X, y, stage) -> array of effects.")
+    if hidden_seed is not None:
+        data, record, _ = hidden_run(hidden_seed)
+        X, y, reveal = data.test.X[:300], data.test.y[:300], False
+    else:
+        expect(record is not None and X is not None and y is not None, "Pass record, X and y to check.")
+        reveal = True
+    reference = estimate_stage_effects(record, example_losses(X, y), method="first_order", mode="taylor")
+    for k in range(record.n_stages):
+        found = _as_vector(_quietly(first_order_estimate, record, X, y, k), f"first_order_estimate(..., {k})")
+        expected = reference.iloc[k].to_numpy()
+        if found.shape == expected.shape and np.allclose(found, 0):
+            raise CheckFailed(f"Every estimate for stage {k} is 0; the stage did change the losses.")
+        _close_vectors(found, expected, f"The estimated effects of stage {k} ({record.stage_names[k]!r})",
+                       rtol=2e-3, reveal=reveal)
+
+
+def check_pearson(pearson: Any, estimate: Any, exact: Any) -> None:
+    """``pearson`` must be the Pearson correlation between the two arrays of effects."""
+    from ethicskit.attribution import agreement
+
+    expect(isinstance(pearson, (float, np.floating)) and not isinstance(pearson, bool),
+           f"The correlation should be a float, but it is a {type(pearson).__name__}.")
+    est, ex = _as_vector(estimate, "The estimate"), _as_vector(exact, "The exact effects")
+    expect(est.shape == ex.shape, f"The estimate has {est.size} values and the exact effects {ex.size}.")
+    expect(-1 <= pearson <= 1, f"A correlation lies between -1 and 1; yours is {pearson:.3g}.")
+    expect_close(pearson, agreement(est, ex)["pearson"], "The Pearson correlation", tol=1e-6)
+
+
+def check_blame(blame: Callable[..., Any], record: Any = None, data: Any = None, *,
+                hidden_seed: int | None = None) -> None:
+    """``blame(record, X, y, group)`` must name the stage that raised group 1's mean loss the most."""
+    from ethicskit.attribution import exact_stage_effects, group_losses
+
+    expect(callable(blame), "blame should be a function (record, X, y, group) -> stage name.")
+    if hidden_seed is not None:
+        data, record, _ = hidden_run(hidden_seed)
+    expect(record is not None and data is not None, "Pass the record and the data to check.")
+    split = data.test
+    answer = _quietly(blame, record, split.X, split.y, split.group)
+    expect(isinstance(answer, str), f"blame should return a stage name (a str), not {type(answer).__name__}.")
+    expect(answer in record.stage_names,
+           f"{answer!r} is not a stage of this run; its stages are {record.stage_names}.")
+    effects = exact_stage_effects(record, group_losses(split.X, split.y, split.group))
+    expected = str(effects[1].idxmax())
+    if answer != expected:
+        where = f" of the run with stages {record.stage_names}" if hidden_seed is not None else ""
+        raise CheckFailed(f"{answer!r} is not the stage whose removal would lower the minority group's loss "
+                          f"the most{where}. Compare every stage's exact effect on group 1's mean loss.")
+
+
+def check_intervention(intervene: Callable[..., Any], *, data_seed: int = LESSON_SEED,
+                       hidden: bool = False) -> None:
+    """``intervene(data, random_state=...)`` must redo fine-tuning with group-balanced weights.
+
+    The returned run must start fine-tuning from the same pretrained parameters as the original run
+    (only the blamed stage is redone) and must lift the minority group's test accuracy by at least
+    0.15 while keeping the majority group's accuracy at 0.7 or more.
+    """
+    import torch
+
+    from ethicskit.attribution import TrainingRecord, group_accuracy
+
+    expect(callable(intervene), "intervene should be a function (data, *, random_state) -> TrainingRecord.")
+    data, original = lesson_record(random_state=data_seed)
+    redone = _quietly(lambda: intervene(data, random_state=data_seed))
+    expect(isinstance(redone, TrainingRecord),
+           f"intervene should return the TrainingRecord of the new run, not a {type(redone).__name__}.")
+    expect(redone.n_stages == original.n_stages,
+           f"The new run should keep the {original.n_stages} stages; it has {redone.n_stages}.")
+    expect(torch.allclose(redone.checkpoints[1], original.checkpoints[1], atol=1e-6),
+           "The new run's pretraining differs from the original: redo only the blamed stage "
+           "(same data, model seed and random_state for the other stages).")
+    weights = redone.stages[1].sample_weight
+    expect(weights is not None, "The fine-tuning stage of the new run has no sample weights.")
+    before, after = group_accuracy(original.model, data.test), group_accuracy(redone.model, data.test)
+    where = "on held-out data" if hidden else "on the test split"
+    expect(after[1] >= before[1] + 0.15,
+           f"The minority group's accuracy {where} went from {before[1]:.3f} to {after[1]:.3f}; "
+           f"a group-balanced fine-tuning stage should raise it by at least 0.15.")
+    expect(after[0] >= 0.7,
+           f"The majority group's accuracy {where} fell to {after[0]:.3f} (expected >= 0.7).")
+
+
+# ----------------------------------------------------------------------------------- lesson exercises
+def _check_blamed_stage(answer: Any) -> None:
+    from ethicskit.attribution import exact_stage_effects, group_losses
+
+    expect(isinstance(answer, str), f"Answer with a stage name (a str), not {type(answer).__name__}.")
+    data, record = lesson_record()
+    expect(answer in record.stage_names, f"{answer!r} is not one of the stages {record.stage_names}.")
+    effects = exact_stage_effects(record, group_losses(data.test.X, data.test.y, data.test.group))
+    if answer != effects[1].idxmax():
+        raise CheckFailed(f"Removing {answer!r} would not lower the minority group's loss the most. "
+                          "Look at column 1 (the minority group) of the exact group effects.")
+
+
+def _check_coefficient(answer: Any) -> None:
+    from ethicskit.attribution import first_order_coefficients
+
+    _, record = lesson_record()
+    a, _ = first_order_coefficients(record, "fine-tuning")
+    if isinstance(answer, (int, float)) and abs(float(answer) - 1.0) < 1e-12:
+        raise CheckFailed("1.0 would mean the later steps leave the change untouched; "
+                          "weight decay shrinks it.")
+    expect_close(answer, a, "The coefficient a for the fine-tuning stage", tol=1e-6)
+
+
+def _check_exact_estimator(answer: Any) -> None:
+    expect(isinstance(answer, str), "Answer with 'first_order' or 'linearised'.")
+    choice = answer.strip().lower().replace("-", "_").replace("linearized", "linearised")
+    expect(choice in {"first_order", "linearised"}, f"{answer!r} is not 'first_order' or 'linearised'.")
+    expect(choice == "linearised", "With squared loss the gradient depends on the parameters (its Hessian is "
+                                   "X^T X / n), so dropping the Hessian is not exact.")
+
+
+q1 = Exercise(
+    "Exercise 6.1",
+    _check_blamed_stage,
+    hints=["exact_stage_effects(record, group_losses(X, y, group)) has one column per group; group 1 is the "
+           "minority.", "The stage with the largest positive effect raised the loss most: idxmax()."],
+    solution="effects = exact_stage_effects(record, group_losses(test.X, test.y, test.group))\n"
+             "answer = effects[1].idxmax()   # 'fine-tuning'",
+)
+q2 = Exercise(
+    "Exercise 6.2",
+    _check_coefficient,
+    hints=["first_order_coefficients(record, stage) returns (a, b); b multiplies the momentum change, which "
+           "is 0 here because the optimiser resets between stages."],
+    solution="a, b = first_order_coefficients(record, 'fine-tuning')\nanswer = a",
+)
+q3 = Exercise(
+    "Exercise 6.3",
+    _check_exact_estimator,
+    hints=["Which estimator uses the Hessian of the later minibatch losses? When is a linearisation exact?"],
+    solution="answer = 'linearised'  # the training dynamics are linear in theta for a linear model with MSE",
+)
