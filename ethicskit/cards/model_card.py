@@ -247,6 +247,17 @@ class ModelCard(_HFModelCard):
         self.text = replace_section(self.text, self._heading(name) or name, text)
         return self
 
+    def attach_trail(self, trail: Any) -> ModelCard:
+        """Summarise ``trail`` under "Customisation decisions" and record its head hash in the metadata.
+
+        Call it last (after the approval): :meth:`validate` with ``trail=`` then catches any later
+        edit, removal or truncation of the trail.
+        """
+        if not hasattr(trail, "summary_markdown") or not hasattr(trail, "head"):
+            raise TypeError(f"trail must be an ethicskit.audit.AuditTrail, got {type(trail).__name__}")
+        self.data.audit_trail_head = trail.head
+        return self.set_section("Customisation decisions", trail.summary_markdown())
+
     def todo(self) -> list[str]:
         """Authored sections still holding a placeholder or missing."""
         return [name for name in AUTHORED_SECTIONS if check_section_text(name, self.section(name))]

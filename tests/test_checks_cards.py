@@ -1,0 +1,184 @@
+"""ethicskit.checks.cards: the lab checks pass a real answer and fail invented, copied or incomplete ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ethicskit.audit import AuditTrail
+from ethicskit.cards import Datasheet, ModelCard, largest_disparity
+from ethicskit.checks import CheckFailed
+from ethicskit.checks import cards as checks
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return checks.lab2_materials()
+
+
+def _build(model, X, y):
+    return ModelCard.from_model(
+        model,
+        X,
+        y,
+        model_name="compas-logreg",
+        dataset_name="compas",
+        dataset_split="validation",
+        sensitive_features=["race", "sex"],
+        min_group_size=30,
+    )
+
+
+@pytest.fixture()
+def answer(lab):
+    X, y = lab.evaluation.data, lab.evaluation.target
+    card = _build(lab.model, X, y)
+    worst = largest_disparity(card.reported_metrics())
+    texts = {
+        "Intended use": "Coursework: students audit how a recidivism classifier trained on Broward County "
+        "records from 2013-2014 treats defendants of each race and sex.",
+        "Out-of-scope use": "Bail, sentencing, parole or policing decisions about real people, anywhere; use "
+        "outside Broward County or without a human reviewer.",
+        "Limitations": f"The largest gap is the true positive rate by {worst['sensitive_feature']}: "
+        f"{worst['max_group']} {worst['max_value']:.2f} against {worst['min_group']} "
+        f"{worst['min_value']:.2f}; small groups were not audited.",
+        "Ethical considerations": "Race and sex are inputs; re-arrest labels encode policing intensity, so "
+        "errors fall unequally on Black defendants.",
+        "Caveats and recommendations": "Keep a person in the loop, re-audit on local current data, publish "
+        "false positive rates by race with intervals.",
+    }
+    for name, text in texts.items():
+        card.set_section(name, text)
+    trail = AuditTrail()
+    trail.record(
+        "evaluation",
+        "audit groups with at least 30 rows",
+        author="s",
+        rationale="smaller groups give rates too noisy to compare",
+    )
+    trail.record(
+        "mitigation",
+        "no mitigation before documenting",
+        author="s",
+        rationale="the card documents the delivered model as it is",
+    )
+    trail.approve(
+        "publish card v1", author="s", rationale="validator clean and metrics recomputed from the model"
+    )
+    card.attach_trail(trail)
+    return card, trail
+
+
+def test_lab_materials_are_deterministic(lab):
+    again = checks.lab2_materials.__wrapped__()
+    X = lab.evaluation.data
+    assert np.array_equal(again.model.predict(X), lab.model.predict(X))
+    a, _ = checks.held_out(hidden_seed=1)
+    b, _ = checks.held_out(hidden_seed=1)
+    c, _ = checks.held_out(hidden_seed=2)
+    assert a.equals(b) and not a.equals(c)
+
+
+def test_reference_answer_passes_every_check(answer):
+    card, trail = answer
+    checks.check_build_card(_build)
+    checks.check_build_card(_build, hidden_seed=12345)
+    checks.check_card_metrics(card)
+    assert checks.check_card_sections(card) == 3
+    checks.check_limitations(card)
+    checks.check_trail(trail, card)
+
+
+def test_typed_in_numbers_fail_on_held_out_rows(lab, answer):
+    card, _ = answer
+    frozen = card.content
+
+    def typed(model, X, y):  # returns the evaluation card whatever the data
+        return ModelCard(frozen)
+
+    checks.check_build_card(typed)  # on the evaluation data it happens to be right...
+    with pytest.raises(CheckFailed, match="held-out") as failure:
+        checks.check_build_card(typed, hidden_seed=12345)
+    assert "gives" not in str(failure.value)  # hidden recomputed values are not revealed
+
+
+def test_constant_model_numbers_fail(lab):
+    class Constant:
+        def predict(self, X):
+            return np.ones(len(X), dtype=int)
+
+    def constant_card(model, X, y):
+        return _build(Constant(), X, y)
+
+    with pytest.raises(CheckFailed, match="do not match"):
+        checks.check_build_card(constant_card, hidden_seed=7)
+
+
+def test_invented_value_and_missing_group_fail_card_metrics(answer):
+    card, _ = answer
+    card.data.eval_results[5].metric_value = 0.99
+    with pytest.raises(CheckFailed, match="do not match"):
+        checks.check_card_metrics(card)
+    card.data.sensitive_features = ["race"]
+    with pytest.raises(CheckFailed, match="sensitive features"):
+        checks.check_card_metrics(card)
+
+
+def test_placeholders_and_copies_lose_section_points(answer):
+    card, _ = answer
+    card.set_section("Out-of-scope use", "[More Information Needed]")
+    assert checks.check_card_sections(card) == 2
+    for name, text in checks.EXAMPLE_SECTIONS.items():
+        card.set_section(name, text)
+    with pytest.raises(CheckFailed, match="copy the example"):
+        checks.check_card_sections(card)
+
+
+def test_limitations_must_name_the_largest_disparity(answer):
+    card, _ = answer
+    card.set_section(
+        "Limitations", "The selection rate differs between men and women; Asian defendants are few."
+    )
+    with pytest.raises(CheckFailed, match="largest between-group disparity"):
+        checks.check_limitations(card)
+
+
+def test_tampered_or_thin_trail_fails(answer):
+    card, trail = answer
+    trail.entries[0]["author"] = "someone else"
+    with pytest.raises(CheckFailed, match="does not verify"):
+        checks.check_trail(trail, card)
+    short = AuditTrail()
+    for kind in ("data", "hyperparameter", "approval"):
+        short.record(kind, "x", author="s", rationale="because")
+    with pytest.raises(CheckFailed, match="fewer than 5 words"):
+        checks.check_trail(short, card.attach_trail(short))
+
+
+def test_datasheet_must_describe_the_training_split(lab):
+    sheet = Datasheet.bundled("compas")
+    with pytest.raises(CheckFailed, match="training"):
+        checks.check_datasheet(sheet)
+    n = len(lab.train.target)
+    sheet.answer(
+        "composition", "How many instances are there?", f"The training split holds {n:,} defendants."
+    )
+    checks.check_datasheet(sheet)
+    sheet.answer("uses", "Are there tasks for which the dataset should not be used?", "TODO")
+    with pytest.raises(CheckFailed, match="placeholder"):
+        checks.check_datasheet(sheet)
+
+
+def test_lesson_exercises_check_for_real(answer):
+    card, trail = answer
+    checks.q1.check("motivation")
+    with pytest.raises(CheckFailed):
+        checks.q1.check("uses")
+    worst = largest_disparity(card.reported_metrics())
+    checks.q3.check(card, worst["metric"], worst["sensitive_feature"])
+    with pytest.raises(CheckFailed):
+        checks.q3.check(card, "accuracy", "sex")
+    trail.entries[1]["decision"] = "edited"
+    checks.q4.check(trail, 1)
+    with pytest.raises(CheckFailed):
+        checks.q4.check(trail, 0)
