@@ -1,0 +1,401 @@
+"""Checks for lesson 02-transparency (self-check exercises) and lab 4 (lab4-explanations).
+
+Lab checks rebuild the lab's model themselves (:func:`lab4_setup`, deterministic) and recompute every
+reference value on instances, backgrounds and ``k`` chosen from ``hidden_seed``; the hidden seeds live
+only in the lab's source notebook. They never print to stderr (nbgrader would score the cell zero).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ethicskit.checks.core import CheckFailed, expect, expect_close, expect_type
+from ethicskit.checks.exercise import Exercise
+
+__all__ = [
+    "LAB4_FEATURES",
+    "lab4_setup",
+    "check_attribution_function",
+    "check_comprehensiveness_function",
+    "check_rank_agreement_function",
+    "check_proxy_table",
+    "check_proxy_features",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+]
+
+#: Model inputs of lab 4 (Adult census; sex and race are *not* among them).
+LAB4_FEATURES = [
+    "age",
+    "workclass",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+]
+
+
+@functools.lru_cache(maxsize=1)
+def _lab4_cached() -> SimpleNamespace:
+    from sklearn.ensemble import RandomForestClassifier
+
+    from ethicskit.datasets import load_adult, split_dataset
+    from ethicskit.explain import ordinal_encode, reference_row
+
+    splits = split_dataset(load_adult(), random_state=0)
+    train, test = splits.train, splits.test
+    X_train, categories = ordinal_encode(train.data[LAB4_FEATURES])
+    X_test, _ = ordinal_encode(test.data[LAB4_FEATURES])
+    rows = X_train.sample(8000, random_state=0).index
+    model = RandomForestClassifier(
+        n_estimators=100, max_depth=8, min_samples_leaf=20, random_state=0, n_jobs=1
+    ).fit(X_train.loc[rows], train.target.loc[rows])
+    background = X_train.sample(100, random_state=1)
+    return SimpleNamespace(
+        model=model,
+        X_train=X_train.loc[rows],
+        y_train=train.target.loc[rows],
+        X_test=X_test,
+        y_test=test.target,
+        sex_test=test.data["sex"].astype(str),
+        categories=categories,
+        background=background,
+        reference=reference_row(background),
+        instances=X_test.sample(20, random_state=2),
+    )
+
+
+def lab4_setup() -> SimpleNamespace:
+    """The provided model and data of lab 4 (same every time; built in about 2 s).
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``model`` (random forest predicting income > 50K without sex or race), ``X_train``,
+        ``y_train`` (its 8,000 training rows), ``X_test``, ``y_test``, ``sex_test``, ``categories``
+        (code -> category of each encoded column), ``background`` (100 training rows), ``reference``
+        (their median: the "feature removed" row) and ``instances`` (20 test rows to explain).
+    """
+    cached = _lab4_cached()
+    return SimpleNamespace(**{k: (v.copy() if hasattr(v, "copy") else v) for k, v in vars(cached).items()})
+
+
+def _rng_rows(frame: pd.DataFrame, n: int, seed: int | None, offset: int) -> pd.DataFrame:
+    return frame.sample(n, random_state=(offset if seed is None else int(seed) + offset))
+
+
+def _call(fn: Callable[..., Any], what: str, *args: Any) -> Any:
+    expect(callable(fn), f"{what} should be a function, but it is a {type(fn).__name__}.")
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise CheckFailed(f"{what} still raises NotImplementedError: write its body first.") from None
+    except CheckFailed:
+        raise
+    except Exception as error:  # the learner's code crashed
+        raise CheckFailed(f"calling {what} raised {type(error).__name__}: {error}") from None
+
+
+def _as_attribution_frame(result: Any, X: pd.DataFrame, what: str) -> pd.DataFrame:
+    if isinstance(result, np.ndarray):
+        expect(
+            result.shape == X.shape,
+            f"{what} should have shape {X.shape} (rows x features), got {result.shape}.",
+        )
+        return pd.DataFrame(result, index=X.index, columns=X.columns)
+    expect_type(result, pd.DataFrame, what)
+    expect(
+        result.shape == X.shape, f"{what} should have shape {X.shape} (rows x features), got {result.shape}."
+    )
+    expect(
+        list(result.columns) == list(X.columns),
+        f"{what} should have the feature columns {list(X.columns)}, got {list(result.columns)}.",
+    )
+    return result
+
+
+def check_attribution_function(
+    explain_rows: Callable[..., Any], *, hidden_seed: int | None = None, n: int = 6
+) -> None:
+    """Lab 4, part 1: ``explain_rows(model, X, background)`` returns SHAP values of P(income > 50K).
+
+    Compared, value by value, with ``shap.TreeExplainer`` (interventional, probability output) on
+    instances and a background drawn with ``hidden_seed`` (visible: the lab's own instances).
+    """
+    from ethicskit import explain
+
+    lab = lab4_setup()
+    if hidden_seed is None:
+        X, background = lab.instances.iloc[:n], lab.background
+    else:
+        X = _rng_rows(lab.X_test, n, hidden_seed, 11)
+        background = _rng_rows(lab.X_train, 100, hidden_seed, 12)
+    what = "explain_rows(model, X, background)"
+    found = _as_attribution_frame(_call(explain_rows, what, lab.model, X.copy(), background.copy()), X, what)
+    expected = explain.shap_values(lab.model, X, background=background)
+    if np.allclose(found.to_numpy(), expected.values.to_numpy(), atol=1e-4):
+        return
+    if np.allclose(found.to_numpy(), -expected.values.to_numpy(), atol=1e-4):
+        raise CheckFailed(
+            "Your attributions have the opposite sign: explain class 1 (income > 50K), not class 0."
+        )
+    proba = lab.model.predict_proba(X)[:, 1]
+    base = lab.model.predict_proba(background)[:, 1].mean()
+    sums = found.to_numpy(dtype=float).sum(axis=1)
+    if not np.allclose(sums, proba - base, atol=1e-3):
+        raise CheckFailed(
+            "For each row, the attributions should add up to the predicted probability of income > 50K "
+            "minus the mean prediction over the background you were given; they do not (largest gap "
+            f"{np.max(np.abs(sums - (proba - base))):.3g}). Use the background passed in as the argument "
+            "and explain the probability (model_output='probability')."
+        )
+    expect_close(found.to_numpy(), expected.values.to_numpy(), "your SHAP values", tol=1e-4, reveal=False)
+
+
+def check_comprehensiveness_function(
+    comprehensiveness_at_k: Callable[..., Any], *, hidden_seed: int | None = None, n: int = 8
+) -> None:
+    """Lab 4, part 2: ``comprehensiveness_at_k(model, X, attributions, reference, k)`` by hand.
+
+    Checked against :func:`ethicskit.explain.comprehensiveness` with real SHAP attributions and with
+    random signed attributions (where ranking by signed value instead of absolute value shows).
+    """
+    from ethicskit import explain
+
+    lab = lab4_setup()
+    rng = np.random.default_rng(7 if hidden_seed is None else int(hidden_seed) + 13)
+    X = lab.instances.iloc[:n] if hidden_seed is None else _rng_rows(lab.X_test, n, hidden_seed, 14)
+    ks = (1, 3) if hidden_seed is None else (int(rng.integers(1, 3)), int(rng.integers(3, 6)))
+    shap_expl = explain.shap_values(lab.model, X, background=lab.background)
+    random_values = pd.DataFrame(rng.normal(size=X.shape), index=X.index, columns=X.columns)
+    cases = [("SHAP attributions", shap_expl.values), ("random signed attributions", random_values)]
+    for label, values in cases:
+        for k in ks:
+            expl = explain.LocalExplanation(values, np.zeros(len(X)), X, "given")
+            expected = explain.comprehensiveness(lab.model, expl, k=k, reference=lab.reference)
+            what = f"comprehensiveness_at_k(model, X, attributions, reference, k={k}) with {label}"
+            found = _call(
+                comprehensiveness_at_k, what, lab.model, X.copy(), values.copy(), lab.reference.copy(), k
+            )
+            try:
+                value = float(found)
+            except (TypeError, ValueError):
+                raise CheckFailed(f"{what} should return one number, got {type(found).__name__}.") from None
+            if value < 0:
+                raise CheckFailed(f"{what} is negative; average the absolute change in the prediction.")
+            shifted = values.sub(values.min(axis=1), axis=0) + 1.0  # |shifted| ranks like the signed values
+            signed = explain.LocalExplanation(shifted, np.zeros(len(X)), X, "signed")
+            if (
+                abs(value - expected) > 1e-6
+                and abs(value - explain.comprehensiveness(lab.model, signed, k=k, reference=lab.reference))
+                <= 1e-6
+            ):
+                raise CheckFailed(
+                    f"{what} ranks the features by their signed attribution; rank them by absolute value "
+                    "(a large negative attribution is an important feature too)."
+                )
+            expect_close(value, expected, what, tol=1e-6, reveal=hidden_seed is None)
+
+
+def check_rank_agreement_function(
+    agreement_at_k: Callable[..., Any], *, hidden_seed: int | None = None
+) -> None:
+    """Lab 4, part 3: ``agreement_at_k(a, b, k)`` returns ``(spearman, top_k_overlap)`` of |a|, |b|."""
+    from ethicskit import explain
+
+    rng = np.random.default_rng(3 if hidden_seed is None else int(hidden_seed) + 21)
+    features = LAB4_FEATURES
+    for trial in range(3):
+        a = pd.Series(rng.normal(size=len(features)), index=features)
+        b = pd.Series(
+            a.to_numpy() * rng.choice([-1, 1], len(features)) + rng.normal(scale=0.8, size=len(features)),
+            index=features,
+        )
+        if trial == 2:
+            b = b.sample(frac=1.0, random_state=int(rng.integers(1000)))  # same features, other order
+        k = int(rng.integers(2, 5))
+        expected = explain.rank_agreement(a, b, k=k)
+        what = f"agreement_at_k(a, b, k={k})"
+        found = _call(agreement_at_k, what, a.copy(), b.copy(), k)
+        if isinstance(found, dict):
+            found = (found.get("spearman"), found.get("top_k_overlap"))
+        expect(
+            isinstance(found, (tuple, list)) and len(found) == 2,
+            f"{what} should return a pair (spearman, top_k_overlap), got {found!r:.80}.",
+        )
+        expect_close(
+            found[0],
+            expected["spearman"],
+            f"the Spearman correlation from {what}",
+            tol=1e-6,
+            reveal=hidden_seed is None,
+        )
+        expect_close(
+            found[1],
+            expected["top_k_overlap"],
+            f"the top-k overlap from {what}",
+            tol=1e-9,
+            reveal=hidden_seed is None,
+        )
+
+
+def check_proxy_table(table: Any) -> None:
+    """Lab 4, part 4 (visible): ``proxy_table`` is the output of ``explain.proxy_analysis``."""
+    expect_type(table, pd.DataFrame, "proxy_table")
+    expect(
+        "gap_drop" in table.columns,
+        f"proxy_table should have a gap_drop column; it has {list(table.columns)}.",
+    )
+    expect(
+        sorted(map(str, table.index)) == sorted(LAB4_FEATURES),
+        f"proxy_table should have one row per model feature {LAB4_FEATURES}; it has {list(table.index)}.",
+    )
+    gap = table.attrs.get("prediction_gap")
+    expect(
+        gap is not None and gap > 0.05,
+        "proxy_table should come from explain.proxy_analysis(model, X, sex) "
+        "on test rows (its attrs['prediction_gap'] is missing or tiny).",
+    )
+
+
+def check_proxy_features(names: Any, *, hidden_seed: int | None = None, n_rows: int = 1500) -> None:
+    """Lab 4, part 4: the named features are the ones through which sex reaches the prediction.
+
+    Recomputes :func:`ethicskit.explain.proxy_analysis` on test rows drawn with ``hidden_seed``:
+    the feature carrying the most must be named, and every named feature must be among the top 3.
+    """
+    from ethicskit import explain
+
+    expect(
+        isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names),
+        f"proxy_features should be a list of feature names (strings), got {names!r:.80}.",
+    )
+    expect(1 <= len(names) <= 3, f"name between 1 and 3 features, you named {len(names)}.")
+    expect("sex" not in names, "sex is not an input of the model; name the inputs that carry it in.")
+    unknown = [n for n in names if n not in LAB4_FEATURES]
+    expect(not unknown, f"{unknown} are not inputs of the model; the inputs are {LAB4_FEATURES}.")
+    lab = lab4_setup()
+    rows = _rng_rows(lab.X_test, n_rows, hidden_seed, 31).index
+    table = explain.proxy_analysis(
+        lab.model,
+        lab.X_test.loc[rows],
+        lab.sex_test.loc[rows],
+        n_repeats=3,
+        random_state=0 if hidden_seed is None else int(hidden_seed),
+        show_progress=False,
+    )
+    top3 = list(table.index[:3])
+    expect(
+        table.index[0] in names,
+        "The feature that carries most of the gap between men and women into the "
+        "prediction is not in your list. Sort proxy_table by gap_drop and read its top rows.",
+    )
+    outside = [n for n in names if n not in top3]
+    expect(
+        not outside,
+        f"{outside} carry little of the sex gap into the prediction; keep only the features "
+        "whose shuffling shrinks the gap the most.",
+    )
+
+
+# ---------------------------------------------------------------- lesson 02 self-check exercises
+
+
+def _check_additivity(answer: Any, explanation: Any, model: Any) -> None:
+    from ethicskit.explain import LocalExplanation
+
+    expect_type(explanation, LocalExplanation, "the second argument (your SHAP explanation)")
+    first = explanation.data.iloc[[0]]
+    proba = float(model.predict_proba(first)[0, 1])
+    expect_close(answer, proba, "your reconstruction of the first instance's P(class 1)", tol=1e-4)
+    rebuilt = explanation.base_values[0] + explanation.values.iloc[0].sum()
+    expect_close(rebuilt, proba, "base value + sum of SHAP values of that instance", tol=1e-4)
+
+
+def _check_more_faithful(answer: Any) -> None:
+    expect(isinstance(answer, str), "Answer with a string: 'shap', 'lime' or 'random'.")
+    choice = answer.strip().lower()
+    expect(choice in {"shap", "lime", "random"}, f"{answer!r} is not one of 'shap', 'lime' or 'random'.")
+    expect(
+        choice != "random",
+        "Removing features in random order is the uninformative baseline; it "
+        "should score the *lowest* comprehensiveness.",
+    )
+    expect(
+        choice == "shap",
+        "Look at the comprehensiveness column of the quality table: which explanation's top "
+        "features move the prediction most when removed?",
+    )
+
+
+def _check_overlap_function(fn: Any) -> None:
+    from ethicskit.explain import rank_agreement
+
+    expect(callable(fn), f"Pass your function itself (top_k_overlap), not {type(fn).__name__}.")
+    rng = np.random.default_rng(42)
+    for _ in range(5):
+        a, b = rng.normal(size=8), rng.normal(size=8)
+        k = int(rng.integers(1, 6))
+        expected = rank_agreement(a, b, k=k)["top_k_overlap"]
+        expect_close(fn(a, b, k), expected, f"top_k_overlap on two random vectors with k={k}", tol=1e-9)
+
+
+def _check_proxy(answer: Any, table: Any) -> None:
+    expect(isinstance(answer, str), "Answer with the name of one feature, as a string.")
+    expect_type(table, pd.DataFrame, "the second argument (the proxy table)")
+    expect(answer != "sex", "sex is not an input of the model; which input carries it in?")
+    expect(answer in table.index, f"{answer!r} is not a feature of the table: {list(table.index)}.")
+    expect(
+        answer == table["gap_drop"].idxmax(),
+        f"Shuffling {answer!r} shrinks the gap less than another feature does; read the gap_drop column.",
+    )
+
+
+q1 = Exercise(
+    "Exercise 2.1",
+    _check_additivity,
+    hints=[
+        "SHAP values are additive: base value + sum of the instance's SHAP values = model output.",
+        "shap_expl.base_values[0] + shap_expl.values.iloc[0].sum()",
+    ],
+    solution="answer = shap_expl.base_values[0] + shap_expl.values.iloc[0].sum()\n"
+    "q1.check(answer, shap_expl, model)",
+)
+q2 = Exercise(
+    "Exercise 2.2",
+    _check_more_faithful,
+    hints=[
+        "Comprehensiveness: how much the prediction moves when the top-k features are removed. Higher = "
+        "the explanation really named what the model uses."
+    ],
+    solution="q2.check('shap')  # on this model, compare the rows of the quality table",
+)
+q3 = Exercise(
+    "Exercise 2.3",
+    _check_overlap_function,
+    hints=[
+        "Rank by absolute value: np.argsort(-np.abs(a))[:k] gives the indices of the k largest.",
+        "Turn both top-k index lists into sets; the overlap is len(intersection) / k.",
+    ],
+    solution="def top_k_overlap(a, b, k):\n"
+    "    top_a = set(np.argsort(-np.abs(np.asarray(a)), kind='stable')[:k])\n"
+    "    top_b = set(np.argsort(-np.abs(np.asarray(b)), kind='stable')[:k])\n"
+    "    return len(top_a & top_b) / k",
+)
+q4 = Exercise(
+    "Exercise 2.4",
+    _check_proxy,
+    hints=["proxy_table is sorted by gap_drop: the first row carries most of the gap between the groups."],
+    solution="answer = proxy_table.index[0]\nq4.check(answer, proxy_table)",
+)

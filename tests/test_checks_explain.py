@@ -1,0 +1,149 @@
+"""ethicskit.checks.explain: reference answers pass, typical wrong answers fail with useful messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ethicskit import explain
+from ethicskit.checks import CheckFailed
+from ethicskit.checks import explain as checks
+
+
+def good_explain_rows(model, X, background):
+    return explain.shap_values(model, X, background=background).values
+
+
+def class0_explain_rows(model, X, background):
+    return -good_explain_rows(model, X, background)
+
+
+def fixed_background_rows(model, X, background):
+    lab = checks.lab4_setup()
+    return explain.shap_values(model, X, background=lab.X_train.iloc[:100]).values
+
+
+def good_comprehensiveness(model, X, attributions, reference, k):
+    changed = X.copy()
+    values = attributions.to_numpy()
+    for i in range(len(X)):
+        top = np.argsort(-np.abs(values[i]), kind="stable")[:k]
+        for j in top:
+            changed.iloc[i, j] = reference.iloc[0, j]
+    full = model.predict_proba(X)[:, 1]
+    return float(np.mean(np.abs(full - model.predict_proba(changed)[:, 1])))
+
+
+def signed_comprehensiveness(model, X, attributions, reference, k):
+    changed = X.copy()
+    values = attributions.to_numpy()
+    for i in range(len(X)):
+        for j in np.argsort(-values[i], kind="stable")[:k]:
+            changed.iloc[i, j] = reference.iloc[0, j]
+    return float(np.mean(np.abs(model.predict_proba(X)[:, 1] - model.predict_proba(changed)[:, 1])))
+
+
+def good_agreement(a, b, k):
+    result = explain.rank_agreement(a, b, k=k)
+    return result["spearman"], result["top_k_overlap"]
+
+
+def unaligned_agreement(a, b, k):
+    from scipy.stats import spearmanr
+
+    x, y = np.abs(a.to_numpy()), np.abs(b.to_numpy())  # ignores the feature order of b
+    overlap = len(set(np.argsort(-x)[:k]) & set(np.argsort(-y)[:k])) / k
+    return spearmanr(x, y).statistic, overlap
+
+
+def test_lab_setup_is_deterministic_and_without_sex():
+    first, second = checks.lab4_setup(), checks.lab4_setup()
+    assert list(first.X_test.columns) == checks.LAB4_FEATURES and "sex" not in first.X_test
+    pd.testing.assert_frame_equal(first.instances, second.instances)
+    first.instances.iloc[0, 0] = -999  # a copy: the cached setup is not modified
+    assert checks.lab4_setup().instances.iloc[0, 0] != -999
+    proba = first.model.predict_proba(first.X_test.iloc[:2000])[:, 1]
+    assert explain.prediction_gap(proba, first.sex_test.iloc[:2000]) > 0.1
+
+
+@pytest.mark.parametrize("seed", [None, 1234])
+def test_reference_answers_pass(seed):
+    checks.check_attribution_function(good_explain_rows, hidden_seed=seed)
+    checks.check_comprehensiveness_function(good_comprehensiveness, hidden_seed=seed)
+    checks.check_rank_agreement_function(good_agreement, hidden_seed=seed)
+    checks.check_proxy_features(["relationship", "marital_status"], hidden_seed=seed)
+
+
+def test_wrong_attributions_fail_with_a_reason():
+    with pytest.raises(CheckFailed, match="opposite sign"):
+        checks.check_attribution_function(class0_explain_rows, hidden_seed=5)
+    with pytest.raises(CheckFailed, match="background"):
+        checks.check_attribution_function(fixed_background_rows, hidden_seed=5)
+    with pytest.raises(CheckFailed, match="shape"):
+        checks.check_attribution_function(lambda m, X, b: np.zeros((3, 3)), hidden_seed=5)
+    with pytest.raises(CheckFailed, match="NotImplementedError"):
+        checks.check_attribution_function(lambda m, X, b: (_ for _ in ()).throw(NotImplementedError()))
+
+
+def test_wrong_measures_fail_without_revealing_hidden_values():
+    with pytest.raises(CheckFailed) as failure:
+        checks.check_comprehensiveness_function(signed_comprehensiveness, hidden_seed=8)
+    assert "absolute value" in str(failure.value) and "expected" not in str(failure.value)
+    with pytest.raises(CheckFailed):
+        checks.check_comprehensiveness_function(lambda *args: 0.1, hidden_seed=8)
+    with pytest.raises(CheckFailed, match="Spearman|overlap"):
+        checks.check_rank_agreement_function(unaligned_agreement, hidden_seed=8)
+    with pytest.raises(CheckFailed, match="pair"):
+        checks.check_rank_agreement_function(lambda a, b, k: 0.5)
+
+
+@pytest.mark.parametrize(
+    "names, match",
+    [
+        (["sex"], "not an input"),
+        (["postcode"], "not inputs of the model"),
+        (["capital_gain", "age"], "not in your list"),
+        (["relationship", "education_num"], "carry little"),
+        ("relationship", "list of feature names"),
+    ],
+)
+def test_wrong_proxies_fail(names, match):
+    with pytest.raises(CheckFailed, match=match):
+        checks.check_proxy_features(names, hidden_seed=3)
+
+
+def test_proxy_table_check():
+    lab = checks.lab4_setup()
+    rows = lab.X_test.iloc[:500]
+    table = explain.proxy_analysis(lab.model, rows, lab.sex_test.iloc[:500], n_repeats=1, show_progress=False)
+    checks.check_proxy_table(table)
+    with pytest.raises(CheckFailed, match="gap_drop"):
+        checks.check_proxy_table(table.drop(columns="gap_drop"))
+    with pytest.raises(CheckFailed, match="one row per model feature"):
+        checks.check_proxy_table(table.iloc[:3])
+
+
+def test_lesson_exercises(capsys):
+    lab = checks.lab4_setup()
+    expl = explain.shap_values(lab.model, lab.instances.iloc[:3], background=lab.background)
+    checks.q1.check(expl.base_values[0] + expl.values.iloc[0].sum(), expl, lab.model)
+    with pytest.raises(CheckFailed, match="not yet"):
+        checks.q1.check(0.5, expl, lab.model)
+    checks.q2.check("SHAP")
+    with pytest.raises(CheckFailed, match="lowest"):
+        checks.q2.check("random")
+
+    def overlap(a, b, k):
+        top_a = set(np.argsort(-np.abs(np.asarray(a)))[:k])
+        return len(top_a & set(np.argsort(-np.abs(np.asarray(b)))[:k])) / k
+
+    checks.q3.check(overlap)
+    with pytest.raises(CheckFailed):
+        checks.q3.check(lambda a, b, k: len(set(np.argsort(a)[:k]) & set(np.argsort(b)[:k])) / k)
+    table = pd.DataFrame({"gap_drop": [0.07, 0.05]}, index=["relationship", "marital_status"])
+    checks.q4.check("relationship", table)
+    with pytest.raises(CheckFailed, match="shrinks the gap less"):
+        checks.q4.check("marital_status", table)
+    checks.q4.hint()
+    assert "correct" in capsys.readouterr().out
