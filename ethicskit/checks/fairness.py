@@ -1,0 +1,495 @@
+"""Checks for lesson 01-fairness (self-check exercises) and lab1-bias-mitigation (autograded tests).
+
+Lesson exercises: ``q1`` ... ``q5`` (:class:`~ethicskit.checks.exercise.Exercise` objects).
+
+Lab checks (``check_<question>``): the visible ones run on data the learner can see; the ``*_hidden``
+ones take a ``hidden_seed`` from the hidden test cell of the nbgrader source (never stored here) and
+recompute the reference on inputs the learner never saw, so hard-coded or copied values fail.
+Every check returns the points it awards (nbgrader reads a test cell's last value as partial credit)
+or raises :class:`~ethicskit.checks.core.CheckFailed` with feedback in plain words.
+"""
+
+from __future__ import annotations
+
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ethicskit.checks.core import CheckFailed, Parts, expect, expect_close, expect_columns, expect_type
+from ethicskit.checks.exercise import Exercise
+
+__all__ = [
+    "LAB_DATASET",
+    "LAB_SENSITIVE",
+    "DP_BOUND",
+    "ACCURACY_MARGIN",
+    "lab_splits",
+    "make_baseline",
+    "check_group_rates",
+    "check_baseline_gaps",
+    "check_group_rates_hidden",
+    "check_reweighing",
+    "check_reweighing_hidden",
+    "check_mitigated_model",
+    "check_mitigated_model_hidden",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "q5",
+]
+
+#: The lab works on Adult income, audited by sex.
+LAB_DATASET = "adult"
+LAB_SENSITIVE = "sex"
+#: Part 3: demographic-parity difference allowed on held-out data ...
+DP_BOUND = 0.05
+#: ... while accuracy stays at least the baseline's minus this margin.
+ACCURACY_MARGIN = 0.04
+_RATE_COLUMNS = ["selection_rate", "tpr", "fpr"]
+
+
+# --------------------------------------------------------------------------- shared lab helpers
+
+
+def lab_splits(*, random_state: int = 0):
+    """The lab's train / validation / test split of Adult (``ethicskit.datasets.split_dataset``)."""
+    from ethicskit.datasets import load_adult, split_dataset
+
+    return split_dataset(load_adult(), random_state=random_state)
+
+
+def make_baseline(X: pd.DataFrame, *, random_state: int = 0):
+    """The lab's baseline: one-hot + scaling, then logistic regression (unfitted Pipeline)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from ethicskit.fairness import make_preprocessor
+
+    return Pipeline(
+        [
+            ("prep", make_preprocessor(X)),
+            ("model", LogisticRegression(max_iter=1000, random_state=random_state)),
+        ]
+    )
+
+
+def _quiet_call(func: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Call learner code with warnings silenced (stderr output would zero an nbgrader cell)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
+            return func(*args, **kwargs)
+
+
+def _reference_rates(y_true, y_pred, sensitive) -> pd.DataFrame:
+    from ethicskit.fairness import audit_predictions
+
+    audit = _quiet_call(audit_predictions, y_true, y_pred, sensitive_features=sensitive, min_group_size=0)
+    return audit.by_group.set_index("group")[_RATE_COLUMNS]
+
+
+# --------------------------------------------------------------------------- Part 1: group rates
+
+
+def _compare_rates(found: Any, expected: pd.DataFrame, what: str, *, reveal: bool) -> None:
+    expect_columns(found, _RATE_COLUMNS, what)
+    index = [str(g) for g in found.index]
+    expect(
+        sorted(index) == sorted(expected.index),
+        f"{what} should have one row per group, indexed by the group's value ({len(expected)} groups"
+        + (f": {sorted(expected.index)}" if reveal else "")
+        + f"); its index is {index[:6]}.",
+    )
+    aligned = found.copy()
+    aligned.index = index
+    aligned = aligned.loc[list(expected.index)]
+    for column in _RATE_COLUMNS:
+        want = expected[column].to_numpy(float)
+        got = pd.to_numeric(aligned[column], errors="coerce").to_numpy(float)
+        undefined = np.isnan(want)
+        expect(
+            np.array_equal(np.isnan(got), undefined),
+            f"{what}: column {column!r} should be NaN exactly where the rate is undefined (a group with no "
+            f"{'positives' if column == 'tpr' else 'negatives'}) and a number elsewhere.",
+        )
+        expect_close(got[~undefined], want[~undefined], f"{what}, column {column!r}", tol=1e-6, reveal=reveal)
+
+
+def check_group_rates(group_rates: Callable) -> float:
+    """Visible test of Part 1: ``group_rates`` on a small example you can work out by hand."""
+    expect(callable(group_rates), "group_rates should be a function group_rates(y_true, y_pred, sensitive).")
+    y_true = [1, 1, 0, 0, 1, 0, 0, 0]
+    y_pred = [1, 0, 1, 0, 1, 1, 0, 0]
+    sensitive = ["F", "F", "F", "F", "M", "M", "M", "M"]
+    found = _quiet_call(group_rates, y_true, y_pred, sensitive)
+    _compare_rates(found, _reference_rates(y_true, y_pred, sensitive), "group_rates(example)", reveal=True)
+    print("group_rates gives the right rates on the example.")
+    return 1.0
+
+
+def check_baseline_gaps(dp_difference: Any, eo_difference: Any) -> float:
+    """Visible test of Part 1: the baseline's gaps on the validation split, recomputed here."""
+    from ethicskit.fairness import audit_predictions
+
+    splits = lab_splits()
+    model = _quiet_call(make_baseline(splits.train.data).fit, splits.train.data, splits.train.target)
+    pred = _quiet_call(model.predict, splits.validation.data)
+    gaps = _quiet_call(
+        audit_predictions,
+        splits.validation.target,
+        pred,
+        sensitive_features=splits.validation.data[LAB_SENSITIVE],
+    ).gaps.iloc[0]
+    expect_close(
+        dp_difference,
+        gaps["demographic_parity_difference"],
+        "dp_difference (demographic parity difference of the baseline on the validation split)",
+        tol=1e-4,
+    )
+    expect_close(
+        eo_difference,
+        gaps["equalized_odds_difference"],
+        "eo_difference (equalized odds difference of the baseline on the validation split)",
+        tol=1e-4,
+    )
+    print("dp_difference and eo_difference match a recomputation.")
+    return 1.0
+
+
+def _hidden_labels(rng: np.random.Generator, n: int, groups: list[str]):
+    sensitive = rng.choice(groups, n)
+    y_true = (rng.random(n) < rng.uniform(0.2, 0.7)).astype(int)
+    y_pred = (rng.random(n) < 0.5).astype(int)
+    return y_true, y_pred, sensitive
+
+
+def check_group_rates_hidden(group_rates: Callable, *, hidden_seed: int) -> float:
+    """Hidden test of Part 1 (2 points): random inputs, then edge cases (empty cells, Series, 3 groups)."""
+    rng = np.random.default_rng(hidden_seed)
+    parts = Parts(total=2)
+
+    def random_inputs() -> None:
+        y_true, y_pred, sensitive = _hidden_labels(rng, int(rng.integers(200, 400)), ["Female", "Male"])
+        found = _quiet_call(group_rates, y_true, y_pred, sensitive)
+        _compare_rates(
+            found, _reference_rates(y_true, y_pred, sensitive), "group_rates on new data", reveal=False
+        )
+
+    def edge_cases() -> None:
+        n = int(rng.integers(60, 90))
+        y_true, y_pred, sensitive = _hidden_labels(rng, n, ["a", "b", "c"])
+        y_true[sensitive == "c"] = 0  # group c: no positives, so its TPR is undefined
+        index = rng.permutation(n) + 1000  # pandas Series with a shuffled index, like a split
+        args = (
+            pd.Series(y_true, index=index),
+            pd.Series(y_pred, index=index),
+            pd.Series(sensitive, index=index),
+        )
+        found = _quiet_call(group_rates, *args)
+        _compare_rates(
+            found,
+            _reference_rates(y_true, y_pred, sensitive),
+            "group_rates with three groups, one without positives, given as pandas Series",
+            reveal=False,
+        )
+
+    parts.run(1, random_inputs, "random inputs")
+    parts.run(1, edge_cases, "edge cases")
+    return parts.result()
+
+
+# --------------------------------------------------------------------------- Part 2: reweighing
+
+_LIBRARY_NAMES = {"reweighing_weights", "ReweighingClassifier", "compute_sample_weight"}
+
+
+def _names_used(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_used(const)
+    return names
+
+
+def _reference_weights(y, sensitive) -> np.ndarray:
+    from ethicskit.fairness import reweighing_weights
+
+    return reweighing_weights(np.asarray(y), np.asarray(sensitive))
+
+
+def _compare_weights(reweighing: Callable, y, sensitive, what: str, *, reveal: bool) -> None:
+    found = _quiet_call(reweighing, y, sensitive)
+    expected = _reference_weights(y, sensitive)
+    try:
+        array = np.asarray(found, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{what}: reweighing should return numbers, got {type(found).__name__}.") from None
+    expect(
+        array.shape == expected.shape,
+        f"{what}: reweighing should return one weight per row ({len(expected)}), got {array.size}.",
+    )
+    expect_close(array, expected, what, tol=1e-6, reveal=reveal)
+
+
+def _own_implementation(reweighing: Callable) -> None:
+    code = getattr(reweighing, "__code__", None)
+    expect(code is not None, "reweighing should be a function defined in your notebook.")
+    used = _names_used(code) & _LIBRARY_NAMES
+    expect(not used, f"reweighing should compute the weights itself, not call {sorted(used)}.")
+
+
+def check_reweighing(reweighing: Callable) -> float:
+    """Visible test of Part 2: the weights on a small example you can work out by hand."""
+    expect(callable(reweighing), "reweighing should be a function reweighing(y, sensitive).")
+    _own_implementation(reweighing)
+    y = [1, 1, 0, 0, 0, 1]
+    sensitive = ["a", "a", "a", "b", "b", "b"]
+    _compare_weights(reweighing, y, sensitive, "reweighing(example)", reveal=True)
+    print("reweighing gives the right weights on the example.")
+    return 1.0
+
+
+def check_reweighing_hidden(reweighing: Callable, *, hidden_seed: int) -> float:
+    """Hidden test of Part 2 (2 points): new random inputs, then edge cases."""
+    rng = np.random.default_rng(hidden_seed)
+    _own_implementation(reweighing)
+    parts = Parts(total=2)
+
+    def random_inputs() -> None:
+        n = int(rng.integers(300, 600))
+        sensitive = rng.choice(["Female", "Male"], n, p=[0.35, 0.65])
+        y = (rng.random(n) < np.where(sensitive == "Male", 0.3, 0.12)).astype(int)
+        _compare_weights(reweighing, y, sensitive, "reweighing on new data", reveal=False)
+
+    def edge_cases() -> None:
+        n = int(rng.integers(40, 80))
+        sensitive = rng.choice(["x", "y", "z"], n)
+        y = rng.integers(0, 2, n)
+        y[sensitive == "z"] = 1  # a group where every label is 1
+        index = rng.permutation(n) + 500
+        _compare_weights(
+            reweighing,
+            pd.Series(y, index=index),
+            pd.Series(sensitive, index=index),
+            "reweighing with three groups (one with a single label), given as pandas Series "
+            "with a shuffled index",
+            reveal=False,
+        )
+
+    parts.run(1, random_inputs, "random inputs")
+    parts.run(1, edge_cases, "edge cases")
+    return parts.result()
+
+
+# --------------------------------------------------------------------------- Part 3: mitigated model
+
+
+def _evaluate(
+    fit_mitigated_model: Callable, train, test, *, random_state: int, shuffle_seed: int | None = None
+):
+    """Fit the learner's recipe on ``train``, predict ``test``: accuracy, DP difference, baseline accuracy."""
+    from ethicskit.fairness import audit_predictions, predict_fair
+
+    y_train = train.target
+    if shuffle_seed is not None:
+        y_train = pd.Series(
+            np.random.default_rng(shuffle_seed).permutation(y_train.to_numpy()), index=y_train.index
+        )
+    X_train, X_test = train.data.copy(), test.data.copy()
+    try:
+        model = _quiet_call(
+            fit_mitigated_model,
+            X_train,
+            y_train.copy(),
+            X_train[LAB_SENSITIVE].copy(),
+            random_state=random_state,
+        )
+        pred = _quiet_call(
+            predict_fair, model, X_test, sensitive_features=X_test[LAB_SENSITIVE], random_state=random_state
+        )
+    except CheckFailed:
+        raise
+    except Exception as error:
+        raise CheckFailed(
+            f"fitting or predicting with your model raised {type(error).__name__}: {error}"
+        ) from None
+    pred = np.asarray(pred).ravel()
+    expect(
+        pred.shape == (len(X_test),),
+        f"the model should predict one label per row ({len(X_test)}), got {pred.size}.",
+    )
+    expect(set(np.unique(pred).tolist()) <= {0, 1}, "the model should predict labels 0 and 1.")
+    accuracy = float(np.mean(pred == test.target.to_numpy()))
+    dp = float(
+        _quiet_call(audit_predictions, test.target, pred, sensitive_features=X_test[LAB_SENSITIVE]).gaps.iloc[
+            0
+        ]["demographic_parity_difference"]
+    )
+    return accuracy, dp
+
+
+def _baseline_accuracy(train, test, random_state: int) -> float:
+    model = _quiet_call(make_baseline(train.data, random_state=random_state).fit, train.data, train.target)
+    return float(np.mean(_quiet_call(model.predict, test.data) == test.target.to_numpy()))
+
+
+def _judge(accuracy: float, dp: float, baseline: float, where: str, *, reveal: bool) -> None:
+    shown = f" (baseline {baseline:.3f})" if reveal else ""
+    expect(
+        dp <= DP_BOUND,
+        f"on {where} the demographic parity difference is {dp:.3f}; it should be at most {DP_BOUND}.",
+    )
+    expect(
+        accuracy >= baseline - ACCURACY_MARGIN,
+        f"on {where} the accuracy is {accuracy:.3f}; it should be at most {ACCURACY_MARGIN} below the "
+        f"baseline's{shown}. A model that predicts the same label for everyone has no parity gap but "
+        f"is not useful.",
+    )
+
+
+def check_mitigated_model(fit_mitigated_model: Callable) -> float:
+    """Visible test of Part 3: fit on the train split, judge on the validation split."""
+    expect(
+        callable(fit_mitigated_model),
+        "fit_mitigated_model should be a function "
+        "fit_mitigated_model(X, y, sensitive, *, random_state=0) returning a fitted model.",
+    )
+    splits = lab_splits()
+    accuracy, dp = _evaluate(fit_mitigated_model, splits.train, splits.validation, random_state=0)
+    baseline = _baseline_accuracy(splits.train, splits.validation, 0)
+    _judge(accuracy, dp, baseline, "the validation split", reveal=True)
+    print(
+        f"validation split: accuracy {accuracy:.3f} (baseline {baseline:.3f}), "
+        f"demographic parity difference {dp:.3f} <= {DP_BOUND}."
+    )
+    return 1.0
+
+
+def check_mitigated_model_hidden(fit_mitigated_model: Callable, *, hidden_seed: int) -> float:
+    """Hidden test of Part 3 (3 points, all or nothing).
+
+    Refits the learner's recipe on a new split drawn with ``hidden_seed`` and judges it on that
+    split's held-out rows, which the learner never saw; then refits on shuffled labels and requires
+    that the model no longer beats chance (a recipe that ignores its training data, e.g. one fitted
+    on the full dataset, fails here).
+    """
+    from ethicskit.datasets import load_adult, split_dataset
+
+    expect(callable(fit_mitigated_model), "fit_mitigated_model should be a function.")
+    splits = split_dataset(load_adult(), random_state=hidden_seed)
+    seed = int(hidden_seed) % 1000
+    accuracy, dp = _evaluate(fit_mitigated_model, splits.train, splits.test, random_state=seed)
+    baseline = _baseline_accuracy(splits.train, splits.test, seed)
+    _judge(accuracy, dp, baseline, "held-out data", reveal=False)
+    shuffled_accuracy, _ = _evaluate(
+        fit_mitigated_model, splits.train, splits.test, random_state=seed, shuffle_seed=hidden_seed + 1
+    )
+    majority = float(max(splits.test.target.mean(), 1 - splits.test.target.mean()))
+    expect(
+        shuffled_accuracy <= majority + 0.02,
+        "when trained on shuffled labels your model still predicts held-out labels well, so it does not "
+        "learn from the X and y it is given. fit_mitigated_model must fit only on its arguments.",
+    )
+    print("held-out data: parity bound and accuracy margin met; the model learns from its training data.")
+    return 3.0
+
+
+# --------------------------------------------------------------------------- lesson exercises
+
+
+def _check_q1(definition: Any) -> None:
+    expect_type(definition, str, "your answer")
+    answer = definition.strip().lower().replace("_", " ").replace("-", " ")
+    expect(
+        answer in {"calibration", "predictive parity"},
+        f"you answered {definition!r}. Northpointe showed that a score of, say, 7 means about the same "
+        "re-offence rate for Black and white defendants. Which definition is that?",
+    )
+
+
+def _check_q2(weight: Any) -> None:
+    # 100 rows: group u has 20 rows, 4 of them positive; 30 positives overall.
+    expect_close(
+        weight, (20 / 100) * (30 / 100) / (4 / 100), "the weight of a positive row in group u", tol=1e-3
+    )
+
+
+def _check_q3(ratio: Any, passes: Any) -> None:
+    expect_close(ratio, 0.12 / 0.20, "the selection-rate ratio", tol=1e-3)
+    expect(isinstance(passes, (bool, np.bool_)), "passes should be True or False.")
+    expect(not passes, "a ratio below 0.8 fails the four-fifths rule, so passes should be False.")
+
+
+def _check_q4(possible: Any) -> None:
+    expect(isinstance(possible, (bool, np.bool_)), "answer True or False.")
+    expect(
+        not possible,
+        "not when base rates differ and the classifier is imperfect: that is the impossibility "
+        "result (Chouldechova 2017; Kleinberg, Mullainathan and Raghavan 2016).",
+    )
+
+
+def _check_q5(stage: Any) -> None:
+    expect_type(stage, dict, "your answer")
+    want = {
+        "reweighing": "pre",
+        "exponentiated_gradient": "in",
+        "threshold_optimizer": "post",
+        "correlation_remover": "pre",
+    }
+    expect(set(stage) == set(want), f"give a stage for each of {sorted(want)}.")
+    wrong = [k for k, v in stage.items() if str(v).lower().split("-")[0] != want[k]]
+    expect(not wrong, f"the stage of {wrong} is not right yet (use 'pre', 'in' or 'post').")
+
+
+q1 = Exercise(
+    "Exercise 1",
+    _check_q1,
+    hints=[
+        "ProPublica looked at error rates; the vendor looked at what a score means in each group.",
+        "The property 'same score, same re-offence rate in every group' has a name starting with 'c'.",
+    ],
+    solution="q1.check('calibration')  # also called predictive parity (by score)",
+)
+q2 = Exercise(
+    "Exercise 2",
+    _check_q2,
+    hints=[
+        "The Kamiran-Calders weight of a (group, label) cell is P(group) * P(label) / P(group, label).",
+        "P(u) = 20/100, P(y=1) = 30/100, P(u, y=1) = 4/100.",
+    ],
+    solution="q2.check(0.2 * 0.3 / 0.04)  # = 1.5: positives of group u count one and a half times",
+)
+q3 = Exercise(
+    "Exercise 3",
+    _check_q3,
+    hints=[
+        "The four-fifths rule compares the lower selection rate with the higher one.",
+        "0.12 / 0.20 - is that at least 0.8?",
+    ],
+    solution="q3.check(0.12 / 0.20, False)  # 0.6 < 0.8: the rule flags adverse impact",
+)
+q4 = Exercise(
+    "Exercise 4",
+    _check_q4,
+    hints=[
+        "Recall the numeric experiment: calibrated scores, different base rates, one threshold.",
+        "Look at the FPR of the two groups in that experiment.",
+    ],
+    solution="q4.check(False)",
+)
+q5 = Exercise(
+    "Exercise 5",
+    _check_q5,
+    hints=[
+        "Pre-processing changes the data, in-processing the training, post-processing the predictions.",
+        "ThresholdOptimizer takes a trained model's scores and picks thresholds per group.",
+    ],
+    solution="q5.check({'reweighing': 'pre', 'correlation_remover': 'pre', "
+    "'exponentiated_gradient': 'in', 'threshold_optimizer': 'post'})",
+)

@@ -1,0 +1,168 @@
+"""ethicskit.checks.fairness: right answers pass, wrong, hard-coded or cheating answers fail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ethicskit.checks import CheckFailed
+from ethicskit.checks import fairness as checks
+
+
+def group_rates(y_true, y_pred, sensitive):
+    df = pd.DataFrame({"y": np.asarray(y_true), "p": np.asarray(y_pred), "g": np.asarray(sensitive)})
+    rows = {}
+    for g, part in df.groupby("g"):
+        pos, neg = part[part.y == 1], part[part.y == 0]
+        rows[g] = {
+            "selection_rate": part.p.mean(),
+            "tpr": pos.p.mean() if len(pos) else np.nan,
+            "fpr": neg.p.mean() if len(neg) else np.nan,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def group_rates_zero_for_undefined(y_true, y_pred, sensitive):
+    return group_rates(y_true, y_pred, sensitive).fillna(0.0)
+
+
+def reweighing(y, sensitive):
+    y, a = np.asarray(y), np.asarray(sensitive)
+    w = np.empty(len(y))
+    for g in np.unique(a):
+        for label in (0, 1):
+            cell = (a == g) & (y == label)
+            if cell.any():
+                w[cell] = np.mean(a == g) * np.mean(y == label) / np.mean(cell)
+    return w
+
+
+def reweighing_misaligned(y, sensitive):
+    """Classic bug: mixes a Series index with positions, so shuffled-index Series go wrong."""
+    y = pd.Series(y)
+    a = pd.Series(list(sensitive))  # fresh 0..n-1 index, y keeps its own
+    p_a = a.map(a.value_counts(normalize=True))
+    p_y = y.map(y.value_counts(normalize=True))
+    cell = pd.Series(list(zip(a, y, strict=True)))
+    p_ay = cell.map(cell.value_counts(normalize=True))
+    return (p_a * p_y / p_ay).to_numpy()
+
+
+def reweighing_library(y, sensitive):
+    from ethicskit.fairness import reweighing_weights
+
+    return reweighing_weights(y, sensitive)
+
+
+def test_group_rates_checks():
+    assert checks.check_group_rates(group_rates) == 1.0
+    assert checks.check_group_rates_hidden(group_rates, hidden_seed=11) == 2.0
+    # NaN for undefined rates matters: filling with 0 passes the random part only
+    assert checks.check_group_rates(group_rates_zero_for_undefined) == 1.0
+    assert checks.check_group_rates_hidden(group_rates_zero_for_undefined, hidden_seed=11) == 1.0
+    constant = pd.DataFrame(
+        {"selection_rate": [0.5, 0.5], "tpr": [0.5, 0.5], "fpr": [0.5, 0.5]}, index=["F", "M"]
+    )
+    with pytest.raises(CheckFailed):
+        checks.check_group_rates_hidden(lambda *a: constant, hidden_seed=11)
+
+
+def test_hidden_feedback_does_not_reveal_expected_values(capsys):
+    wrong = lambda *a: group_rates(*a) * 1.1  # noqa: E731
+    with pytest.raises(CheckFailed) as info:
+        checks.check_group_rates_hidden(wrong, hidden_seed=5)
+    import re
+
+    assert not re.search(r"expected -?\d", str(info.value))
+    assert capsys.readouterr().err == ""
+
+
+def test_reweighing_checks():
+    assert checks.check_reweighing(reweighing) == 1.0
+    assert checks.check_reweighing_hidden(reweighing, hidden_seed=3) == 2.0
+    assert checks.check_reweighing(reweighing_misaligned) == 1.0
+    assert checks.check_reweighing_hidden(reweighing_misaligned, hidden_seed=3) == 1.0
+    with pytest.raises(CheckFailed, match="compute the weights itself"):
+        checks.check_reweighing_hidden(reweighing_library, hidden_seed=3)
+    with pytest.raises(CheckFailed):
+        checks.check_reweighing_hidden(lambda y, a: np.ones(len(y)), hidden_seed=3)
+
+
+def test_baseline_gaps_reject_wrong_numbers():
+    with pytest.raises(CheckFailed, match="dp_difference"):
+        checks.check_baseline_gaps(0.0, 0.0)
+
+
+def test_lesson_exercises(capsys):
+    checks.q1.check("calibration")
+    assert "correct" in capsys.readouterr().out
+    with pytest.raises(CheckFailed, match="Exercise 1"):
+        checks.q1.check("equalized odds")
+    checks.q2.check(1.5)
+    with pytest.raises(CheckFailed):
+        checks.q2.check(0.5)
+    checks.q3.check(0.6, False)
+    with pytest.raises(CheckFailed):
+        checks.q3.check(0.6, True)
+    checks.q4.check(False)
+    with pytest.raises(CheckFailed):
+        checks.q4.check(True)
+    answer = {
+        "reweighing": "pre",
+        "correlation_remover": "pre",
+        "exponentiated_gradient": "in",
+        "threshold_optimizer": "post",
+    }
+    checks.q5.check(answer)
+    with pytest.raises(CheckFailed, match="threshold_optimizer"):
+        checks.q5.check({**answer, "threshold_optimizer": "in"})
+    capsys.readouterr()
+    checks.q2.hint()
+    assert "P(group)" in capsys.readouterr().out
+    checks.q2.solution()
+    assert "0.2 * 0.3" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- Part 3 on the real data (slow)
+
+
+def fit_threshold_optimizer(X, y, sensitive, *, random_state=0):
+    from fairlearn.postprocessing import ThresholdOptimizer
+
+    model = ThresholdOptimizer(
+        estimator=checks.make_baseline(X), constraints="demographic_parity", predict_method="predict_proba"
+    )
+    return model.fit(X, y, sensitive_features=sensitive)
+
+
+def fit_unmitigated(X, y, sensitive, *, random_state=0):
+    return checks.make_baseline(X).fit(X, y)
+
+
+class Constant:
+    def predict(self, X):
+        return np.zeros(len(X), dtype=int)
+
+
+def fit_constant(X, y, sensitive, *, random_state=0):
+    return Constant()
+
+
+def fit_on_everything(X, y, sensitive, *, random_state=0):
+    """Cheat: ignores its arguments and fits on the full dataset, hidden rows included."""
+    from ethicskit.datasets import load_adult
+
+    full = load_adult()
+    return fit_threshold_optimizer(full.data, full.target, full.data["sex"])
+
+
+@pytest.mark.slow
+def test_mitigated_model_reference_passes_and_cheats_fail():
+    assert checks.check_mitigated_model_hidden(fit_threshold_optimizer, hidden_seed=2024) == 3.0
+    with pytest.raises(CheckFailed, match="demographic parity"):
+        checks.check_mitigated_model_hidden(fit_unmitigated, hidden_seed=2024)
+    with pytest.raises(CheckFailed, match="accuracy"):
+        checks.check_mitigated_model_hidden(fit_constant, hidden_seed=2024)
+    with pytest.raises(CheckFailed, match="shuffled labels"):
+        checks.check_mitigated_model_hidden(fit_on_everything, hidden_seed=2024)
