@@ -25,12 +25,14 @@ from ethicskit.privacy import (
 def table():
     rng = np.random.default_rng(3)
     n = 400
-    return pd.DataFrame({
-        "age": rng.integers(18, 90, n),
-        "zip": [f"{z:05d}" for z in rng.integers(10000, 10400, n)],
-        "sex": rng.choice(["F", "M"], n),
-        "diagnosis": rng.choice(["flu", "asthma", "diabetes", "none"], n),
-    })
+    return pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, n),
+            "zip": [f"{z:05d}" for z in rng.integers(10000, 10400, n)],
+            "sex": rng.choice(["F", "M"], n),
+            "diagnosis": rng.choice(["flu", "asthma", "diabetes", "none"], n),
+        }
+    )
 
 
 HIER = {
@@ -41,7 +43,9 @@ HIER = {
 
 
 def test_measures_on_a_small_table():
-    frame = pd.DataFrame({"a": [1, 1, 2, 2, 3], "b": ["x", "x", "y", "y", "z"], "s": ["p", "q", "p", "p", "r"]})
+    frame = pd.DataFrame(
+        {"a": [1, 1, 2, 2, 3], "b": ["x", "x", "y", "y", "z"], "s": ["p", "q", "p", "p", "r"]}
+    )
     assert list(equivalence_class_sizes(frame, quasi_identifiers=["a", "b"])) == [2, 2, 2, 2, 1]
     assert k_anonymity(frame, quasi_identifiers=["a", "b"]) == 1
     assert uniqueness(frame, quasi_identifiers=["a", "b"]) == pytest.approx(0.2)
@@ -75,7 +79,8 @@ def test_anonymise_reaches_k_with_minimal_loss(table):
     assert result.information_loss == pytest.approx(feasible["information_loss"].min())
     assert len(result.candidates) == np.prod([h.height + 1 for h in HIER.values()])
     assert result.information_loss == pytest.approx(
-        information_loss(result.levels, HIER, n_rows=len(table), n_suppressed=result.n_suppressed))
+        information_loss(result.levels, HIER, n_rows=len(table), n_suppressed=result.n_suppressed)
+    )
     # the diagnosis is untouched
     assert result.data["diagnosis"].equals(table.loc[result.data.index, "diagnosis"])
 
@@ -85,10 +90,13 @@ def test_anonymise_brute_force_agrees(table):
     hier = {"age": HIER["age"], "zip": HIER["zip"]}
     result = anonymise(small, k=3, hierarchies=hier, max_suppression=0.0)
     best = min(
-        information_loss(dict(zip(hier, combo)), hier, n_rows=len(small))
+        information_loss(dict(zip(hier, combo, strict=True)), hier, n_rows=len(small))
         for combo in itertools.product(range(5), range(6))
-        if k_anonymity(generalise(small, hierarchies=hier, levels=dict(zip(hier, combo))),
-                       quasi_identifiers=list(hier)) >= 3
+        if k_anonymity(
+            generalise(small, hierarchies=hier, levels=dict(zip(hier, combo, strict=True))),
+            quasi_identifiers=list(hier),
+        )
+        >= 3
     )
     assert result.n_suppressed == 0 and result.information_loss == pytest.approx(best)
 
@@ -120,6 +128,12 @@ def test_linkage_attack_reidentifies_unique_records(table):
     original = names.set_index("name").loc[row["name"]]
     assert row["diagnosis"] == original["diagnosis"]  # the sensitive value leaks
     anonymised = anonymise(table, k=5, hierarchies=HIER)
-    after = linkage_attack(anonymised.data, names, quasi_identifiers=list(HIER), identifier="name",
-                           hierarchies=HIER, levels=anonymised.levels)
+    after = linkage_attack(
+        anonymised.data,
+        names,
+        quasi_identifiers=list(HIER),
+        identifier="name",
+        hierarchies=HIER,
+        levels=anonymised.levels,
+    )
     assert after.n_reidentified == 0

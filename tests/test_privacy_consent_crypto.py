@@ -21,13 +21,15 @@ from ethicskit.privacy import (
 
 @pytest.fixture
 def people():
-    return pd.DataFrame({
-        "name": ["Ann", "Bo", "Cy", "Di"],
-        "email": ["a@x", "b@x", "c@x", "d@x"],
-        "age": [30, 41, 52, 63],
-        "income": [1, 0, 1, 0],
-        "consent": ["research;service", "service", None, "Research"],
-    })
+    return pd.DataFrame(
+        {
+            "name": ["Ann", "Bo", "Cy", "Di"],
+            "email": ["a@x", "b@x", "c@x", "d@x"],
+            "age": [30, 41, 52, 63],
+            "income": [1, 0, 1, 0],
+            "consent": ["research;service", "service", None, "Research"],
+        }
+    )
 
 
 def test_consent_parsing():
@@ -37,8 +39,13 @@ def test_consent_parsing():
 
 
 def test_minimise_keeps_consenting_rows_and_needed_columns(people):
-    result = minimise(people, purpose="research", needed_columns=["age", "income"], consent_column="consent",
-                      reasons={"email": "contact details are not needed to study income"})
+    result = minimise(
+        people,
+        purpose="research",
+        needed_columns=["age", "income"],
+        consent_column="consent",
+        reasons={"email": "contact details are not needed to study income"},
+    )
     assert list(result.data.columns) == ["age", "income"]
     assert list(result.data.index) == [0, 3]
     record = result.to_frame()

@@ -10,8 +10,13 @@ from ethicskit.privacy import DPSGDClassifier, TabularEncoder, dp_advantage_boun
 
 def make_data(n, seed):
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
-                          "colour": rng.choice(["red", "green", "blue"], n)})
+    frame = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "colour": rng.choice(["red", "green", "blue"], n),
+        }
+    )
     logit = 2 * frame["x1"] - frame["x2"] + (frame["colour"] == "red") * 1.5
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     return frame, pd.Series(y)
@@ -66,7 +71,7 @@ class Memoriser:
     """Certain about its training records, unsure about everything else."""
 
     def fit(self, X, y):
-        self.seen = {tuple(r): int(t) for r, t in zip(X.to_numpy().tolist(), y)}
+        self.seen = {tuple(r): int(t) for r, t in zip(X.to_numpy().tolist(), y, strict=True)}
         return self
 
     def predict_proba(self, X):

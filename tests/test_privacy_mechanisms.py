@@ -25,8 +25,9 @@ def test_laplace_noise_has_the_right_distribution():
 
 
 def test_laplace_is_seeded_and_validates():
-    assert laplace_mechanism(3.0, sensitivity=1, epsilon=1, random_state=1) == \
-        laplace_mechanism(3.0, sensitivity=1, epsilon=1, random_state=1)
+    assert laplace_mechanism(3.0, sensitivity=1, epsilon=1, random_state=1) == laplace_mechanism(
+        3.0, sensitivity=1, epsilon=1, random_state=1
+    )
     assert isinstance(laplace_mechanism(3.0, sensitivity=1, epsilon=1, random_state=1), float)
     with pytest.raises(ValueError, match="epsilon must be a finite number > 0"):
         laplace_mechanism(1.0, sensitivity=1, epsilon=-1)

@@ -83,7 +83,7 @@ def k_anonymity(data: pd.DataFrame, *, quasi_identifiers: Sequence[str]) -> int:
 
 
 def uniqueness(data: pd.DataFrame, *, quasi_identifiers: Sequence[str]) -> float:
-    """Fraction of records that are unique on the quasi-identifiers (the share a linkage attack can single out)."""
+    """Fraction of records unique on the quasi-identifiers: the share a linkage attack can single out."""
     sizes = equivalence_class_sizes(data, quasi_identifiers=quasi_identifiers)
     return float((sizes == 1).mean())
 
@@ -109,7 +109,11 @@ class Hierarchy:
 
     def generalise(self, values: pd.Series, level: int) -> pd.Series:
         """Return ``values`` generalised to ``level`` (as strings; ``*`` at the top)."""
-        if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level <= self.height:
+        if (
+            isinstance(level, bool)
+            or not isinstance(level, (int, np.integer))
+            or not 0 <= level <= self.height
+        ):
             raise ValueError(f"level must be an integer between 0 and {self.height}, got {level!r}")
         if level == 0:
             return values.copy()
@@ -134,7 +138,9 @@ class IntervalHierarchy(Hierarchy):
 
     def __init__(self, widths: Sequence[int] = (5, 10, 20), *, origin: int = 0):
         widths = list(widths)
-        if not widths or any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in widths):
+        if not widths or any(
+            isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in widths
+        ):
             raise ValueError(f"widths must be a non-empty list of positive integers, got {widths!r}")
         if widths != sorted(widths):
             raise ValueError(f"widths must increase from level to level, got {widths!r}")
@@ -145,7 +151,9 @@ class IntervalHierarchy(Hierarchy):
     def _generalise(self, values: pd.Series, level: int) -> pd.Series:
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.isna().any() and not values.isna().equals(numeric.isna()):
-            raise ValueError(f"column {values.name!r} holds non-numeric values; IntervalHierarchy needs numbers")
+            raise ValueError(
+                f"column {values.name!r} holds non-numeric values; IntervalHierarchy needs numbers"
+            )
         width = self.widths[level - 1]
         low = (np.floor((numeric - self.origin) / width) * width + self.origin).astype("Int64")
         labels = low.astype(str) + "-" + (low + width - 1).astype(str)
@@ -182,13 +190,13 @@ class CategoryHierarchy(Hierarchy):
     ----------
     levels : sequence of mapping
         ``levels[0]`` maps raw values to level-1 groups, ``levels[1]`` maps raw values to level-2 groups...
-        Every value must be mapped at every level.
+        Every value must be mapped at every level. An empty list leaves two levels: raw or ``*``.
     """
 
     def __init__(self, levels: Sequence[Mapping[object, object]]):
         levels = list(levels)
-        if not levels or not all(isinstance(m, Mapping) for m in levels):
-            raise ValueError("levels must be a non-empty list of mappings from raw value to group")
+        if not all(isinstance(m, Mapping) for m in levels):
+            raise ValueError("levels must be a list of mappings from raw value to group (empty: only '*')")
         self.levels = [dict(m) for m in levels]
         self.height = len(self.levels) + 1
 
@@ -269,7 +277,12 @@ class AnonymisationResult:
     candidates: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
 
 
-def _suppression_mask(keys: np.ndarray, sensitive: np.ndarray | None, k: int, l: int | None) -> np.ndarray:
+def _suppression_mask(
+    keys: np.ndarray,
+    sensitive: np.ndarray | None,
+    k: int,
+    l: int | None,  # noqa: E741
+) -> np.ndarray:
     counts = np.bincount(keys)
     small = counts[keys] < k
     if l is not None and sensitive is not None:
@@ -331,22 +344,28 @@ def anonymise(
     columns = list(hierarchies)
     lattice = list(itertools.product(*[range(hierarchies[c].height + 1) for c in columns]))
     if len(lattice) > max_candidates:
-        raise ValueError(f"the lattice has {len(lattice)} level combinations (> max_candidates={max_candidates})")
+        raise ValueError(
+            f"the lattice has {len(lattice)} level combinations (> max_candidates={max_candidates})"
+        )
     codes = {
-        c: [pd.factorize(hierarchies[c].generalise(data[c], lv), use_na_sentinel=False)[0]
-            for lv in range(hierarchies[c].height + 1)]
+        c: [
+            pd.factorize(hierarchies[c].generalise(data[c], lv), use_na_sentinel=False)[0]
+            for lv in range(hierarchies[c].height + 1)
+        ]
         for c in columns
     }
     rows, best, best_mask = [], None, None
     for combo in lattice:
         keys = np.zeros(n, dtype=np.int64)
-        for column, level in zip(columns, combo):
+        for column, level in zip(columns, combo, strict=True):
             keys = pd.factorize(keys * (int(codes[column][level].max()) + 2) + codes[column][level])[0]
         mask = _suppression_mask(keys, sensitive_values, int(k), l)
-        levels = dict(zip(columns, combo))
+        levels = dict(zip(columns, combo, strict=True))
         loss = information_loss(levels, hierarchies, n_rows=n, n_suppressed=int(mask.sum()))
         feasible = mask.sum() <= max_suppression * n
-        rows.append({**levels, "n_suppressed": int(mask.sum()), "information_loss": loss, "feasible": feasible})
+        rows.append(
+            {**levels, "n_suppressed": int(mask.sum()), "information_loss": loss, "feasible": feasible}
+        )
         rank = (loss, int(mask.sum()), sum(combo))
         if feasible and (best is None or rank < best[0]):
             best, best_mask = (rank, levels), mask
@@ -359,8 +378,12 @@ def anonymise(
     out = generalise(data, hierarchies=hierarchies, levels=levels).loc[~best_mask]
     reached = k_anonymity(out, quasi_identifiers=columns) if len(out) else 0
     return AnonymisationResult(
-        data=out, levels=levels, k=reached, n_suppressed=int(best_mask.sum()),
-        information_loss=best[0][0], candidates=pd.DataFrame(rows),
+        data=out,
+        levels=levels,
+        k=reached,
+        n_suppressed=int(best_mask.sum()),
+        information_loss=best[0][0],
+        candidates=pd.DataFrame(rows),
     )
 
 
@@ -421,6 +444,8 @@ def linkage_attack(
     matches = unique.merge(right[right_cols], on=qis, how="left")
     n_reid = int(len(unique))
     return LinkageResult(
-        matches=matches, n_reidentified=n_reid, rate=n_reid / len(external),
+        matches=matches,
+        n_reidentified=n_reid,
+        rate=n_reid / len(external),
         match_counts=pd.Series(counted["n_matches"].to_numpy(), index=external.index, name="n_matches"),
     )

@@ -48,7 +48,9 @@ class MinimisationResult:
 
     def to_frame(self) -> pd.DataFrame:
         """Return the removal record as a DataFrame (one row per action)."""
-        return pd.DataFrame(self.removed, columns=["action", "target", "count", "purpose", "reason", "timestamp"])
+        return pd.DataFrame(
+            self.removed, columns=["action", "target", "count", "purpose", "reason", "timestamp"]
+        )
 
 
 def _now() -> str:
@@ -103,10 +105,16 @@ def filter_by_consent(
     covered = data[consent_column].map(lambda v: purpose in consented_purposes(v)).astype(bool)
     dropped = int((~covered).sum())
     if log is not None:
-        log.append({
-            "action": "drop_rows", "target": consent_column, "count": dropped, "purpose": purpose,
-            "reason": f"{dropped} record(s) without consent for '{purpose}'", "timestamp": _now(),
-        })
+        log.append(
+            {
+                "action": "drop_rows",
+                "target": consent_column,
+                "count": dropped,
+                "purpose": purpose,
+                "reason": f"{dropped} record(s) without consent for '{purpose}'",
+                "timestamp": _now(),
+            }
+        )
     return data.loc[covered]
 
 
@@ -153,10 +161,16 @@ def minimise(
     for column in kept.columns:
         if column in needed:
             continue
-        log.append({
-            "action": "drop_column", "target": column, "count": int(len(kept)), "purpose": purpose,
-            "reason": reasons.get(column, f"not needed for '{purpose}'"), "timestamp": _now(),
-        })
+        log.append(
+            {
+                "action": "drop_column",
+                "target": column,
+                "count": int(len(kept)),
+                "purpose": purpose,
+                "reason": reasons.get(column, f"not needed for '{purpose}'"),
+                "timestamp": _now(),
+            }
+        )
     return MinimisationResult(data=kept[needed].copy(), removed=log)
 
 

@@ -62,9 +62,7 @@ def _check_hmac_key(key: object) -> bytes:
     return bytes(key)
 
 
-def pseudonymise(
-    data: pd.DataFrame, *, columns: Sequence[str], key: bytes, length: int = 16
-) -> pd.DataFrame:
+def pseudonymise(data: pd.DataFrame, *, columns: Sequence[str], key: bytes, length: int = 16) -> pd.DataFrame:
     """Replace identifying columns by keyed hashes (HMAC-SHA256), consistently across tables.
 
     The same value with the same key always gives the same pseudonym, so tables can still be joined;

@@ -29,12 +29,18 @@ class TabularEncoder:
         """Learn means, scales and categories from ``X``."""
         frame = _as_frame(X, "X")
         self.columns_ = list(frame.columns)
-        self.numeric_ = [c for c in frame.columns
-                         if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+        self.numeric_ = [
+            c
+            for c in frame.columns
+            if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        ]
         self.means_ = frame[self.numeric_].astype(float).mean()
         self.scales_ = frame[self.numeric_].astype(float).std(ddof=0).replace(0.0, 1.0).fillna(1.0)
-        self.categories_ = {c: sorted(frame[c].dropna().astype(str).unique().tolist())
-                            for c in self.columns_ if c not in self.numeric_}
+        self.categories_ = {
+            c: sorted(frame[c].dropna().astype(str).unique().tolist())
+            for c in self.columns_
+            if c not in self.numeric_
+        }
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
@@ -137,8 +143,11 @@ class DPSGDClassifier:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.hidden_units, bool) or not isinstance(self.hidden_units, (int, np.integer)) \
-                or self.hidden_units < 0:
+        if (
+            isinstance(self.hidden_units, bool)
+            or not isinstance(self.hidden_units, (int, np.integer))
+            or self.hidden_units < 0
+        ):
             raise ValueError(f"hidden_units must be an integer >= 0, got {self.hidden_units!r}")
         check_positive(self.max_grad_norm, "max_grad_norm")
         check_positive(self.learning_rate, "learning_rate")
@@ -149,7 +158,9 @@ class DPSGDClassifier:
         if self.hidden_units == 0:
             return torch.nn.Linear(n_features, 2)
         return torch.nn.Sequential(
-            torch.nn.Linear(n_features, self.hidden_units), torch.nn.ReLU(), torch.nn.Linear(self.hidden_units, 2)
+            torch.nn.Linear(n_features, self.hidden_units),
+            torch.nn.ReLU(),
+            torch.nn.Linear(self.hidden_units, 2),
         )
 
     def fit(self, X: pd.DataFrame | np.ndarray, y: Any) -> DPSGDClassifier:
@@ -180,9 +191,13 @@ class DPSGDClassifier:
             from opacus import PrivacyEngine
 
             engine = PrivacyEngine(accountant="rdp")
-            common = dict(module=model, optimizer=optimizer, data_loader=loader, max_grad_norm=self.max_grad_norm)
+            common = dict(
+                module=model, optimizer=optimizer, data_loader=loader, max_grad_norm=self.max_grad_norm
+            )
             if self.noise_multiplier is not None:
-                model, optimizer, loader = engine.make_private(noise_multiplier=self.noise_multiplier, **common)
+                model, optimizer, loader = engine.make_private(
+                    noise_multiplier=self.noise_multiplier, **common
+                )
             else:
                 model, optimizer, loader = engine.make_private_with_epsilon(
                     target_epsilon=self.epsilon, target_delta=self.delta, epochs=int(self.epochs), **common
@@ -229,8 +244,10 @@ class DPSGDClassifier:
         return dict(self.__dict__)
 
     def __repr__(self) -> str:
-        return (f"DPSGDClassifier(epsilon={self.epsilon}, delta={self.delta}, epochs={self.epochs}, "
-                f"hidden_units={self.hidden_units})")
+        return (
+            f"DPSGDClassifier(epsilon={self.epsilon}, delta={self.delta}, epochs={self.epochs}, "
+            f"hidden_units={self.hidden_units})"
+        )
 
 
 def _progress(iterable, *, desc: str):

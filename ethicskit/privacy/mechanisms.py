@@ -123,8 +123,9 @@ def noisy_count(mask: Sequence[bool] | pd.Series, *, epsilon: float, random_stat
     array = check_no_nan(as_1d_array(mask, "mask"), "mask")
     if array.dtype != bool and not set(np.unique(array).tolist()) <= {0, 1}:
         raise ValueError("mask must hold booleans (or 0/1), one per record")
-    return laplace_mechanism(float(array.astype(bool).sum()), sensitivity=1.0, epsilon=epsilon,
-                             random_state=random_state)
+    return laplace_mechanism(
+        float(array.astype(bool).sum()), sensitivity=1.0, epsilon=epsilon, random_state=random_state
+    )
 
 
 def noisy_histogram(
@@ -174,8 +175,9 @@ def noisy_mean(
     eps = _check_epsilon(epsilon)
     rng = check_random_state(random_state)
     clipped = np.clip(array, lower, upper)
-    total = laplace_mechanism(clipped.sum(), sensitivity=max(abs(lower), abs(upper)), epsilon=eps / 2,
-                              random_state=rng)
+    total = laplace_mechanism(
+        clipped.sum(), sensitivity=max(abs(lower), abs(upper)), epsilon=eps / 2, random_state=rng
+    )
     count = laplace_mechanism(float(len(clipped)), sensitivity=1.0, epsilon=eps / 2, random_state=rng)
     return float(np.clip(total / max(count, 1.0), lower, upper))
 
@@ -230,8 +232,10 @@ class PrivacyAccountant:
         eps = check_positive(epsilon, "epsilon")
         dlt = check_probability(delta, "delta")
         tol = 1e-12
-        return (self.spent_epsilon + eps <= self.total_epsilon + tol
-                and self.spent_delta + dlt <= self.total_delta + tol)
+        return (
+            self.spent_epsilon + eps <= self.total_epsilon + tol
+            and self.spent_delta + dlt <= self.total_delta + tol
+        )
 
     def spend(self, epsilon: float, delta: float = 0.0, *, label: str = "") -> float:
         """Record a query costing ``(epsilon, delta)``; return the epsilon left.

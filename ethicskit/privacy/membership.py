@@ -65,8 +65,11 @@ class MembershipResult:
         ax.hist(self.member_loss, bins=bins, alpha=0.6, label="members (training)")
         ax.hist(self.non_member_loss, bins=bins, alpha=0.6, label="non-members")
         ax.axvline(self.threshold, color="k", linestyle="--", label="attack threshold")
-        ax.set(xlabel="per-example loss", ylabel="records",
-               title=f"membership inference: AUC {self.auc:.2f}, advantage {self.advantage:.2f}")
+        ax.set(
+            xlabel="per-example loss",
+            ylabel="records",
+            title=f"membership inference: AUC {self.auc:.2f}, advantage {self.advantage:.2f}",
+        )
         ax.legend()
         return ax
 
@@ -113,8 +116,11 @@ def loss_threshold_attack(
     best = int(np.argmax(tpr - fpr))
     threshold = float(-thresholds[best]) if np.isfinite(thresholds[best]) else float("-inf")
     return MembershipResult(
-        auc=float(roc_auc_score(truth, score)), advantage=float(tpr[best] - fpr[best]), threshold=threshold,
-        member_loss=member, non_member_loss=outside,
+        auc=float(roc_auc_score(truth, score)),
+        advantage=float(tpr[best] - fpr[best]),
+        threshold=threshold,
+        member_loss=member,
+        non_member_loss=outside,
     )
 
 

@@ -1,0 +1,582 @@
+"""Checks for lesson 04-privacy (self-check exercises) and lab lab5-privacy (visible and hidden tests).
+
+Lab check functions take the learner's answer and, in hidden tests, a ``hidden_seed`` chosen in the
+nbgrader source notebook (never stored here). With ``hidden_seed=None`` they run the visible test:
+quick, informative, raising :class:`CheckFailed`. With a seed they return the points earned (partial
+credit through :class:`Parts`) and never reveal the hidden reference values.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ethicskit.checks.core import CheckFailed, Parts, expect, expect_close
+from ethicskit.checks.exercise import Exercise
+
+__all__ = [
+    "LAB_DELTA",
+    "LAB_EPSILON",
+    "LAB_MAX_SUPPRESSION",
+    "check_anonymisation",
+    "check_budget",
+    "check_laplace",
+    "check_private_model",
+    "evaluate_levels",
+    "lab_data",
+    "lab_hierarchies",
+    "lab_patients",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+]
+
+LAB_EPSILON = 1.0  # largest epsilon the lab's private model may spend
+LAB_DELTA = 1e-5  # at this delta
+LAB_MIN_ACCURACY = 0.80  # a constant predictor reaches about 0.76 on Adult
+LAB_MAX_ADVANTAGE = 0.10  # membership-inference advantage bound (noise floor at 2,000 records is ~0.04)
+LAB_MAX_SUPPRESSION = 0.05
+_SPLIT_SEED = 5  # public: the lab's train/validation split
+
+
+# ------------------------------------------------------------------------------------------ lab data
+def lab_data() -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.Series]:
+    """The lab's Adult split: 2,000 training and 2,000 validation rows (``fnlwgt`` dropped).
+
+    Returns ``X_train, y_train, X_valid, y_valid``; the original Adult row numbers are kept as index.
+    """
+    X, y, order = _adult_shuffled()
+    train, valid = order[:2000], order[2000:4000]
+    return X.loc[train], y.loc[train], X.loc[valid], y.loc[valid]
+
+
+def _adult_shuffled() -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
+    from ethicskit.datasets import load_adult
+
+    adult = load_adult()
+    X = adult.data.drop(columns=["fnlwgt"])
+    order = np.random.default_rng(_SPLIT_SEED).permutation(X.index.to_numpy())
+    return X, adult.target, order
+
+
+def lab_patients(*, n: int = 3000, random_state: int = 0) -> pd.DataFrame:
+    """A table to anonymise: quasi-identifiers plus two sensitive columns, sampled from Adult."""
+    from ethicskit.datasets import load_adult
+
+    adult = load_adult()
+    columns = ["age", "sex", "race", "marital_status", "education", "occupation"]
+    frame = adult.data[columns].copy()
+    for column in columns[1:]:
+        frame[column] = frame[column].astype(object)
+    frame["income"] = np.where(adult.target == 1, ">50K", "<=50K")
+    rows = np.random.default_rng(random_state).choice(len(frame), size=n, replace=False)
+    return frame.iloc[np.sort(rows)].reset_index(drop=True)
+
+
+def lab_hierarchies() -> dict[str, Any]:
+    """Generalisation hierarchies for the quasi-identifiers of :func:`lab_patients`."""
+    from ethicskit.privacy import CategoryHierarchy, IntervalHierarchy
+
+    school = ["Preschool", "1st-4th", "5th-6th", "7th-8th", "9th", "10th", "11th", "12th"]
+    degree = {
+        **{e: "no-diploma" for e in school},
+        "HS-grad": "high-school",
+        "Some-college": "some-college",
+        "Assoc-voc": "some-college",
+        "Assoc-acdm": "some-college",
+        "Bachelors": "bachelors",
+        "Masters": "graduate",
+        "Prof-school": "graduate",
+        "Doctorate": "graduate",
+    }
+    broad = {e: ("school" if g in ("no-diploma", "high-school") else "higher") for e, g in degree.items()}
+    marital = {
+        "Married-civ-spouse": "married",
+        "Married-AF-spouse": "married",
+        "Married-spouse-absent": "married",
+        "Divorced": "was-married",
+        "Separated": "was-married",
+        "Widowed": "was-married",
+        "Never-married": "never-married",
+    }
+    races = ["White", "Black", "Asian-Pac-Islander", "Amer-Indian-Eskimo", "Other"]
+    return {
+        "age": IntervalHierarchy(widths=(5, 10, 20)),
+        "sex": CategoryHierarchy([]),
+        "race": CategoryHierarchy([{r: ("White" if r == "White" else "non-White") for r in races}]),
+        "marital_status": CategoryHierarchy([marital]),
+        "education": CategoryHierarchy([degree, broad]),
+    }
+
+
+def evaluate_levels(
+    data: pd.DataFrame, levels: Any, *, k: int, max_suppression: float = LAB_MAX_SUPPRESSION
+) -> tuple[int, float, bool]:
+    """Apply ``levels`` with :func:`lab_hierarchies`, suppress classes smaller than ``k``.
+
+    Returns ``(n_suppressed, information_loss, feasible)``.
+    """
+    from ethicskit.privacy import equivalence_class_sizes, generalise, information_loss
+
+    hierarchies = lab_hierarchies()
+    expect(
+        isinstance(levels, dict),
+        f"the levels should be a dict {{column: level}}, not {type(levels).__name__}.",
+    )
+    expect(
+        set(levels) == set(hierarchies),
+        f"the levels should name exactly the quasi-identifiers {sorted(hierarchies)}; got {sorted(levels)}.",
+    )
+    for column, level in levels.items():
+        height = hierarchies[column].height
+        expect(
+            isinstance(level, (int, np.integer)) and not isinstance(level, bool) and 0 <= level <= height,
+            f"the level of {column!r} should be an integer from 0 to {height}; got {level!r}.",
+        )
+    generalised = generalise(data, hierarchies=hierarchies, levels={c: int(v) for c, v in levels.items()})
+    sizes = equivalence_class_sizes(generalised, quasi_identifiers=list(hierarchies))
+    suppressed = int((sizes < k).sum())
+    loss = information_loss(levels, hierarchies, n_rows=len(data), n_suppressed=suppressed)
+    return suppressed, loss, suppressed <= max_suppression * len(data)
+
+
+# ------------------------------------------------------------------------------------------ Laplace
+def _draw(
+    fn: Callable[..., Any], value: float, sensitivity: float, epsilon: float, seed: int, n: int
+) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = np.empty(n)
+    for i in range(n):
+        result = fn(value, sensitivity=sensitivity, epsilon=epsilon, rng=rng)
+        expect(
+            isinstance(result, (float, int, np.floating, np.integer)) and not isinstance(result, bool),
+            f"laplace_mechanism should return one number (a float), but it returned {type(result).__name__}.",
+        )
+        out[i] = float(result)
+    return out
+
+
+def _laplace_distribution(fn, seed: int, *, reveal: bool) -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    for _ in range(2):
+        value = float(rng.integers(-50, 200))
+        sensitivity = float(rng.choice([1.0, 2.0, 5.0]))
+        epsilon = float(rng.choice([0.1, 0.5, 1.0, 2.0]))
+        draws = _draw(fn, value, sensitivity, epsilon, int(rng.integers(1 << 30)), 3000)
+        scale = sensitivity / epsilon
+        p_value = stats.kstest(draws, "laplace", args=(value, scale)).pvalue
+        setting = f"value={value:g}, sensitivity={sensitivity:g}, epsilon={epsilon:g}"
+        if p_value < 1e-3:
+            spread = float(np.mean(np.abs(draws - value)))
+            raise CheckFailed(
+                f"with {setting} the outputs do not follow a Laplace distribution centred on the value with "
+                f"scale sensitivity/epsilon (Kolmogorov-Smirnov p = {p_value:.1e}); their mean absolute "
+                f"deviation is {spread:.3g}" + (f", expected about {scale:.3g}." if reveal else ".")
+            )
+
+
+def _laplace_uses_rng(fn, seed: int) -> None:
+    a = _draw(fn, 10.0, 1.0, 1.0, seed, 20)
+    b = _draw(fn, 10.0, 1.0, 1.0, seed, 20)
+    c = _draw(fn, 10.0, 1.0, 1.0, seed + 1, 20)
+    expect(
+        np.array_equal(a, b),
+        "two generators with the same seed gave different noise: draw the noise from "
+        "the rng argument (rng.laplace(...)), not from np.random or random.",
+    )
+    expect(not np.array_equal(a, c), "different seeds gave the same outputs: the noise must come from rng.")
+    expect(len(np.unique(a)) > 15, "the outputs barely vary: each call should draw fresh noise.")
+
+
+def _laplace_validates(fn) -> None:
+    rng = np.random.default_rng(0)
+    for kwargs, what in [
+        ({"sensitivity": 1.0, "epsilon": 0.0}, "epsilon = 0"),
+        ({"sensitivity": 1.0, "epsilon": -1.0}, "a negative epsilon"),
+        ({"sensitivity": -1.0, "epsilon": 1.0}, "a negative sensitivity"),
+    ]:
+        try:
+            fn(1.0, rng=rng, **kwargs)
+        except ValueError:
+            continue
+        except Exception as error:
+            raise CheckFailed(
+                f"with {what} laplace_mechanism should raise ValueError, it raised {type(error).__name__}."
+            ) from None
+        raise CheckFailed(f"with {what} laplace_mechanism should raise ValueError, but it returned a value.")
+
+
+def check_laplace(
+    fn: Callable[..., Any], *, hidden_seed: int | None = None, points: float = 3
+) -> float | None:
+    """Lab question 1: ``fn(value, *, sensitivity, epsilon, rng)`` is a correct Laplace mechanism.
+
+    Visible: one setting, seeded. Hidden (``hidden_seed``): Kolmogorov-Smirnov tests on settings and
+    seeds the learner never sees (1/3), noise drawn from ``rng`` (1/3), input validation (1/3).
+    """
+    expect(callable(fn), f"laplace_mechanism should be a function, but it is a {type(fn).__name__}.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if hidden_seed is None:
+            draws = _draw(fn, 5.0, 2.0, 0.5, 0, 2000)
+            expect(
+                abs(np.median(draws) - 5.0) < 0.6,
+                f"the outputs should be centred on the true value 5; their median is {np.median(draws):.3g}.",
+            )
+            spread = float(np.mean(np.abs(draws - 5.0)))
+            expect(
+                abs(spread - 4.0) < 0.4,
+                "with sensitivity 2 and epsilon 0.5 the noise scale should be 4, so "
+                f"the mean absolute deviation should be about 4; it is {spread:.3g}.",
+            )
+            _laplace_validates(fn)
+            print("laplace_mechanism: visible checks passed.")
+            return None
+        parts = Parts(total=points)
+        parts.run(points / 3, lambda: _laplace_distribution(fn, hidden_seed, reveal=False), "distribution")
+        parts.run(points / 3, lambda: _laplace_uses_rng(fn, hidden_seed), "randomness")
+        parts.run(points / 3, lambda: _laplace_validates(fn), "validation")
+        return parts.result()
+
+
+# ------------------------------------------------------------------------------------------ budget
+def _budget_sequence(cls, seed: int) -> None:
+    from ethicskit.privacy import BudgetExceeded, PrivacyAccountant
+
+    rng = np.random.default_rng(seed)
+    # in floating point 0.1 + 0.2 = 0.30000000000000004 and 0.05 + 0.1 + 0.45 = 0.6000000000000001
+    cases = [(0.3, [0.1, 0.2, 0.05]), (0.6, [0.05, 0.1, 0.45, 0.1])]
+    for _ in range(4):
+        total = float(np.round(rng.uniform(0.5, 3.0), 2))
+        cases.append((total, [float(np.round(e, 2)) for e in rng.uniform(0.05, 0.8, size=10)]))
+    for total, spends in cases:
+        reference, learner = PrivacyAccountant(total_epsilon=total), cls(total)
+        for step, epsilon in enumerate(spends, 1):
+            try:
+                reference.spend(epsilon)
+                allowed = True
+            except BudgetExceeded:
+                allowed = False
+            try:
+                learner.spend(epsilon)
+                accepted = True
+            except ValueError:
+                accepted = False
+            story = f"with a budget of {total:g} and spends {spends[:step]}"
+            if allowed != accepted:
+                verb = "refused" if allowed else "accepted"
+                raise CheckFailed(
+                    f"{story}, the last spend was {verb} but it should not have been "
+                    "(a refused query must not be recorded; allow for float rounding)."
+                )
+            expect_close(
+                learner.remaining,
+                reference.remaining_epsilon,
+                f"{story}, the remaining budget",
+                tol=1e-6,
+                reveal=False,
+            )
+
+
+def _budget_validates(cls) -> None:
+    for bad in (0.0, -1.0):
+        try:
+            cls(bad)
+        except ValueError:
+            pass
+        else:
+            raise CheckFailed(
+                f"BudgetAccountant({bad:g}) should raise ValueError: a budget must be positive."
+            )
+    accountant = cls(1.0)
+    for bad in (0.0, -0.5):
+        try:
+            accountant.spend(bad)
+        except ValueError:
+            continue
+        raise CheckFailed(f"spend({bad:g}) should raise ValueError: each query costs a positive epsilon.")
+    expect_close(accountant.remaining, 1.0, "the remaining budget after refused spends", tol=1e-9)
+
+
+def check_budget(cls: type, *, hidden_seed: int | None = None, points: float = 2) -> float | None:
+    """Lab question 2: ``cls(total_epsilon)`` with ``.spend(epsilon)`` and ``.remaining``.
+
+    Sequential composition: epsilons add up; a query past the budget raises ``ValueError`` and costs nothing.
+    """
+    expect(isinstance(cls, type), f"BudgetAccountant should be a class, but it is a {type(cls).__name__}.")
+    if hidden_seed is None:
+        accountant = cls(1.0)
+        accountant.spend(0.3)
+        expect_close(accountant.remaining, 0.7, "remaining after spending 0.3 of 1.0", tol=1e-9)
+        try:
+            accountant.spend(0.8)
+        except ValueError:
+            pass
+        else:
+            raise CheckFailed("spending 0.8 when 0.7 is left should raise ValueError.")
+        expect_close(
+            accountant.remaining,
+            0.7,
+            "remaining after a refused spend of 0.8 (refused queries cost nothing)",
+            tol=1e-9,
+        )
+        accountant.spend(0.7)
+        expect_close(accountant.remaining, 0.0, "remaining after spending 0.3 then 0.7 of 1.0", tol=1e-9)
+        try:
+            accountant.spend(0.1)
+        except ValueError:
+            pass
+        else:
+            raise CheckFailed("spending 0.1 from an exhausted budget should raise ValueError.")
+        expect_close(accountant.remaining, 0.0, "remaining after a refused spend", tol=1e-9)
+        print("BudgetAccountant: visible checks passed.")
+        return None
+    parts = Parts(total=points)
+    parts.run(points / 2, lambda: _budget_sequence(cls, hidden_seed), "composition")
+    parts.run(points / 2, lambda: _budget_validates(cls), "validation")
+    return parts.result()
+
+
+# ------------------------------------------------------------------------------------------ anonymisation
+def _optimal_loss(data: pd.DataFrame, k: int) -> float:
+    from ethicskit.privacy import anonymise
+
+    return anonymise(
+        data, k=k, hierarchies=lab_hierarchies(), max_suppression=LAB_MAX_SUPPRESSION
+    ).information_loss
+
+
+def check_anonymisation(
+    fn: Callable[..., Any], *, hidden_seed: int | None = None, points: float = 3
+) -> float | None:
+    """Lab question 3: ``fn(data, k)`` returns generalisation levels reaching k with minimal information loss.
+
+    The levels are applied with :func:`lab_hierarchies`; records in classes smaller than ``k`` are
+    suppressed, at most ``LAB_MAX_SUPPRESSION`` of them. Hidden: another sample and another k.
+    """
+    expect(callable(fn), f"choose_levels should be a function, but it is a {type(fn).__name__}.")
+    if hidden_seed is None:
+        data, k = lab_patients(n=3000, random_state=0), 5
+    else:
+        rng = np.random.default_rng(hidden_seed)
+        data = lab_patients(n=int(rng.integers(2000, 4000)), random_state=int(rng.integers(1 << 30)))
+        k = int(rng.choice([3, 4, 6, 8, 10]))
+
+    def feasible() -> tuple[int, float]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            levels = fn(data.copy(), k)
+        suppressed, loss, ok = evaluate_levels(data, levels, k=k)
+        expect(
+            ok,
+            f"with k={k} your levels leave {suppressed} of {len(data)} records in classes smaller than "
+            f"k; at most {LAB_MAX_SUPPRESSION:.0%} may be suppressed. Generalise more.",
+        )
+        return suppressed, loss
+
+    def minimal() -> None:
+        _, loss = feasible()
+        best = _optimal_loss(data, k)
+        expect(
+            loss <= best + 1e-9,
+            f"with k={k} your levels reach k but lose {loss:.3f} of the information; "
+            "another combination of levels loses less. Search every combination.",
+        )
+
+    if hidden_seed is None:
+        minimal()
+        print(f"choose_levels: visible checks passed (k={k}).")
+        return None
+    parts = Parts(total=points)
+    parts.run(points / 2, feasible, "k-anonymity")
+    parts.run(points / 2, minimal, "information loss")
+    return parts.result()
+
+
+# ------------------------------------------------------------------------------------------ DP model
+def _model_epsilon(model: Any) -> None:
+    epsilon = getattr(model, "epsilon_", None)
+    expect(
+        epsilon is not None, "the model has no epsilon_ attribute: report the epsilon the accountant spent."
+    )
+    expect(
+        isinstance(epsilon, (int, float, np.floating)) and math.isfinite(float(epsilon)),
+        f"epsilon_ should be a finite number, got {epsilon!r}: train with DP-SGD, not plain SGD.",
+    )
+    expect(
+        0 < float(epsilon) <= LAB_EPSILON + 1e-6,
+        f"the model spent epsilon = {float(epsilon):.3g}; the lab allows at most {LAB_EPSILON:g}.",
+    )
+    delta = getattr(model, "delta", LAB_DELTA)
+    expect(
+        isinstance(delta, (int, float)) and 0 < delta <= LAB_DELTA,
+        f"epsilon must be reported at delta <= {LAB_DELTA:g}; the model uses delta = {delta!r}.",
+    )
+
+
+def _model_accuracy(model: Any, X: pd.DataFrame, y: pd.Series, what: str) -> None:
+    predicted = np.asarray(model.predict_proba(X))[:, 1] >= 0.5
+    accuracy = float(np.mean(predicted == y.to_numpy().astype(bool)))
+    share = float(predicted.mean())
+    expect(
+        0.02 <= share <= 0.98,
+        f"the model predicts the same class for {max(share, 1 - share):.0%} of "
+        f"{what}; a useful model predicts both.",
+    )
+    expect(
+        accuracy >= LAB_MIN_ACCURACY,
+        f"accuracy on {what} is {accuracy:.3f}; at least "
+        f"{LAB_MIN_ACCURACY:.2f} is needed (a constant guess reaches about 0.76).",
+    )
+
+
+def _model_leakage(
+    model: Any, X_in: pd.DataFrame, y_in: pd.Series, X_out: pd.DataFrame, y_out: pd.Series, seed: int
+) -> None:
+    from ethicskit.privacy import loss_threshold_attack
+
+    result = loss_threshold_attack(model, X_in, y_in, X_out, y_out, random_state=seed)
+    expect(
+        result.advantage <= LAB_MAX_ADVANTAGE,
+        f"a loss-threshold membership attack reaches advantage {result.advantage:.3f} "
+        f"(AUC {result.auc:.3f}); it should stay at or below {LAB_MAX_ADVANTAGE:.2f}.",
+    )
+
+
+def check_private_model(model: Any, *, hidden_seed: int | None = None, points: float = 4) -> float | None:
+    """Lab question 4: a DP model trained on :func:`lab_data`'s training rows.
+
+    It needs ``predict_proba(DataFrame)``, ``epsilon_`` <= ``LAB_EPSILON`` at ``delta`` <= ``LAB_DELTA``,
+    accuracy >= ``LAB_MIN_ACCURACY`` and a membership-inference advantage <= ``LAB_MAX_ADVANTAGE``.
+    Hidden: accuracy and attack on rows drawn with ``hidden_seed`` from data the learner never used.
+    """
+    expect(
+        hasattr(model, "predict_proba"),
+        "private_model should have a predict_proba method (a fitted DPSGDClassifier has one).",
+    )
+    X_train, y_train, X_valid, y_valid = lab_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if hidden_seed is None:
+            _model_epsilon(model)
+            _model_accuracy(model, X_valid, y_valid, "the validation rows")
+            _model_leakage(model, X_train, y_train, X_valid, y_valid, 0)
+            print("private_model: visible checks passed.")
+            return None
+        X, y, order = _adult_shuffled()
+        pool = np.random.default_rng(hidden_seed).permutation(order[4000:])
+        accuracy_rows, outside_rows = pool[:5000], pool[5000:7000]
+        parts = Parts(total=points)
+        parts.run(points / 4, lambda: _model_epsilon(model), "privacy guarantee")
+        parts.run(
+            points * 3 / 8,
+            lambda: _model_accuracy(model, X.loc[accuracy_rows], y.loc[accuracy_rows], "unseen rows"),
+            "utility",
+        )
+        parts.run(
+            points * 3 / 8,
+            lambda: _model_leakage(
+                model, X_train, y_train, X.loc[outside_rows], y.loc[outside_rows], hidden_seed
+            ),
+            "leakage",
+        )
+        return parts.result()
+
+
+# ------------------------------------------------------------------------------------------ lesson exercises
+def _check_uniqueness(answer: float) -> None:
+    from ethicskit.datasets import load_adult
+    from ethicskit.privacy import uniqueness
+
+    adult = load_adult().data
+    expect(
+        isinstance(answer, (float, int, np.floating)) and not isinstance(answer, bool),
+        f"Give the share as a number between 0 and 1, not {type(answer).__name__}.",
+    )
+    expect(
+        0 <= float(answer) <= 1, f"A share lies between 0 and 1; {answer} does not (did you give a count?)."
+    )
+    qis = ["age", "sex", "race", "native_country", "education"]
+    expect_close(
+        answer,
+        uniqueness(adult, quasi_identifiers=qis),
+        "the share of unique records on age, sex, race, native_country, education",
+        tol=1e-4,
+    )
+
+
+def _check_scale(answer: float) -> None:
+    expect(
+        isinstance(answer, (float, int, np.floating)) and not isinstance(answer, bool),
+        f"Give the scale as a number, not {type(answer).__name__}.",
+    )
+    if abs(float(answer) - 0.25) < 1e-9:
+        raise CheckFailed("That is epsilon / sensitivity; the scale is the other way round.")
+    expect_close(answer, 4.0, "the Laplace scale for a sum with sensitivity 2 at epsilon 0.5", tol=1e-9)
+
+
+def _check_queries(answer: int) -> None:
+    expect(
+        isinstance(answer, (int, np.integer)) and not isinstance(answer, bool),
+        f"Give a whole number of queries, not {type(answer).__name__}.",
+    )
+    from ethicskit.privacy import BudgetExceeded, PrivacyAccountant
+
+    accountant, answered = PrivacyAccountant(total_epsilon=1.0), 0
+    try:
+        while True:
+            accountant.spend(0.15)
+            answered += 1
+    except BudgetExceeded:
+        pass
+    if answer == 7:
+        raise CheckFailed("1.0 / 0.15 is 6.67: the seventh query would go past the budget.")
+    expect(answer == answered, f"{answer} is not the number of 0.15-queries a budget of 1.0 allows.")
+
+
+def _check_bound(answer: float) -> None:
+    from ethicskit.privacy import dp_advantage_bound
+
+    expect(
+        isinstance(answer, (float, int, np.floating)) and not isinstance(answer, bool),
+        f"Give the bound as a number, not {type(answer).__name__}.",
+    )
+    expect_close(answer, dp_advantage_bound(0.5), "the largest advantage against a 0.5-DP model", tol=1e-3)
+
+
+q1 = Exercise(
+    "Exercise 4.1",
+    _check_uniqueness,
+    hints=[
+        "uniqueness(data, quasi_identifiers=[...]) returns the share of records alone in their class.",
+        "Use load_adult().data and the five columns age, sex, race, native_country, education.",
+    ],
+    solution="answer = uniqueness(load_adult().data,\n"
+    "                    quasi_identifiers=['age', 'sex', 'race', 'native_country', 'education'])",
+)
+q2 = Exercise(
+    "Exercise 4.2",
+    _check_scale,
+    hints=["The Laplace mechanism's scale is sensitivity / epsilon."],
+    solution="answer = 2 / 0.5  # = 4.0",
+)
+q3 = Exercise(
+    "Exercise 4.3",
+    _check_queries,
+    hints=["Sequential composition: epsilons add up. How many 0.15s fit in 1.0 without going over?"],
+    solution="answer = 6  # 6 x 0.15 = 0.9; a seventh query would spend 1.05 > 1.0",
+)
+q4 = Exercise(
+    "Exercise 4.4",
+    _check_bound,
+    hints=["dp_advantage_bound(epsilon) gives (e^eps - 1) / (e^eps + 1) for delta = 0."],
+    solution="answer = dp_advantage_bound(0.5)  # about 0.245",
+)

@@ -1,0 +1,166 @@
+"""ethicskit.checks.privacy: correct answers earn full marks, typical mistakes and cheats do not."""
+
+import numpy as np
+import pytest
+
+from ethicskit.checks import CheckFailed
+from ethicskit.checks import privacy as checks
+from ethicskit.privacy import DPSGDClassifier, PrivacyAccountant, anonymise, dp_advantage_bound
+
+SEED = 987654  # stands in for the hidden seed of the nbgrader source notebook
+
+
+def laplace_ok(value, *, sensitivity, epsilon, rng):
+    if epsilon <= 0 or sensitivity <= 0:
+        raise ValueError("epsilon and sensitivity must be positive")
+    return value + rng.laplace(0.0, sensitivity / epsilon)
+
+
+def laplace_wrong_scale(value, *, sensitivity, epsilon, rng):
+    if epsilon <= 0 or sensitivity <= 0:
+        raise ValueError("bad")
+    return value + rng.laplace(0.0, epsilon / sensitivity)
+
+
+def laplace_global_rng(value, *, sensitivity, epsilon, rng):
+    if epsilon <= 0 or sensitivity <= 0:
+        raise ValueError("bad")
+    return value + np.random.laplace(0.0, sensitivity / epsilon)
+
+
+def laplace_no_validation(value, *, sensitivity, epsilon, rng):
+    return value + rng.laplace(0.0, abs(sensitivity / epsilon)) if epsilon else value
+
+
+class BudgetOk:
+    def __init__(self, total_epsilon):
+        if total_epsilon <= 0:
+            raise ValueError("total_epsilon must be positive")
+        self.total, self.spent = total_epsilon, 0.0
+
+    @property
+    def remaining(self):
+        return max(self.total - self.spent, 0.0)
+
+    def spend(self, epsilon):
+        if epsilon <= 0:
+            raise ValueError("epsilon must be positive")
+        if self.spent + epsilon > self.total + 1e-9:
+            raise ValueError("budget exceeded")
+        self.spent += epsilon
+        return self.remaining
+
+
+class BudgetNoTolerance(BudgetOk):
+    def spend(self, epsilon):
+        if epsilon <= 0:
+            raise ValueError("epsilon must be positive")
+        if self.spent + epsilon > self.total:
+            raise ValueError("budget exceeded")
+        self.spent += epsilon
+        return self.remaining
+
+
+class BudgetRecordsRefused(BudgetOk):
+    def spend(self, epsilon):
+        if epsilon <= 0:
+            raise ValueError("epsilon must be positive")
+        self.spent += epsilon
+        if self.spent > self.total + 1e-9:
+            raise ValueError("budget exceeded")
+        return self.remaining
+
+
+def test_laplace_visible_and_hidden():
+    checks.check_laplace(laplace_ok)
+    assert checks.check_laplace(laplace_ok, hidden_seed=SEED) == pytest.approx(3)
+    with pytest.raises(CheckFailed, match="scale"):
+        checks.check_laplace(laplace_wrong_scale)
+    assert checks.check_laplace(laplace_wrong_scale, hidden_seed=SEED) == pytest.approx(2)
+    assert checks.check_laplace(laplace_global_rng, hidden_seed=SEED) == pytest.approx(2)
+    assert checks.check_laplace(laplace_no_validation, hidden_seed=SEED) == pytest.approx(2)
+    with pytest.raises(CheckFailed, match="No part"):
+        checks.check_laplace(lambda value, **kw: value, hidden_seed=SEED)
+
+
+def test_budget_visible_and_hidden():
+    checks.check_budget(BudgetOk)
+    assert checks.check_budget(BudgetOk, hidden_seed=SEED) == pytest.approx(2)
+    assert checks.check_budget(BudgetNoTolerance, hidden_seed=SEED) == pytest.approx(1)
+    with pytest.raises(CheckFailed, match="refused"):
+        checks.check_budget(BudgetRecordsRefused)
+
+
+def test_anonymisation_visible_and_hidden():
+    def reference(data, k):
+        return anonymise(data, k=k, hierarchies=checks.lab_hierarchies(), max_suppression=0.05).levels
+
+    def everything_suppressed(data, k):
+        return {c: h.height for c, h in checks.lab_hierarchies().items()}
+
+    checks.check_anonymisation(reference)
+    assert checks.check_anonymisation(reference, hidden_seed=SEED) == pytest.approx(3)
+    assert checks.check_anonymisation(everything_suppressed, hidden_seed=SEED) == pytest.approx(1.5)
+    visible_answer = reference(checks.lab_patients(n=3000, random_state=0), 5)
+    hard_coded = (
+        checks.check_anonymisation(lambda data, k: dict(visible_answer), hidden_seed=SEED)
+        if _hard_coded_can_score(visible_answer)
+        else 0
+    )
+    assert hard_coded < 3
+    with pytest.raises(CheckFailed, match="exactly the quasi-identifiers"):
+        checks.check_anonymisation(lambda data, k: {"age": 1})
+
+
+def _hard_coded_can_score(levels):
+    try:
+        checks.check_anonymisation(lambda data, k: dict(levels), hidden_seed=SEED)
+    except CheckFailed:
+        return False
+    return True
+
+
+class ConstantModel:
+    epsilon_ = 0.5
+    delta = 1e-5
+
+    def predict_proba(self, X):
+        return np.tile([0.9, 0.1], (len(X), 1))
+
+
+@pytest.mark.slow
+def test_private_model():
+    X_train, y_train, X_valid, y_valid = checks.lab_data()
+    assert len(X_train) == len(X_valid) == 2000 and not set(X_train.index) & set(X_valid.index)
+    model = DPSGDClassifier(epsilon=1.0, delta=1e-5, epochs=8, batch_size=128, random_state=0).fit(
+        X_train, y_train
+    )
+    checks.check_private_model(model)
+    assert checks.check_private_model(model, hidden_seed=SEED) == pytest.approx(4)
+    with pytest.raises(CheckFailed, match="same class"):
+        checks.check_private_model(ConstantModel())
+    assert checks.check_private_model(ConstantModel(), hidden_seed=SEED) == pytest.approx(2.5)
+    model.epsilon_ = float("inf")
+    assert checks.check_private_model(model, hidden_seed=SEED) == pytest.approx(3)
+
+
+def test_lesson_exercises():
+    from ethicskit.datasets import load_adult
+    from ethicskit.privacy import uniqueness
+
+    share = uniqueness(
+        load_adult().data, quasi_identifiers=["age", "sex", "race", "native_country", "education"]
+    )
+    checks.q1.check(share)
+    with pytest.raises(CheckFailed):
+        checks.q1.check(share * 48842)
+    checks.q2.check(4.0)
+    with pytest.raises(CheckFailed, match="other way round"):
+        checks.q2.check(0.25)
+    checks.q3.check(6)
+    with pytest.raises(CheckFailed, match="seventh"):
+        checks.q3.check(7)
+    checks.q4.check(dp_advantage_bound(0.5))
+    with pytest.raises(CheckFailed):
+        checks.q4.check(0.5)
+    assert PrivacyAccountant  # the checks use the package's own accountant as reference
