@@ -332,11 +332,12 @@ def disparities(results: Any, *, min_group_size: int = 0) -> pd.DataFrame:
 
     Returns a DataFrame sorted by decreasing ``gap`` with columns
     ``metric, sensitive_feature, max_group, max_value, min_group, min_value, gap, ratio``.
-    ``count`` metrics are skipped; groups smaller than ``min_group_size`` are skipped when the
+    ``count`` and ``base_rate`` (a property of the data, not of the model) are skipped; groups smaller
+    than ``min_group_size`` are skipped when the
     table carries a ``count`` column.
     """
     frame = tidy_metrics(results)
-    frame = frame[frame["sensitive_feature"].notna() & (frame["metric"] != "count")]
+    frame = frame[frame["sensitive_feature"].notna() & ~frame["metric"].isin(["count", "base_rate"])]
     if min_group_size and "count" in frame.columns:
         frame = frame[frame["count"] >= min_group_size]
     rows = []
