@@ -132,7 +132,8 @@ def stage_shift(record: TrainingRecord, stage: int | str, *, method: str = "firs
     return a * e_theta + b * e_buf
 
 
-def _apply(record: TrainingRecord, query: Callable[[Any], Any], delta: Any, mode: str) -> np.ndarray:
+def _apply(record: TrainingRecord, query: Callable[[Any], Any], delta: Any, mode: str,
+           at_final: Any = None) -> np.ndarray:
     import torch
 
     from ethicskit.attribution.queries import functional_model
@@ -140,7 +141,8 @@ def _apply(record: TrainingRecord, query: Callable[[Any], Any], delta: Any, mode
     final = record.final_params
     if mode == "difference":
         shifted = evaluate_query(record, query, final - delta)
-        return (evaluate_query(record, query, final) - shifted).numpy()
+        at_final = evaluate_query(record, query, final) if at_final is None else at_final
+        return (at_final - shifted).numpy()
 
     def f(flat):
         return query(functional_model(record.model, flat)).reshape(-1)
@@ -174,11 +176,13 @@ def estimate_stage_effects(record: TrainingRecord, query: Callable[[Any], Any], 
     """
     check_in_choices(method, METHODS, "method")
     check_in_choices(mode, MODES, "mode")
-    rows = {}
+    rows, at_final = {}, None
     for k in selected_stages(record, stages):
         delta = stage_shift(record, k, method=method)
-        rows[record.stage_names[k]] = _apply(record, query, delta, mode)
-    return pd.DataFrame.from_dict(rows, orient="index")
+        if at_final is None and mode == "difference":
+            at_final = evaluate_query(record, query, record.final_params)
+        rows[record.stage_names[k]] = _apply(record, query, delta, mode, at_final)
+    return pd.DataFrame(np.vstack(list(rows.values())), index=list(rows))  # one row per stage
 
 
 def first_order_effects(record: TrainingRecord, query: Callable[[Any], Any], *, mode: str = "difference",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ethicskit.attribution.recorder import TrainingRecord, replay_stage
@@ -72,4 +73,4 @@ def exact_stage_effects(record: TrainingRecord, query: Callable[[Any], Any], *,
     for k in tqdm(selected_stages(record, stages), desc="retraining", leave=False, disable=None):
         without = evaluate_query(record, query, retrain_without(record, k))
         rows[record.stage_names[k]] = (final - without).numpy()
-    return pd.DataFrame.from_dict(rows, orient="index")
+    return pd.DataFrame(np.vstack(list(rows.values())), index=list(rows))  # one row per stage
