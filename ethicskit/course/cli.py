@@ -1,0 +1,162 @@
+"""The ``ethicskit`` command line: ``ethicskit course <command> --help``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+WARNING_NO_SANDBOX = (
+    "\n" + "!" * 78 + "\n"
+    "!! WARNING: --no-sandbox: student code runs with YOUR rights, with network access, and can\n"
+    "!! read solutions/, the gradebook and other students' work. Use only for trusted notebooks.\n"
+    + "!" * 78 + "\n"
+)
+
+
+def _course(args) -> Path:
+    from ethicskit.course._config import find_course_root
+
+    return find_course_root(args.course)
+
+
+def _cmd_release(args) -> int:
+    from ethicskit.course.release import check_release, release
+
+    root = _course(args)
+    if args.check:
+        stale = check_release(root, args.labs or None)
+        if not stale:
+            print("labs/ is up to date with solutions/")
+            return 0
+        for lab, problems in stale.items():
+            print(f"{lab}: labs/{lab} differs from what solutions/{lab} generates:", file=sys.stderr)
+            for problem in problems[:10]:
+                print(f"  - {problem}", file=sys.stderr)
+        print("run `ethicskit course release` and commit labs/", file=sys.stderr)
+        return 1
+    for lab in release(root, args.labs or None):
+        print(f"released {lab} -> labs/{lab}")
+    return 0
+
+
+def _cmd_grade(args) -> int:
+    from ethicskit.course.grade import format_table, grade
+    from ethicskit.course.sandbox import SandboxUnavailable
+
+    root = _course(args)
+    if args.no_sandbox:
+        print(WARNING_NO_SANDBOX, file=sys.stderr)
+    try:
+        results = grade(
+            root, Path(args.submissions), lab=args.lab, jobs=args.jobs, sandbox=not args.no_sandbox,
+            cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory_mb=args.memory_mb,
+            max_processes=args.max_processes, recheck=not args.no_recheck, students=args.student or None,
+            progress=None if args.quiet else (lambda m: print(m, file=sys.stderr)),
+        )
+    except SandboxUnavailable as error:
+        print(f"cannot grade safely here: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_table(results))
+    if args.json:
+        import json
+        from dataclasses import asdict
+
+        Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=1))
+    return 0
+
+
+def _cmd_feedback(args) -> int:
+    from ethicskit.course.feedback import write_feedback
+
+    root = _course(args)
+    written = write_feedback(root, lab=args.lab, out=Path(args.out) if args.out else None,
+                             students=args.student or None)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from ethicskit.course.report import write_report
+
+    root = _course(args)
+    for path in write_report(root, out=Path(args.out), labs=args.lab or None):
+        print(path)
+    return 0
+
+
+def _cmd_run_all(args) -> int:
+    from ethicskit.course.runall import run_all
+
+    root = _course(args)
+    return run_all(root, report=Path(args.report), jobs=args.jobs, sandbox=not args.no_sandbox)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ethicskit``."""
+    parser = argparse.ArgumentParser(prog="ethicskit", description="The ethics course kit's instructor tools.")
+    top = parser.add_subparsers(dest="group", required=True)
+    course = top.add_parser("course", help="release, grade, feedback, report, run-all")
+    commands = course.add_subparsers(dest="command", required=True)
+
+    def add(name, func, help_text):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--course", default=None, help="course root (default: nearest folder with nbgrader_config.py)")
+        sub.set_defaults(func=func)
+        return sub
+
+    release = add("release", _cmd_release, "generate labs/ (student versions) from solutions/ with nbgrader")
+    release.add_argument("labs", nargs="*", help="lab ids (default: every lab in solutions/)")
+    release.add_argument("--check", action="store_true",
+                         help="exit 1 naming each lab whose committed labs/ differ from what solutions/ generate")
+
+    grade = add("grade", _cmd_grade, "autograde submissions in a sandbox, in parallel")
+    grade.add_argument("submissions", help="nbgrader submitted/ layout, or a folder of <student>.ipynb / .zip")
+    grade.add_argument("--lab", required=True, help="lab (assignment) id")
+    grade.add_argument("--jobs", "-j", type=int, default=1, help="submissions graded at once (default 1)")
+    grade.add_argument("--no-sandbox", action="store_true", help="run student code unsandboxed (trusted code only)")
+    grade.add_argument("--no-recheck", action="store_true", help="skip the fresh-process recheck of test cells")
+    grade.add_argument("--cell-timeout", type=float, default=60, help="seconds per cell (default 60)")
+    grade.add_argument("--notebook-timeout", type=float, default=600, help="seconds per notebook (default 600)")
+    grade.add_argument("--memory-mb", type=int, default=4096, help="memory per submission in MiB (default 4096)")
+    grade.add_argument("--max-processes", type=int, default=256, help="processes/threads per submission (default 256)")
+    grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    grade.add_argument("--json", help="also write the results as JSON to this file")
+    grade.add_argument("--quiet", "-q", action="store_true", help="no progress messages")
+
+    feedback = add("feedback", _cmd_feedback, "write per-student HTML feedback (points and plain messages)")
+    feedback.add_argument("--lab", required=True, help="lab (assignment) id")
+    feedback.add_argument("--out", help="folder (default: the course's feedback/ folder)")
+    feedback.add_argument("--student", action="append", help="only this student (repeatable)")
+
+    report = add("report", _cmd_report, "export the gradebook (CSV) and a per-question summary with a plot")
+    report.add_argument("--out", default="reports", help="output folder (default reports/)")
+    report.add_argument("--lab", action="append", help="only this lab (repeatable)")
+
+    run_all = add("run-all", _cmd_run_all,
+                  "execute every lesson, release, grade every lab's demo submissions, write a Markdown report")
+    run_all.add_argument("--report", default="course-report", help="output folder (default course-report/)")
+    run_all.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at once (default 2)")
+    run_all.add_argument("--no-sandbox", action="store_true", help="grade unsandboxed (trusted code only)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ethicskit`` command."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""``ethicskit course grade``: sandboxed, parallel, tamper-resistant autograding on top of nbgrader.
+
+Three phases per lab:
+
+1. **sanitize** (serial, nbgrader): ``Autograde``'s own sanitizing preprocessors (ClearOutput,
+   DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata) restore every test cell
+   from the gradebook, into a private staging folder. Students and submissions are recorded.
+2. **execute** (parallel, ``--jobs N``): each notebook runs in its own sandboxed kernel
+   (:mod:`ethicskit.course.sandbox`) with time, memory and process limits; before every test cell
+   the variables it names are snapshotted, and afterwards one fresh sandboxed process rechecks
+   every test cell (:mod:`ethicskit.course.recheck`); the lower verdict stands. Workers never
+   touch the gradebook.
+3. **save** (serial, nbgrader): the rest of ``Autograde``'s pipeline (IgnorePattern, ClearMetadata,
+   LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata) writes the grades, one
+   submission at a time, so an sqlite gradebook is never written concurrently.
+
+A submission stopped by a limit keeps the grades of the cells that ran; the others score zero; the
+reason is printed and stored in ``autograded/<student>/<lab>/ethicskit-grading.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import zipfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from ethicskit.course._config import lab_ids, load_course_config
+from ethicskit.course.execute import execute_submission
+
+__all__ = ["SubmissionResult", "grade", "collect_submissions", "format_table", "GRADING_RECORD"]
+
+log = logging.getLogger("ethicskit.course")
+GRADING_RECORD = "ethicskit-grading.json"
+
+
+@dataclass
+class SubmissionResult:
+    """The outcome of grading one student's submission."""
+
+    student: str
+    score: float = 0.0
+    max_score: float = 0.0
+    status: str = "complete"
+    reason: str = ""
+    events: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    cells: dict[str, list[float]] = field(default_factory=dict)
+
+
+def collect_submissions(path: Path, lab: str, scratch: Path) -> tuple[Path, list[str]]:
+    """Return an nbgrader *submitted* folder for ``path`` and the student ids in it.
+
+    ``path`` is either nbgrader's layout (``<student>/<lab>/<lab>.ipynb``), or a folder of student
+    notebooks (``<student>.ipynb``) or zip files (``<student>.zip`` holding ``<lab>.ipynb``).
+    """
+    path = Path(path).resolve()
+    if not path.is_dir():
+        raise ValueError(f"submissions must be a folder, got {path}")
+    nested = sorted(p.name for p in path.iterdir() if p.is_dir() and (p / lab).is_dir())
+    if nested:
+        return path, nested
+    flat = scratch / "submitted"
+    students = []
+    for item in sorted(path.iterdir()):
+        if item.suffix not in (".ipynb", ".zip") or item.name.startswith("."):
+            continue
+        student = item.stem
+        target = flat / student / lab
+        target.mkdir(parents=True, exist_ok=True)
+        if item.suffix == ".ipynb":
+            shutil.copy(item, target / f"{lab}.ipynb")
+        else:
+            with zipfile.ZipFile(item) as archive:
+                for member in archive.infolist():
+                    name = Path(member.filename)
+                    if member.is_dir() or name.is_absolute() or ".." in name.parts:
+                        continue
+                    destination = target / (f"{lab}.ipynb" if name.suffix == ".ipynb" else name.name)
+                    with archive.open(member) as src, open(destination, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+        students.append(student)
+    if not students:
+        raise ValueError(
+            f"no submissions for lab {lab!r} in {path}: expected <student>/{lab}/{lab}.ipynb, "
+            "<student>.ipynb or <student>.zip"
+        )
+    return flat, students
+
+
+def _converter(root: Path, lab: str, student: str, *, submitted: Path, autograded: Path, phase: str):
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        IgnorePattern,
+        LimitOutput,
+        SaveAutoGrades,
+    )
+
+    config = load_course_config(root)
+    config.CourseDirectory.submitted_directory = str(submitted)
+    config.CourseDirectory.autograded_directory = str(autograded)
+    config.CourseDirectory.assignment_id = lab
+    config.CourseDirectory.student_id = student
+    if phase == "sanitize":
+        config.Autograde.autograde_preprocessors = []
+    else:
+        config.Autograde.sanitize_preprocessors = []
+        config.Autograde.autograde_preprocessors = [
+            IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
+            CheckCellMetadata,
+        ]
+    converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
+    converter.force = True
+    converter.log.setLevel(logging.CRITICAL)
+    return converter
+
+
+def _run_converter(converter) -> str | None:
+    """Run an nbgrader converter; return an error description or None."""
+    messages: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            if record.levelno >= logging.ERROR:
+                messages.append(record.getMessage())
+
+    handler = Keep()
+    converter.log.addHandler(handler)
+    try:
+        converter.start()
+    except Exception as error:  # noqa: BLE001 - nbgrader raises NbGraderException after logging
+        detail = next((m for m in messages if "Error" in m or "error" in m.lower()), str(error))
+        return detail.strip().splitlines()[-1][:300] if detail.strip() else type(error).__name__
+    finally:
+        converter.log.removeHandler(handler)
+    return None
+
+
+def _hidden_paths(root: Path, submissions: Path) -> list[str]:
+    import ethicskit
+
+    hidden = {root.resolve(), submissions.resolve(), Path.home().resolve()}
+    checkout = Path(ethicskit.__file__).resolve().parent.parent
+    if (checkout / "solutions").exists() or (checkout / "nbgrader_config.py").exists():
+        hidden.add(checkout)
+    for extra in ("/root", "/home"):
+        if Path(extra).is_dir():
+            hidden.add(Path(extra))
+    return sorted(str(p) for p in hidden if str(p) != "/")
+
+
+def _autograded_root(root: Path) -> Path:
+    from nbgrader.coursedir import CourseDirectory
+
+    folder = Path(CourseDirectory(config=load_course_config(root)).autograded_directory)
+    return folder if folder.is_absolute() else root / folder
+
+
+def _scores(db_url: str, lab: str, students: list[str]) -> dict[str, tuple[float, float, dict]]:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = {}
+    with Gradebook(db_url) as gb:
+        for student in students:
+            try:
+                submission = gb.find_submission(lab, student)
+            except MissingEntry:
+                continue
+            cells = {}
+            for notebook in submission.notebooks:
+                for grade_ in notebook.grades:
+                    cells[grade_.name] = [float(grade_.score or 0), float(grade_.max_score or 0)]
+            out[student] = (float(submission.score or 0), float(submission.max_score or 0), cells)
+    return out
+
+
+def grade(
+    root: Path,
+    submissions: Path,
+    *,
+    lab: str,
+    jobs: int = 1,
+    sandbox: bool = True,
+    cell_timeout: float = 60,
+    notebook_timeout: float = 600,
+    memory_mb: int = 4096,
+    max_processes: int = 256,
+    recheck: bool = True,
+    students: list[str] | None = None,
+    progress=None,
+) -> list[SubmissionResult]:
+    """Autograde every submission of ``lab`` under ``submissions`` into the course gradebook.
+
+    Parameters
+    ----------
+    root : Path
+        The course root (holding ``nbgrader_config.py`` and ``solutions/``).
+    submissions : Path
+        nbgrader's submitted layout, or a folder of ``<student>.ipynb`` / ``<student>.zip``.
+    lab : str
+        The lab (nbgrader assignment) id.
+    jobs : int
+        Submissions executed at once.
+    sandbox : bool
+        Run each kernel in the bubblewrap sandbox (refused where it cannot run).
+    cell_timeout, notebook_timeout : float
+        Wall-time limits in seconds.
+    memory_mb, max_processes : int
+        Limits of each sandbox.
+    recheck : bool
+        Re-run each test cell in a fresh process (tamper resistance).
+    students : list of str, optional
+        Grade only these students.
+    progress : callable, optional
+        Called with a message after each phase step.
+
+    Returns
+    -------
+    list of SubmissionResult
+        One per student, sorted by student id.
+    """
+    from ethicskit.course.release import register_lab
+    from ethicskit.course.sandbox import SandboxUnavailable, sandbox_problem
+
+    root = Path(root).resolve()
+    if lab not in lab_ids(root):
+        raise ValueError(f"lab {lab!r} not found in {root / 'solutions'}; labs there: {lab_ids(root)}")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    if sandbox:
+        problem = sandbox_problem()
+        if problem:
+            raise SandboxUnavailable(problem)
+    say = progress or (lambda message: None)
+    db_url = load_course_config(root).CourseDirectory.db_url
+    scratch = Path(tempfile.mkdtemp(prefix="ethicskit-grade-"))
+    try:
+        submitted, found = collect_submissions(Path(submissions), lab, scratch)
+        chosen = [s for s in found if students is None or s in students]
+        register_lab(root, lab, db_url=db_url)
+        stage = scratch / "sanitized"
+        results: dict[str, SubmissionResult] = {s: SubmissionResult(student=s) for s in chosen}
+        # 1. sanitize (serial; records students and submissions in the gradebook)
+        tasks = []
+        for student in chosen:
+            problem = _run_converter(_converter(root, lab, student, submitted=submitted, autograded=stage,
+                                                phase="sanitize"))
+            notebooks = sorted((stage / student / lab).glob("*.ipynb"))
+            if problem or not notebooks:
+                results[student].status = "rejected"
+                results[student].reason = f"nbgrader rejected the submission: {problem or 'no notebook'}"
+                continue
+            for notebook in notebooks:
+                tasks.append({
+                    "student": student, "notebook": str(notebook), "sandbox": sandbox,
+                    "hidden": _hidden_paths(root, submitted) + [str(scratch)], "cell_timeout": cell_timeout,
+                    "notebook_timeout": notebook_timeout, "memory_mb": memory_mb, "max_processes": max_processes,
+                    "recheck": recheck, "scratch_root": str(scratch),
+                })
+        say(f"sanitized {len(chosen)} submission(s)")
+        # 2. execute (parallel; no gradebook access)
+        outcomes = _execute_all(tasks, jobs=jobs, say=say)
+        for task, outcome in zip(tasks, outcomes):
+            result = results[task["student"]]
+            if outcome.get("status") != "complete":
+                result.status = outcome.get("status", "stopped")
+                result.reason = "; ".join(filter(None, [result.reason, outcome.get("reason", "")]))
+            result.events += outcome.get("events", [])
+            result.seconds += outcome.get("total_seconds", 0.0)
+        # 3. save grades (serial)
+        autograded = _autograded_root(root)
+        for student in chosen:
+            if results[student].status == "rejected":
+                continue
+            problem = _run_converter(_converter(root, lab, student, submitted=stage, autograded=autograded,
+                                                phase="save"))
+            if problem:
+                results[student].status = "error"
+                results[student].reason = f"saving the grades failed: {problem}"
+        scores = _scores(db_url, lab, chosen)
+        for student, result in results.items():
+            if student in scores:
+                result.score, result.max_score, result.cells = scores[student]
+            folder = autograded / student / lab
+            if folder.is_dir():
+                record = folder / GRADING_RECORD
+                if record.exists():
+                    record.chmod(0o644)
+                record.write_text(json.dumps(asdict(result), indent=1))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return [results[s] for s in sorted(results)]
+
+
+def _execute_all(tasks: list[dict], *, jobs: int, say) -> list[dict]:
+    """Run :func:`execute_submission` for every task, ``jobs`` at a time; a crash fails only its task."""
+    if not tasks:
+        return []
+    outcomes: list[dict | None] = [None] * len(tasks)
+    pending = list(range(len(tasks)))
+    for _attempt in range(2):
+        if not pending:
+            break
+        context = get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context) as pool:
+            futures = {pool.submit(execute_submission, tasks[i]): i for i in pending}
+            for future in as_completed(futures):
+                index = futures[future]
+                try:
+                    outcomes[index] = future.result()
+                    say(f"executed {tasks[index]['student']}")
+                except Exception as error:  # noqa: BLE001 - a worker crashed: retried once, then recorded
+                    outcomes[index] = {"status": "error", "reason": f"grading crashed ({type(error).__name__})",
+                                       "crashed": True}
+        pending = [i for i, o in enumerate(outcomes) if o is None or o.get("crashed")]
+    return [o or {"status": "error", "reason": "not executed"} for o in outcomes]
+
+
+def format_table(results: list[SubmissionResult]) -> str:
+    """A plain-text table: student, score, status, reason."""
+    rows = [("student", "score", "status", "reason")]
+    for r in results:
+        rows.append((r.student, f"{r.score:g} / {r.max_score:g}", r.status, r.reason[:70]))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+

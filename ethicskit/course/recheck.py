@@ -1,0 +1,174 @@
+"""Tamper resistance: re-run each autograded test cell in a fresh process.
+
+Just before a test cell runs in the student's kernel, the grader pickles (cloudpickle) the variables
+that the cell's instructor source names (``variables_used``). After the notebook has run, one fresh,
+sandboxed Python process per submission loads each snapshot into a clean namespace and runs the
+instructor source of the test cell there, with ``ethicskit.checks``, builtins, numpy and pandas
+untouched by the student's kernel. The grader keeps the *lower* of the two verdicts.
+
+Run as ``python -m ethicskit.course.recheck JOBFILE``: JOBFILE is a JSON list of
+``{"index", "source", "snapshot"}``; the verdicts are printed as one JSON line after a marker.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import sys
+
+__all__ = ["variables_used", "run_cell", "main", "MARKER"]
+
+MARKER = "@@ethicskit-recheck@@"
+
+
+def variables_used(source: str) -> list[str]:
+    """Names ``source`` reads but does not define itself (nor gets from builtins).
+
+    Examples
+    --------
+    >>> variables_used("from m import check\\ncheck(model, X_test)\\nn = 3\\nprint(n)")
+    ['X_test', 'model']
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    defined: set[str] = set()
+    loaded: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else defined).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                defined.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+            if not isinstance(node, ast.ClassDef):
+                args = node.args
+                for arg in args.args + args.kwonlyargs + args.posonlyargs:
+                    defined.add(arg.arg)
+                for arg in (args.vararg, args.kwarg):
+                    if arg is not None:
+                        defined.add(arg.arg)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            defined.add(node.name)
+    # a name both assigned and read in the cell may still come from the notebook (x = x + 1)
+    first_store: dict[str, int] = {}
+    first_load: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            line = (node.lineno, node.col_offset)
+            table = first_load if isinstance(node.ctx, ast.Load) else first_store
+            if node.id not in table or line < table[node.id]:
+                table[node.id] = line
+    needed = {
+        name for name in loaded
+        if name not in dir(builtins) and (name not in defined or (name in first_store and first_load[name] < first_store[name]))
+    }
+    return sorted(needed)
+
+
+def _clean_ethicskit() -> None:
+    for name in list(sys.modules):
+        if name == "ethicskit" or name.startswith("ethicskit."):
+            if name not in ("ethicskit.course", "ethicskit.course.recheck"):
+                del sys.modules[name]
+
+
+def run_cell(source: str, namespace: dict) -> tuple[bool, float | None, str]:
+    """Run ``source`` in ``namespace`` like a notebook cell.
+
+    Returns
+    -------
+    (passed, value, message)
+        ``value`` is the float of the last expression when it is a number (partial credit), else None.
+    """
+    tree = ast.parse(source)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+    try:
+        exec(compile(tree, "<test cell>", "exec"), namespace)
+        value = eval(compile(last, "<test cell>", "eval"), namespace) if last is not None else None
+    except AssertionError as failure:
+        message = getattr(failure, "message", None) or str(failure) or "a check failed"
+        return False, None, f"{type(failure).__name__}: {message}"
+    except BaseException as error:  # noqa: BLE001 - any error fails the cell, as in nbgrader
+        return False, None, f"{type(error).__name__}: {error}"
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        try:
+            import numpy as np
+
+            if isinstance(value, np.number):
+                number = float(value)
+        except ImportError:  # pragma: no cover
+            pass
+    return True, number, ""
+
+
+def _check_one(job: dict) -> dict:
+    import pickle
+    import warnings
+
+    import cloudpickle  # noqa: F401  (needed by pickle.loads of cloudpickled objects)
+
+    verdict = {"index": job["index"], "passed": False, "value": None, "message": ""}
+    try:
+        with open(job["snapshot"], "rb") as handle:
+            snapshot = pickle.load(handle)
+    except Exception as error:  # noqa: BLE001
+        verdict["message"] = f"the variables this test uses could not be recorded ({type(error).__name__})"
+        return verdict
+    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    saved_builtins = dict(vars(builtins))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, blob in snapshot.get("blobs", {}).items():
+            if blob is None:
+                problem = snapshot.get("problems", {}).get(name, "")
+                verdict["message"] = f"the variable {name!r} cannot be copied for grading (not picklable: {problem})"
+                return verdict
+            try:
+                namespace[name] = pickle.loads(blob)
+            except Exception as error:  # noqa: BLE001
+                verdict["message"] = f"the variable {name!r} could not be restored ({type(error).__name__}: {error})"
+                return verdict
+        # whatever unpickling did to builtins or ethicskit is undone before the check runs
+        current = vars(builtins)
+        for key in [k for k in current if k not in saved_builtins]:
+            del current[key]
+        current.update(saved_builtins)
+        _clean_ethicskit()
+        passed, value, message = run_cell(job["source"], namespace)
+    verdict.update(passed=passed, value=value, message=message)
+    return verdict
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Recheck every job of the JSON job file given on the command line; print the verdicts."""
+    import io
+    import os
+
+    args = sys.argv[1:] if argv is None else argv
+    with open(args[0]) as handle:
+        jobs = json.load(handle)
+    real_stdout = os.fdopen(os.dup(1), "w")
+    sys.stdout = io.StringIO()  # the cells' own prints are not part of the verdict
+    verdicts = []
+    for job in jobs:
+        _clean_ethicskit()
+        verdicts.append(_check_one(job))
+        sys.stdout = io.StringIO()
+    real_stdout.write(MARKER + json.dumps(verdicts) + "\n")
+    real_stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

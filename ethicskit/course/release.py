@@ -1,0 +1,151 @@
+"""``ethicskit course release``: generate the student versions in ``labs/`` from ``solutions/``.
+
+nbgrader's ``generate_assignment`` does the work; it runs against a throw-away gradebook and release
+folder, so releasing never leaves gradebook state behind, and the result is copied into ``labs/``.
+``release --check`` regenerates into a temporary folder and compares with the committed ``labs/``
+*semantically*: cell types, sources, outputs and nbgrader metadata count; volatile notebook metadata
+(kernel versions, cell ids, execution counts) does not.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from ethicskit.course._config import lab_ids, load_course_config
+
+__all__ = ["generate_lab", "release", "check_release", "notebook_differences", "register_lab"]
+
+log = logging.getLogger("ethicskit.course")
+
+
+def _generate(root: Path, lab: str, *, release_dir: Path, db_url: str) -> None:
+    """Run nbgrader's GenerateAssignment for ``lab`` into ``release_dir`` with gradebook ``db_url``."""
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+
+    config = load_course_config(root)
+    config.CourseDirectory.release_directory = str(release_dir)
+    config.CourseDirectory.db_url = db_url
+    config.CourseDirectory.assignment_id = lab
+    coursedir = CourseDirectory(config=config)
+    converter = GenerateAssignment(coursedir=coursedir, config=config)
+    converter.force = True
+    converter.log.setLevel(logging.WARNING)
+    converter.start()
+
+
+def generate_lab(root: Path, lab: str, dest: Path) -> Path:
+    """Generate the student version of ``lab`` into ``dest/<lab>`` without touching the gradebook.
+
+    Returns
+    -------
+    Path
+        The generated lab folder.
+    """
+    root = Path(root)
+    if lab not in lab_ids(root):
+        raise ValueError(f"lab {lab!r} not found in {root / 'solutions'}; labs there: {lab_ids(root)}")
+    with tempfile.TemporaryDirectory(prefix="ethicskit-release-") as scratch:
+        scratch = Path(scratch)
+        _generate(root, lab, release_dir=scratch / "labs", db_url=f"sqlite:///{scratch / 'gradebook.db'}")
+        target = Path(dest) / lab
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(scratch / "labs" / lab, target)
+    for path in target.rglob("*"):
+        if path.is_file():
+            path.chmod(0o644)
+    return target
+
+
+def register_lab(root: Path, lab: str, *, db_url: str | None = None) -> None:
+    """Record ``lab`` (cells, points, source of test cells) in the course gradebook for grading.
+
+    The released notebooks go to a temporary folder, so ``labs/`` is not touched.
+    """
+    root = Path(root)
+    url = db_url or load_course_config(root).CourseDirectory.db_url
+    with tempfile.TemporaryDirectory(prefix="ethicskit-register-") as scratch:
+        _generate(root, lab, release_dir=Path(scratch), db_url=url)
+
+
+def release(root: Path, labs: list[str] | None = None) -> list[str]:
+    """Regenerate ``labs/<lab>`` for every lab (or those named); return the lab ids released."""
+    root = Path(root)
+    chosen = list(labs) if labs else lab_ids(root)
+    for lab in chosen:
+        generate_lab(root, lab, root / "labs")
+        log.info("released %s", lab)
+    return chosen
+
+
+def _semantic_cells(path: Path) -> list[tuple]:
+    notebook = nbformat.read(path, as_version=4)
+    cells = []
+    for cell in notebook.cells:
+        outputs = []
+        for output in cell.get("outputs", []):
+            outputs.append({k: v for k, v in output.items() if k != "execution_count"})
+        cells.append(
+            (cell.cell_type, cell.source.rstrip(), repr(outputs), repr(sorted(cell.metadata.get("nbgrader", {}).items())))
+        )
+    return cells
+
+
+def notebook_differences(expected: Path, found: Path) -> list[str]:
+    """Describe how notebook ``found`` differs from ``expected``, ignoring volatile metadata."""
+    want, have = _semantic_cells(expected), _semantic_cells(found)
+    problems = []
+    if len(want) != len(have):
+        problems.append(f"{len(have)} cells where {len(want)} are generated")
+    for index, (a, b) in enumerate(zip(want, have)):
+        for part, x, y in zip(("cell type", "source", "outputs", "nbgrader metadata"), a, b):
+            if x != y:
+                problems.append(f"cell {index}: {part} differs")
+    return problems
+
+
+def _folder_differences(expected: Path, found: Path) -> list[str]:
+    if not found.is_dir():
+        return ["missing from labs/"]
+    want = {p.relative_to(expected) for p in expected.rglob("*") if p.is_file()}
+    have = {p.relative_to(found) for p in found.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts}
+    problems = [f"{p} is missing" for p in sorted(want - have)]
+    problems += [f"{p} should not be there" for p in sorted(have - want)]
+    for rel in sorted(want & have):
+        if rel.suffix == ".ipynb":
+            problems += [f"{rel}: {d}" for d in notebook_differences(expected / rel, found / rel)]
+        elif not filecmp.cmp(expected / rel, found / rel, shallow=False):
+            problems.append(f"{rel} differs")
+    return problems
+
+
+def check_release(root: Path, labs: list[str] | None = None) -> dict[str, list[str]]:
+    """Compare the committed ``labs/`` with what ``solutions/`` generate.
+
+    Returns
+    -------
+    dict
+        Lab id -> list of differences, only for labs that differ (empty dict: all up to date). A lab
+        folder in ``labs/`` with no source in ``solutions/`` is reported too.
+    """
+    root = Path(root)
+    chosen = list(labs) if labs else lab_ids(root)
+    stale: dict[str, list[str]] = {}
+    with tempfile.TemporaryDirectory(prefix="ethicskit-check-") as scratch:
+        for lab in chosen:
+            generated = generate_lab(root, lab, Path(scratch))
+            problems = _folder_differences(generated, root / "labs" / lab)
+            if problems:
+                stale[lab] = problems
+    if not labs and (root / "labs").is_dir():
+        for folder in sorted((root / "labs").iterdir()):
+            if folder.is_dir() and folder.name not in chosen:
+                stale[folder.name] = ["in labs/ but has no source in solutions/"]
+    return stale
