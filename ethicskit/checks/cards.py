@@ -174,10 +174,7 @@ def _metric_findings(card: Any, model: Any, X: pd.DataFrame, y: Any, *, reveal: 
     if reveal:
         return [f"{f.where}: {f.message}" for f in relevant]
     hide = re.compile(r"recomputation.*gives [0-9.e-]+")
-    return [
-        f"{f.where}: {hide.sub('recomputation on held-out rows differs', f.message)}"
-        for f in relevant
-    ]
+    return [f"{f.where}: {hide.sub('recomputation on held-out rows differs', f.message)}" for f in relevant]
 
 
 def _expect_card(card: Any, what: str = "card") -> None:
@@ -238,10 +235,15 @@ def check_build_card(build_card: Any, *, hidden_seed: int | None = None) -> None
     )
 
 
-def check_card_metrics(card: Any) -> None:
-    """The card's numbers match a recomputation on the evaluation data (loaded afresh), per group too."""
+def check_card_metrics(card: Any, *, recompute: bool = True) -> None:
+    """The card's numbers match a recomputation on the evaluation data (loaded afresh), per group too.
+
+    With ``recompute=False`` (visible test) only the reported metrics and stated features are checked.
+    """
     _expect_card(card)
     _expect_reports(card)
+    if not recompute:
+        return
     materials = lab2_materials()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -324,14 +326,31 @@ def names_disparity(text: str, disparity: Any) -> list[str]:
     return missing
 
 
-def check_limitations(card: Any) -> None:
-    """The Limitations section names the largest disparity the audit finds (metric and both groups)."""
+def check_limitations(card: Any, *, strict: bool = True) -> None:
+    """The Limitations section names the largest disparity the audit finds (metric and both groups).
+
+    With ``strict=False`` (visible test) it only has to be written and name some metric.
+    """
     from ethicskit.cards import group_metrics, largest_disparity
+    from ethicskit.cards._text import placeholder_in
     from ethicskit.cards.validation import prose
 
     _expect_card(card)
     text = prose(card.section("Limitations"))
     expect(bool(text), "the card has no Limitations section.")
+    expect(not placeholder_in(text), "the Limitations section still holds a placeholder.")
+    named = [
+        m
+        for m, words in _METRIC_WORDS.items()
+        if any(f" {_normal(w)} " in f" {_normal(text)} " for w in words)
+    ]
+    expect(
+        bool(named),
+        "Limitations should name a metric (e.g. the selection rate or true positive rate) "
+        "and the groups it differs between.",
+    )
+    if not strict:
+        return
     materials = lab2_materials()
     X, y = materials.evaluation.data, materials.evaluation.target
     with warnings.catch_warnings():
@@ -353,13 +372,18 @@ def check_limitations(card: Any) -> None:
     )
 
 
-def check_datasheet(sheet: Any) -> None:
-    """A datasheet of the *training* data: all seven sections answered specifically, true row count."""
+def check_datasheet(sheet: Any, *, strict: bool = True) -> None:
+    """A datasheet of the *training* data: all seven sections answered specifically, true row count.
+
+    With ``strict=False`` (visible test) the row count is not checked.
+    """
     from ethicskit.cards import Datasheet
 
     expect_type(sheet, Datasheet, "sheet")
     bad = [str(f) for f in sheet.validate() if f.severity == "error" and f.where != "datasheet.license"]
     expect(not bad, f"{len(bad)} datasheet answer(s) are missing or placeholders: " + " | ".join(bad[:3]))
+    if not strict:
+        return
     n = len(lab2_materials().train.target)
     text = " ".join(sheet.sections["composition"].values())
     counts = {int(c.replace(",", "")) for c in re.findall(r"\d[\d,]*\d|\d", text)}
@@ -370,12 +394,19 @@ def check_datasheet(sheet: Any) -> None:
     )
 
 
-def check_trail(trail: Any, card: Any) -> None:
-    """The audit trail verifies, matches the head the card recorded, and documents real decisions."""
+def check_trail(trail: Any, card: Any, *, strict: bool = True) -> None:
+    """The audit trail verifies, matches the head the card recorded, and documents real decisions.
+
+    With ``strict=False`` (visible test) the trail only has to verify on its own.
+    """
     from ethicskit.audit import AuditTrail
 
     expect_type(trail, AuditTrail, "trail")
     _expect_card(card)
+    own = trail.verify()
+    expect(own.ok, "the audit trail does not verify: " + "; ".join(own.problems))
+    if not strict:
+        return
     expect(len(trail) >= 3, f"the trail should record at least 3 decisions; it has {len(trail)}.")
     report = trail.verify(expected_head=card.data.get("audit_trail_head"))
     expect(
