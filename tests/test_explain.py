@@ -294,3 +294,19 @@ def test_multiclass_model_is_rejected(data):
     model = LogisticRegression().fit(X, np.arange(len(X)) % 3)
     with pytest.raises(ValueError, match="binary classifier"):
         explain.shap_values(model, X.iloc[:2], background=X.iloc[:10])
+
+
+def test_explain_in_words_names_the_top_reasons(shap_expl):
+    text = explain.explain_in_words(shap_expl, 0, k=2, outcome="approval")
+    top = shap_expl.values.iloc[0].abs().sort_values(ascending=False).index[:2]
+    assert "approval" in text and all(f"- {name} = " in text for name in top)
+    assert text.count("\n- ") == 2
+    coded = explain.LocalExplanation(
+        pd.DataFrame([[0.2, -0.1]], columns=["housing", "age"]),
+        np.array([0.5]),
+        pd.DataFrame([[1, 30]], columns=["housing", "age"]),
+        "toy",
+    )
+    text = explain.explain_in_words(coded, categories={"housing": ["own", "rent"]})
+    assert "housing = rent: raised it by 0.20" in text and "age = 30: lowered it by 0.10" in text
+    assert "0.60" in text

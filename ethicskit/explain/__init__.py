@@ -18,6 +18,7 @@ from ethicskit.explain._common import ordinal_encode
 from ethicskit.explain.attributions import (
     LocalExplanation,
     coefficient_table,
+    explain_in_words,
     fit_logistic_baseline,
     fit_tree_baseline,
     lime_text,
@@ -55,6 +56,7 @@ __all__ = [
     "fit_tree_baseline",
     "coefficient_table",
     "tree_rules",
+    "explain_in_words",
     "reference_row",
     "comprehensiveness",
     "sufficiency",

@@ -33,6 +33,7 @@ __all__ = [
     "fit_tree_baseline",
     "coefficient_table",
     "tree_rules",
+    "explain_in_words",
 ]
 
 _TREE_MODULES = ("sklearn.ensemble", "sklearn.tree", "xgboost", "lightgbm", "catboost")
@@ -464,3 +465,54 @@ def tree_rules(tree: Any, *, decimals: int = 2) -> str:
         raise TypeError(f"tree must be a fitted DecisionTreeClassifier, got {type(tree).__name__}")
     names = list(getattr(tree, "feature_names_in_", [f"x{i}" for i in range(tree.n_features_in_)]))
     return export_text(tree, feature_names=names, decimals=decimals)
+
+
+def explain_in_words(
+    explanation: LocalExplanation,
+    row: int = 0,
+    *,
+    categories: dict[str, list[Any]] | None = None,
+    k: int = 3,
+    outcome: str = "the positive outcome",
+) -> str:
+    """A plain-words summary of one local explanation, for the person it concerns.
+
+    Parameters
+    ----------
+    explanation : LocalExplanation
+    row : int
+        Position of the instance in ``explanation``.
+    categories : dict, optional
+        Code -> category lists from :func:`ordinal_encode`, to print "housing = rent" instead of a code.
+    k : int
+        Number of reasons given.
+    outcome : str
+        What class 1 means, in words ("good credit").
+
+    Returns
+    -------
+    str
+    """
+    if not isinstance(explanation, LocalExplanation):
+        raise TypeError(f"explanation must be a LocalExplanation, got {type(explanation).__name__}")
+    if not 0 <= row < len(explanation):
+        raise ValueError(f"row must be between 0 and {len(explanation) - 1}, got {row}")
+    k = int(check_positive(k, "k"))
+    categories = categories or {}
+    values = explanation.values.iloc[row]
+    data = explanation.data.iloc[row]
+    total = explanation.base_values[row] + values.sum()
+    unit = "" if explanation.output == "probability" else " (log-odds)"
+    lines = [
+        f"Estimated {explanation.output} of {outcome}: {total:.2f}{unit}; "
+        f"the average over the reference data is {explanation.base_values[row]:.2f}.",
+        f"Main reasons ({explanation.method}):",
+    ]
+    for name in values.abs().sort_values(ascending=False).index[:k]:
+        raw = data[name]
+        shown = raw
+        if name in categories and float(raw).is_integer() and 0 <= int(raw) < len(categories[name]):
+            shown = categories[name][int(raw)]
+        direction = "raised" if values[name] > 0 else "lowered"
+        lines.append(f"- {name} = {shown!s}: {direction} it by {abs(values[name]):.2f}")
+    return "\n".join(lines)
