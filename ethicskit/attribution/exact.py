@@ -48,7 +48,7 @@ def selected_stages(record: TrainingRecord, stages: Sequence[int | str] | None) 
 
 
 def exact_stage_effects(record: TrainingRecord, query: Callable[[Any], Any], *,
-                        stages: Sequence[int | str] | None = None) -> pd.DataFrame:
+                        stages: Sequence[int | str] | None = None, progress: bool = False) -> pd.DataFrame:
     """Exact stage effects by retraining without each stage.
 
     Parameters
@@ -59,6 +59,9 @@ def exact_stage_effects(record: TrainingRecord, query: Callable[[Any], Any], *,
         ``query(model) -> tensor (n_queries,)``, e.g. :func:`~ethicskit.attribution.example_losses`.
     stages : sequence of int or str, optional
         Stages to attribute (default: all).
+    progress : bool
+        Show a progress bar over the stages (off by default: graded test cells must not write to
+        stderr; never shown when not interactive or when ``TQDM_DISABLE=1``).
 
     Returns
     -------
@@ -67,10 +70,11 @@ def exact_stage_effects(record: TrainingRecord, query: Callable[[Any], Any], *,
     """
     from tqdm.auto import tqdm
 
-    # disable=None: no bar when not interactive; TQDM_DISABLE=1 silences it everywhere
+    # disable=None inside: no bar when not interactive; TQDM_DISABLE=1 silences it everywhere
     final = evaluate_query(record, query, record.final_params)
     rows = {}
-    for k in tqdm(selected_stages(record, stages), desc="retraining", leave=False, disable=None):
+    for k in tqdm(selected_stages(record, stages), desc="retraining", leave=False,
+                  disable=None if progress else True):
         without = evaluate_query(record, query, retrain_without(record, k))
         rows[record.stage_names[k]] = (final - without).numpy()
     return pd.DataFrame(np.vstack(list(rows.values())), index=list(rows))  # one row per stage
