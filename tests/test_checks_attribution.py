@@ -158,3 +158,19 @@ def test_lesson_exercises(capsys):
     with pytest.raises(CheckFailed, match="Hessian"):
         checks.q3.check("first-order")
     assert "correct" in capsys.readouterr().out
+
+
+def test_validation_check(lesson):
+    data, record = lesson
+    X, y = data.test.X[:150], data.test.y[:150]
+    estimate = first_order_estimate(record, X, y, 1)
+    exact = exact_stage_effects(record, example_losses(X, y), stages=["fine-tuning"]).loc["fine-tuning"]
+    r = float(np.corrcoef(estimate, exact)[0, 1])
+    checks.check_validation(r, estimate, exact, record, X, y)
+    wrong_exact = exact_stage_effects(record, example_losses(X, y), stages=["alignment"]).loc["alignment"]
+    r_wrong = float(np.corrcoef(estimate, wrong_exact)[0, 1])
+    with pytest.raises(CheckFailed, match="not the retraining effects"):
+        checks.check_validation(r_wrong, estimate, wrong_exact, record, X, y)
+    noise = np.random.default_rng(0).normal(size=len(y))
+    with pytest.raises(CheckFailed, match="correlation"):
+        checks.check_validation(float(np.corrcoef(noise, exact)[0, 1]), noise, exact, record, X, y)

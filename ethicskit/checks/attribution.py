@@ -23,6 +23,7 @@ __all__ = [
     "check_first_order_shift",
     "check_first_order_estimate",
     "check_pearson",
+    "check_validation",
     "check_blame",
     "check_intervention",
     "q1",
@@ -156,6 +157,27 @@ def check_pearson(pearson: Any, estimate: Any, exact: Any) -> None:
     expect(est.shape == ex.shape, f"The estimate has {est.size} values and the exact effects {ex.size}.")
     expect(-1 <= pearson <= 1, f"A correlation lies between -1 and 1; yours is {pearson:.3g}.")
     expect_close(pearson, agreement(est, ex)["pearson"], "The Pearson correlation", tol=1e-6)
+
+
+def check_validation(pearson: Any, estimate: Any, exact: Any, record: Any, X: Any, y: Any, *,
+                     stage: str = "fine-tuning") -> None:
+    """Recompute the estimate and the exact effects of ``stage`` and compare the learner's correlation.
+
+    Catches a correlation computed on the wrong arrays (not the stage's, not retraining's) or typed in.
+    """
+    from ethicskit.attribution import agreement, estimate_stage_effects, exact_stage_effects, example_losses
+
+    check_pearson(pearson, estimate, exact)
+    query = example_losses(X, y)
+    reference_exact = exact_stage_effects(record, query, stages=[stage]).loc[stage].to_numpy()
+    found_exact = _as_vector(exact, "The exact effects")
+    same = found_exact.shape == reference_exact.shape and np.allclose(found_exact, reference_exact, atol=1e-5)
+    expect(same,
+           f"The exact effects are not the retraining effects of the {stage!r} stage on these examples.")
+    reference_estimate = estimate_stage_effects(record, query, method="first_order", mode="taylor",
+                                                stages=[stage]).loc[stage].to_numpy()
+    expected = agreement(reference_estimate, reference_exact)["pearson"]
+    expect_close(pearson, expected, f"The correlation for the {stage!r} stage", tol=2e-3, reveal=False)
 
 
 def check_blame(blame: Callable[..., Any], record: Any = None, data: Any = None, *,
