@@ -56,10 +56,10 @@ def reweighing_library(y, sensitive):
 
 
 def test_group_rates_checks():
-    assert checks.check_group_rates(group_rates) == 1.0
+    checks.check_group_rates(group_rates)
     assert checks.check_group_rates_hidden(group_rates, hidden_seed=11) == 2.0
     # NaN for undefined rates matters: filling with 0 passes the random part only
-    assert checks.check_group_rates(group_rates_zero_for_undefined) == 1.0
+    checks.check_group_rates(group_rates_zero_for_undefined)  # the example has no undefined rate
     assert checks.check_group_rates_hidden(group_rates_zero_for_undefined, hidden_seed=11) == 1.0
     constant = pd.DataFrame(
         {"selection_rate": [0.5, 0.5], "tpr": [0.5, 0.5], "fpr": [0.5, 0.5]}, index=["F", "M"]
@@ -79,19 +79,35 @@ def test_hidden_feedback_does_not_reveal_expected_values(capsys):
 
 
 def test_reweighing_checks():
-    assert checks.check_reweighing(reweighing) == 1.0
-    assert checks.check_reweighing_hidden(reweighing, hidden_seed=3) == 2.0
-    assert checks.check_reweighing(reweighing_misaligned) == 1.0
-    assert checks.check_reweighing_hidden(reweighing_misaligned, hidden_seed=3) == 1.0
+    checks.check_reweighing(reweighing)
+    assert checks.check_reweighing_hidden(reweighing, hidden_seed=3) == 3.0
+    checks.check_reweighing(reweighing_misaligned)
+    assert checks.check_reweighing_hidden(reweighing_misaligned, hidden_seed=3) == 2.0
     with pytest.raises(CheckFailed, match="compute the weights itself"):
         checks.check_reweighing_hidden(reweighing_library, hidden_seed=3)
     with pytest.raises(CheckFailed):
         checks.check_reweighing_hidden(lambda y, a: np.ones(len(y)), hidden_seed=3)
 
 
-def test_baseline_gaps_reject_wrong_numbers():
+def parity_gaps(rates):
+    spread = lambda c: rates[c].max() - rates[c].min()  # noqa: E731  (pandas skips NaN)
+    return spread("selection_rate"), max(spread("tpr"), spread("fpr"))
+
+
+def test_parity_gaps_checks():
+    assert checks.check_parity_gaps_hidden(parity_gaps, hidden_seed=8) == 1.0
+    with pytest.raises(CheckFailed, match="equalized odds"):
+        checks.check_parity_gaps_hidden(lambda r: (parity_gaps(r)[0], 0.1), hidden_seed=8)
+
+    def nan_unaware(r):
+        return tuple(
+            float(np.max(r[c].to_numpy()) - np.min(r[c].to_numpy())) for c in ("selection_rate", "tpr")
+        )
+
+    with pytest.raises(CheckFailed):
+        checks.check_parity_gaps_hidden(nan_unaware, hidden_seed=8)
     with pytest.raises(CheckFailed, match="dp_difference"):
-        checks.check_baseline_gaps(0.0, 0.0)
+        checks.check_parity_gaps(parity_gaps, 0.0, 0.0)
 
 
 def test_lesson_exercises(capsys):
@@ -159,7 +175,7 @@ def fit_on_everything(X, y, sensitive, *, random_state=0):
 
 @pytest.mark.slow
 def test_mitigated_model_reference_passes_and_cheats_fail():
-    assert checks.check_mitigated_model_hidden(fit_threshold_optimizer, hidden_seed=2024) == 3.0
+    assert checks.check_mitigated_model_hidden(fit_threshold_optimizer, hidden_seed=2024) == 4.0
     with pytest.raises(CheckFailed, match="demographic parity"):
         checks.check_mitigated_model_hidden(fit_unmitigated, hidden_seed=2024)
     with pytest.raises(CheckFailed, match="accuracy"):

@@ -30,7 +30,8 @@ __all__ = [
     "lab_splits",
     "make_baseline",
     "check_group_rates",
-    "check_baseline_gaps",
+    "check_parity_gaps",
+    "check_parity_gaps_hidden",
     "check_group_rates_hidden",
     "check_reweighing",
     "check_reweighing_hidden",
@@ -120,7 +121,7 @@ def _compare_rates(found: Any, expected: pd.DataFrame, what: str, *, reveal: boo
         expect_close(got[~undefined], want[~undefined], f"{what}, column {column!r}", tol=1e-6, reveal=reveal)
 
 
-def check_group_rates(group_rates: Callable) -> float:
+def check_group_rates(group_rates: Callable) -> None:
     """Visible test of Part 1: ``group_rates`` on a small example you can work out by hand."""
     expect(callable(group_rates), "group_rates should be a function group_rates(y_true, y_pred, sensitive).")
     y_true = [1, 1, 0, 0, 1, 0, 0, 0]
@@ -129,13 +130,33 @@ def check_group_rates(group_rates: Callable) -> float:
     found = _quiet_call(group_rates, y_true, y_pred, sensitive)
     _compare_rates(found, _reference_rates(y_true, y_pred, sensitive), "group_rates(example)", reveal=True)
     print("group_rates gives the right rates on the example.")
-    return 1.0
 
 
-def check_baseline_gaps(dp_difference: Any, eo_difference: Any) -> float:
-    """Visible test of Part 1: the baseline's gaps on the validation split, recomputed here."""
+def _reference_gaps(rates: pd.DataFrame) -> tuple[float, float]:
+    spread = lambda column: float(np.nanmax(rates[column]) - np.nanmin(rates[column]))  # noqa: E731
+    return spread("selection_rate"), max(spread("tpr"), spread("fpr"))
+
+
+def _compare_gaps(parity_gaps: Callable, rates: pd.DataFrame, what: str, *, reveal: bool) -> None:
+    found = _quiet_call(parity_gaps, rates.copy())
+    expect(
+        isinstance(found, (tuple, list)) and len(found) == 2,
+        f"parity_gaps should return a pair (dp_difference, eo_difference), got {type(found).__name__}.",
+    )
+    dp, eo = _reference_gaps(rates)
+    expect_close(found[0], dp, f"the demographic parity difference {what}", tol=1e-6, reveal=reveal)
+    expect_close(found[1], eo, f"the equalized odds difference {what}", tol=1e-6, reveal=reveal)
+
+
+def check_parity_gaps(parity_gaps: Callable, dp_difference: Any, eo_difference: Any) -> None:
+    """Visible test of Part 1: ``parity_gaps`` on an example, and the baseline's gaps, recomputed here."""
     from ethicskit.fairness import audit_predictions
 
+    expect(callable(parity_gaps), "parity_gaps should be a function parity_gaps(rates).")
+    example = pd.DataFrame(
+        {"selection_rate": [0.5, 0.2], "tpr": [0.8, 0.5], "fpr": [0.3, 0.1]}, index=["F", "M"]
+    )
+    _compare_gaps(parity_gaps, example, "of the example table", reveal=True)
     splits = lab_splits()
     model = _quiet_call(make_baseline(splits.train.data).fit, splits.train.data, splits.train.target)
     pred = _quiet_call(model.predict, splits.validation.data)
@@ -157,7 +178,19 @@ def check_baseline_gaps(dp_difference: Any, eo_difference: Any) -> float:
         "eo_difference (equalized odds difference of the baseline on the validation split)",
         tol=1e-4,
     )
-    print("dp_difference and eo_difference match a recomputation.")
+    print("parity_gaps works on the example; dp_difference and eo_difference match a recomputation.")
+
+
+def check_parity_gaps_hidden(parity_gaps: Callable, *, hidden_seed: int) -> float:
+    """Hidden test of Part 1b (1 point): tables with 2 to 4 groups, one of them with an undefined TPR."""
+    rng = np.random.default_rng(hidden_seed)
+    for trial in range(3):
+        k = int(rng.integers(2, 5))
+        rates = pd.DataFrame(rng.random((k, 3)), columns=_RATE_COLUMNS, index=[f"g{i}" for i in range(k)])
+        if trial == 2:
+            rates.iloc[int(rng.integers(0, k)), 1] = np.nan  # a group with no positives
+        _compare_gaps(parity_gaps, rates, "of a new table", reveal=False)
+    print("parity_gaps is right on new tables.")
     return 1.0
 
 
@@ -169,7 +202,7 @@ def _hidden_labels(rng: np.random.Generator, n: int, groups: list[str]):
 
 
 def check_group_rates_hidden(group_rates: Callable, *, hidden_seed: int) -> float:
-    """Hidden test of Part 1 (2 points): random inputs, then edge cases (empty cells, Series, 3 groups)."""
+    """Hidden test of Part 1a (2 points): random inputs, then edge cases (empty cells, Series, 3 groups)."""
     rng = np.random.default_rng(hidden_seed)
     parts = Parts(total=2)
 
@@ -243,7 +276,7 @@ def _own_implementation(reweighing: Callable) -> None:
     expect(not used, f"reweighing should compute the weights itself, not call {sorted(used)}.")
 
 
-def check_reweighing(reweighing: Callable) -> float:
+def check_reweighing(reweighing: Callable) -> None:
     """Visible test of Part 2: the weights on a small example you can work out by hand."""
     expect(callable(reweighing), "reweighing should be a function reweighing(y, sensitive).")
     _own_implementation(reweighing)
@@ -251,14 +284,13 @@ def check_reweighing(reweighing: Callable) -> float:
     sensitive = ["a", "a", "a", "b", "b", "b"]
     _compare_weights(reweighing, y, sensitive, "reweighing(example)", reveal=True)
     print("reweighing gives the right weights on the example.")
-    return 1.0
 
 
 def check_reweighing_hidden(reweighing: Callable, *, hidden_seed: int) -> float:
-    """Hidden test of Part 2 (2 points): new random inputs, then edge cases."""
+    """Hidden test of Part 2 (3 points): new random inputs (2), then edge cases (1)."""
     rng = np.random.default_rng(hidden_seed)
     _own_implementation(reweighing)
-    parts = Parts(total=2)
+    parts = Parts(total=3)
 
     def random_inputs() -> None:
         n = int(rng.integers(300, 600))
@@ -281,7 +313,7 @@ def check_reweighing_hidden(reweighing: Callable, *, hidden_seed: int) -> float:
             reveal=False,
         )
 
-    parts.run(1, random_inputs, "random inputs")
+    parts.run(2, random_inputs, "random inputs")
     parts.run(1, edge_cases, "edge cases")
     return parts.result()
 
@@ -352,7 +384,7 @@ def _judge(accuracy: float, dp: float, baseline: float, where: str, *, reveal: b
     )
 
 
-def check_mitigated_model(fit_mitigated_model: Callable) -> float:
+def check_mitigated_model(fit_mitigated_model: Callable) -> None:
     """Visible test of Part 3: fit on the train split, judge on the validation split."""
     expect(
         callable(fit_mitigated_model),
@@ -367,11 +399,10 @@ def check_mitigated_model(fit_mitigated_model: Callable) -> float:
         f"validation split: accuracy {accuracy:.3f} (baseline {baseline:.3f}), "
         f"demographic parity difference {dp:.3f} <= {DP_BOUND}."
     )
-    return 1.0
 
 
 def check_mitigated_model_hidden(fit_mitigated_model: Callable, *, hidden_seed: int) -> float:
-    """Hidden test of Part 3 (3 points, all or nothing).
+    """Hidden test of Part 3 (4 points, all or nothing).
 
     Refits the learner's recipe on a new split drawn with ``hidden_seed`` and judges it on that
     split's held-out rows, which the learner never saw; then refits on shuffled labels and requires
@@ -396,7 +427,7 @@ def check_mitigated_model_hidden(fit_mitigated_model: Callable, *, hidden_seed: 
         "learn from the X and y it is given. fit_mitigated_model must fit only on its arguments.",
     )
     print("held-out data: parity bound and accuracy margin met; the model learns from its training data.")
-    return 3.0
+    return 4.0
 
 
 # --------------------------------------------------------------------------- lesson exercises
