@@ -101,6 +101,16 @@ def test_anonymise_brute_force_agrees(table):
     assert result.n_suppressed == 0 and result.information_loss == pytest.approx(best)
 
 
+def test_weights_change_what_is_generalised(table):
+    plain = anonymise(table, k=5, hierarchies=HIER)
+    keep_zip = anonymise(table, k=5, hierarchies=HIER, weights={"zip": 10})
+    assert keep_zip.levels["zip"] < plain.levels["zip"]
+    assert keep_zip.levels["age"] > plain.levels["age"]
+    assert k_anonymity(keep_zip.data, quasi_identifiers=list(HIER)) >= 5
+    with pytest.raises(ValueError, match="weights"):
+        anonymise(table, k=5, hierarchies=HIER, weights={"postcode": 1})
+
+
 def test_anonymise_l_diversity(table):
     result = anonymise(table, k=4, hierarchies=HIER, l=3, sensitive="diagnosis", max_suppression=0.05)
     assert l_diversity(result.data, quasi_identifiers=list(HIER), sensitive="diagnosis") >= 3

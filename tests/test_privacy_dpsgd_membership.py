@@ -63,6 +63,8 @@ def test_dpsgd_validation():
         DPSGDClassifier().fit(X, y + 1)
     with pytest.raises(ValueError, match="same number of rows"):
         DPSGDClassifier().fit(X, y[:10])
+    with pytest.raises(ValueError, match="too small to reach"):
+        DPSGDClassifier(epsilon=0.01, epochs=5, batch_size=25).fit(X, y)
     with pytest.raises(ValueError, match="not fitted"):
         DPSGDClassifier().predict(X)
 

@@ -236,17 +236,37 @@ def generalise(
 
 
 def information_loss(
-    levels: Mapping[str, int], hierarchies: Mapping[str, Hierarchy], *, n_rows: int, n_suppressed: int = 0
+    levels: Mapping[str, int],
+    hierarchies: Mapping[str, Hierarchy],
+    *,
+    n_rows: int,
+    n_suppressed: int = 0,
+    weights: Mapping[str, float] | None = None,
 ) -> float:
     """Information lost, from 0 (nothing) to 1 (everything): the mean generalisation height.
 
-    Each kept record loses ``level / height`` on each quasi-identifier (averaged over the
-    quasi-identifiers); each suppressed record loses 1.
+    Each kept record loses ``level / height`` on each quasi-identifier (a weighted mean over the
+    quasi-identifiers, equal weights by default); each suppressed record loses 1.
     """
     if n_rows < 1 or not 0 <= n_suppressed <= n_rows:
         raise ValueError(f"need n_rows >= 1 and 0 <= n_suppressed <= n_rows, got {n_rows} and {n_suppressed}")
-    per_record = float(np.mean([levels.get(c, 0) / h.height for c, h in hierarchies.items()]))
+    w = _weights(hierarchies, weights)
+    per_record = sum(w[c] * levels.get(c, 0) / h.height for c, h in hierarchies.items())
     return ((n_rows - n_suppressed) * per_record + n_suppressed) / n_rows
+
+
+def _weights(hierarchies: Mapping[str, Hierarchy], weights: Mapping[str, float] | None) -> dict[str, float]:
+    """Normalised weights per quasi-identifier (equal when ``weights`` is None)."""
+    if weights is None:
+        return {c: 1.0 / len(hierarchies) for c in hierarchies}
+    unknown = set(weights) - set(hierarchies)
+    if unknown:
+        raise ValueError(f"weights names column(s) {sorted(unknown)} that have no hierarchy")
+    raw = {c: float(weights.get(c, 1.0)) for c in hierarchies}
+    if any(not np.isfinite(v) or v < 0 for v in raw.values()) or sum(raw.values()) <= 0:
+        raise ValueError(f"weights must be finite numbers >= 0, not all zero; got {dict(weights)}")
+    total = sum(raw.values())
+    return {c: v / total for c, v in raw.items()}
 
 
 @dataclass
@@ -286,9 +306,25 @@ def _suppression_mask(
     counts = np.bincount(keys)
     small = counts[keys] < k
     if l is not None and sensitive is not None:
-        distinct = pd.Series(sensitive).groupby(keys).nunique(dropna=False).to_numpy()
+        pairs = np.unique(keys * (int(sensitive.max()) + 1) + sensitive)
+        distinct = np.bincount(pairs // (int(sensitive.max()) + 1), minlength=len(counts))
         small |= distinct[keys] < l
     return small
+
+
+def _combined_keys(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    """One small integer per distinct combination of codes (mixed radix, compacted when large)."""
+    keys = np.zeros(len(codes[0]), dtype=np.int64)
+    span = 1
+    for code, size in zip(codes, sizes, strict=True):
+        if span * size > 2**40:  # keep the mixed-radix number small
+            keys = pd.factorize(keys)[0].astype(np.int64)
+            span = int(keys.max()) + 1
+        keys = keys * size + code
+        span *= size
+    if span > 8 * len(keys):  # np.bincount needs a compact range
+        keys = pd.factorize(keys)[0].astype(np.int64)
+    return keys
 
 
 def anonymise(
@@ -300,6 +336,7 @@ def anonymise(
     l: int | None = None,  # noqa: E741 - the l of l-diversity
     sensitive: str | None = None,
     max_candidates: int = 20_000,
+    weights: Mapping[str, float] | None = None,
 ) -> AnonymisationResult:
     """Reach k-anonymity (optionally l-diversity) with the least information loss.
 
@@ -321,6 +358,8 @@ def anonymise(
         Also require every class to hold at least ``l`` distinct values of ``sensitive``.
     max_candidates : int
         Refuse lattices larger than this (use fewer levels or quasi-identifiers).
+    weights : mapping of str to float, optional
+        How much each quasi-identifier's generalisation counts in :func:`information_loss` (default equal).
 
     Returns
     -------
@@ -333,6 +372,7 @@ def anonymise(
     if k > n:
         raise ValueError(f"k={k} is larger than the number of rows in data ({n}); no table can reach it")
     check_probability(max_suppression, "max_suppression")
+    _weights(hierarchies, weights)
     if (l is None) != (sensitive is None):
         raise ValueError("give both l and sensitive (for l-diversity) or neither")
     sensitive_values = None
@@ -340,7 +380,7 @@ def anonymise(
         check_columns(data, [sensitive], "data")
         if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or l < 1:
             raise ValueError(f"l must be a positive integer, got {l!r}")
-        sensitive_values = data[sensitive].to_numpy()
+        sensitive_values = pd.factorize(data[sensitive], use_na_sentinel=False)[0].astype(np.int64)
     columns = list(hierarchies)
     lattice = list(itertools.product(*[range(hierarchies[c].height + 1) for c in columns]))
     if len(lattice) > max_candidates:
@@ -349,19 +389,18 @@ def anonymise(
         )
     codes = {
         c: [
-            pd.factorize(hierarchies[c].generalise(data[c], lv), use_na_sentinel=False)[0]
+            pd.factorize(hierarchies[c].generalise(data[c], lv), use_na_sentinel=False)[0].astype(np.int64)
             for lv in range(hierarchies[c].height + 1)
         ]
         for c in columns
     }
     rows, best, best_mask = [], None, None
     for combo in lattice:
-        keys = np.zeros(n, dtype=np.int64)
-        for column, level in zip(columns, combo, strict=True):
-            keys = pd.factorize(keys * (int(codes[column][level].max()) + 2) + codes[column][level])[0]
+        chosen = [codes[c][lv] for c, lv in zip(columns, combo, strict=True)]
+        keys = _combined_keys(chosen, [int(code.max()) + 1 for code in chosen])
         mask = _suppression_mask(keys, sensitive_values, int(k), l)
         levels = dict(zip(columns, combo, strict=True))
-        loss = information_loss(levels, hierarchies, n_rows=n, n_suppressed=int(mask.sum()))
+        loss = information_loss(levels, hierarchies, n_rows=n, n_suppressed=int(mask.sum()), weights=weights)
         feasible = mask.sum() <= max_suppression * n
         rows.append(
             {**levels, "n_suppressed": int(mask.sum()), "information_loss": loss, "feasible": feasible}

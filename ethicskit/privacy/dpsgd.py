@@ -199,9 +199,21 @@ class DPSGDClassifier:
                     noise_multiplier=self.noise_multiplier, **common
                 )
             else:
-                model, optimizer, loader = engine.make_private_with_epsilon(
-                    target_epsilon=self.epsilon, target_delta=self.delta, epochs=int(self.epochs), **common
-                )
+                try:
+                    model, optimizer, loader = engine.make_private_with_epsilon(
+                        target_epsilon=self.epsilon,
+                        target_delta=self.delta,
+                        epochs=int(self.epochs),
+                        **common,
+                    )
+                except ValueError as error:
+                    if "too low" not in str(error):
+                        raise
+                    raise ValueError(
+                        f"epsilon={self.epsilon:g} is too small to reach with {len(features)} rows, "
+                        f"batch_size={self.batch_size} and epochs={self.epochs}: use a larger epsilon, "
+                        "fewer epochs, a smaller batch or more data"
+                    ) from None
         loss_fn = torch.nn.CrossEntropyLoss()
         model.train()
         for _ in _progress(range(int(self.epochs)), desc="DP-SGD epochs" if engine else "SGD epochs"):
