@@ -182,3 +182,47 @@ def test_lesson_exercises_check_for_real(answer):
     checks.q4.check(trail, 1)
     with pytest.raises(CheckFailed):
         checks.q4.check(trail, 0)
+
+
+def test_checks_pass_in_the_graders_fresh_recheck_process(answer, tmp_path):
+    """The grader unpickles the variables, re-imports ethicskit and re-runs each test cell."""
+    import json
+    import pickle
+    import subprocess
+    import sys
+
+    import cloudpickle
+
+    from ethicskit.course.recheck import MARKER
+
+    card, trail = answer
+    sheet = Datasheet.bundled("compas")
+    sheet.answer(
+        "composition", "How many instances are there?", f"{len(checks.lab2_materials().train.target):,} rows."
+    )
+    blobs = {"card": card, "trail": trail, "sheet": sheet, "build_card": _build}
+    head = "from ethicskit.checks import cards as checks\n"
+    cells = [
+        head + "checks.check_build_card(build_card, hidden_seed=3)",
+        head + "checks.check_card_metrics(card)\nchecks.check_limitations(card)",
+        head + "checks.check_card_sections(card)",
+        head + "checks.check_datasheet(sheet)\nchecks.check_trail(trail, card)",
+    ]
+    jobs = []
+    for index, source in enumerate(cells):
+        snapshot = tmp_path / f"snap{index}.pkl"
+        snapshot.write_bytes(
+            pickle.dumps({"blobs": {k: cloudpickle.dumps(v) for k, v in blobs.items()}, "problems": {}})
+        )
+        jobs.append({"index": index, "source": source, "snapshot": str(snapshot)})
+    jobfile = tmp_path / "jobs.json"
+    jobfile.write_text(json.dumps(jobs))
+    run = subprocess.run(
+        [sys.executable, "-m", "ethicskit.course.recheck", str(jobfile)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    verdicts = json.loads(run.stdout.split(MARKER, 1)[1])
+    assert all(v["passed"] for v in verdicts), verdicts
+    assert verdicts[2]["value"] == 3.0

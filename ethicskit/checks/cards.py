@@ -177,10 +177,59 @@ def _metric_findings(card: Any, model: Any, X: pd.DataFrame, y: Any, *, reveal: 
     return [f"{f.where}: {hide.sub('recomputation on held-out rows differs', f.message)}" for f in relevant]
 
 
-def _expect_card(card: Any, what: str = "card") -> None:
+def _named(obj: Any, name: str) -> bool:
+    """True when ``obj``'s class (or a base) is ethicskit's ``name``, from this import or an earlier one.
+
+    The grader re-runs each test cell in a fresh process after re-importing ethicskit, so a learner's
+    card may be an instance of an *earlier* copy of the class; it is rebuilt from its data, with the
+    current code, before anything is checked.
+    """
+    return any(k.__name__ == name and k.__module__.startswith("ethicskit.") for k in type(obj).__mro__)
+
+
+def _as_card(card: Any, what: str = "card") -> Any:
+    """The learner's card as a ModelCard of the current ethicskit, rebuilt from its text."""
+    from huggingface_hub import RepoCard
+
     from ethicskit.cards import ModelCard
 
-    expect_type(card, ModelCard, what)
+    if not isinstance(card, RepoCard) and not _named(card, "ModelCard"):
+        expect_type(card, ModelCard, what)
+    try:
+        return ModelCard(str(card.content))
+    except Exception as error:
+        raise CheckFailed(
+            f"{what} could not be read as a model card ({type(error).__name__}: {error})."
+        ) from None
+
+
+def _as_trail(trail: Any) -> Any:
+    """The learner's trail as an AuditTrail of the current ethicskit, with a copy of its entries."""
+    import json
+
+    from ethicskit.audit import AuditTrail
+
+    if not _named(trail, "AuditTrail"):
+        expect_type(trail, AuditTrail, "trail")
+    fresh = AuditTrail()
+    try:
+        fresh.entries = [json.loads(json.dumps(e)) for e in trail.entries]
+    except Exception as error:
+        raise CheckFailed(f"the trail's entries could not be read ({type(error).__name__}).") from None
+    expect(all(isinstance(e, dict) for e in fresh.entries), "every trail entry should be a dict.")
+    return fresh
+
+
+def _as_sheet(sheet: Any) -> Any:
+    """The learner's datasheet as a Datasheet of the current ethicskit."""
+    from ethicskit.cards import Datasheet
+
+    if not _named(sheet, "Datasheet"):
+        expect_type(sheet, Datasheet, "sheet")
+    try:
+        return Datasheet(sheet.name, sheet.sections, license=sheet.license, metadata=sheet.metadata)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed(f"sheet is not a valid datasheet: {error}") from None
 
 
 def _expect_reports(card: Any) -> None:
@@ -222,7 +271,7 @@ def check_build_card(build_card: Any, *, hidden_seed: int | None = None) -> None
             raise CheckFailed(
                 f"build_card(model, X, y) raised {type(error).__name__} on {where}: {error}"
             ) from None
-        _expect_card(card, "what build_card returns")
+        card = _as_card(card, "what build_card returns")
         _expect_reports(card)
         problems = _metric_findings(card, materials.model, X, y, reveal=hidden_seed is None)
     expect(
@@ -240,7 +289,7 @@ def check_card_metrics(card: Any, *, recompute: bool = True) -> None:
 
     With ``recompute=False`` (visible test) only the reported metrics and stated features are checked.
     """
-    _expect_card(card)
+    card = _as_card(card)
     _expect_reports(card)
     if not recompute:
         return
@@ -279,7 +328,7 @@ def check_card_sections(card: Any) -> float:
     written for this model, not copied from the example card (gate: a copy scores zero)."""
     from ethicskit.cards import REQUIRED_SECTIONS
 
-    _expect_card(card)
+    card = _as_card(card)
     copied = _copied_sections(card)
     expect(
         not copied,
@@ -335,7 +384,7 @@ def check_limitations(card: Any, *, strict: bool = True) -> None:
     from ethicskit.cards._text import placeholder_in
     from ethicskit.cards.validation import prose
 
-    _expect_card(card)
+    card = _as_card(card)
     text = prose(card.section("Limitations"))
     expect(bool(text), "the card has no Limitations section.")
     expect(not placeholder_in(text), "the Limitations section still holds a placeholder.")
@@ -377,9 +426,7 @@ def check_datasheet(sheet: Any, *, strict: bool = True) -> None:
 
     With ``strict=False`` (visible test) the row count is not checked.
     """
-    from ethicskit.cards import Datasheet
-
-    expect_type(sheet, Datasheet, "sheet")
+    sheet = _as_sheet(sheet)
     bad = [str(f) for f in sheet.validate() if f.severity == "error" and f.where != "datasheet.license"]
     expect(not bad, f"{len(bad)} datasheet answer(s) are missing or placeholders: " + " | ".join(bad[:3]))
     if not strict:
@@ -399,10 +446,8 @@ def check_trail(trail: Any, card: Any, *, strict: bool = True) -> None:
 
     With ``strict=False`` (visible test) the trail only has to verify on its own.
     """
-    from ethicskit.audit import AuditTrail
-
-    expect_type(trail, AuditTrail, "trail")
-    _expect_card(card)
+    trail = _as_trail(trail)
+    card = _as_card(card)
     own = trail.verify()
     expect(own.ok, "the audit trail does not verify: " + "; ".join(own.problems))
     if not strict:
@@ -432,7 +477,7 @@ def _check_section_for_question(answer: str) -> None:
 
 
 def _check_clean_card(card: Any, model: Any, X: Any, y: Any) -> None:
-    _expect_card(card)
+    card = _as_card(card)
     errors = card.validate(model, X, y).errors
     expect(not errors, f"{len(errors)} error(s) remain, first: {errors[0]}" if errors else "")
 
@@ -440,7 +485,7 @@ def _check_clean_card(card: Any, model: Any, X: Any, y: Any) -> None:
 def _check_disparity(card: Any, metric: str, feature: str) -> None:
     from ethicskit.cards import largest_disparity
 
-    _expect_card(card)
+    card = _as_card(card)
     worst = largest_disparity(card.reported_metrics())
     expect(feature == worst["sensitive_feature"], f"{feature!r} is not the feature with the largest gap.")
     expect(metric == worst["metric"], f"the largest gap by {feature} is not in {metric!r}.")
@@ -448,7 +493,7 @@ def _check_disparity(card: Any, metric: str, feature: str) -> None:
 
 def _check_tampered(trail: Any, position: int) -> None:
     expect(isinstance(position, (int, np.integer)), "Answer with the position (an int) of the edited entry.")
-    bad = trail.verify().bad_entries
+    bad = _as_trail(trail).verify().bad_entries
     expect(bool(bad), "this trail verifies: nothing was edited.")
     expect(position == bad[0], f"entry {position} is not the first entry verify() flags.")
 
