@@ -84,12 +84,16 @@ def expect_close(found: Any, expected: Any, what: str, *, tol: float = 1e-6, rev
     if worst > tol:
         if found_arr.ndim == 0:
             shown = f"{float(found_arr):.4g}"
-            target = f"expected {float(expected_arr):.4g}" if reveal else "that is not the right value"
-            raise CheckFailed(f"{what} is {shown}; {target} (off by {worst:.3g}, tolerance {tol:g}).")
+            if reveal:
+                raise CheckFailed(
+                    f"{what} is {shown}; expected {float(expected_arr):.4g} (off by {worst:.3g}, tolerance {tol:g})."
+                )
+            # hidden: neither the value nor the distance to it (found +- distance would reveal it)
+            raise CheckFailed(f"{what} is {shown}; that is not the right value (tolerance {tol:g}).")
         wrong = int(np.sum(diff > tol))
+        largest = f" (largest difference {worst:.3g})" if reveal else ""
         raise CheckFailed(
-            f"{what}: {wrong} of {diff.size} values differ from the expected ones by more than {tol:g} "
-            f"(largest difference {worst:.3g})."
+            f"{what}: {wrong} of {diff.size} values differ from the expected ones by more than {tol:g}{largest}."
         )
 
 

@@ -239,9 +239,13 @@ def execute_submission(task: dict) -> dict:
                     cell.outputs = [_error_output("NotRun", "not run: " + executor.stopped)]
         result["events"] = list(executor.events)
         result["seconds"] = round(time.monotonic() - start, 3)
-        limits.kill_all()
+        limits.remove()
         if task.get("recheck", True):
             recheck_start = time.monotonic()
+            # a fresh cgroup: whatever the notebook left behind cannot starve the recheck
+            limits = CgroupLimits(memory_mb=limits.memory_mb, max_processes=limits.max_processes)
+            if task.get("sandbox", True):
+                limits.create()
             verdicts, problem = _recheck(
                 notebook, executor.snapshots, scratch=scratch, sandbox=task.get("sandbox", True), hidden=hidden,
                 limits=limits, timeout=float(task.get("cell_timeout", 60)) * max(1, len(executor.snapshots)) + 30,

@@ -25,6 +25,7 @@ import logging
 import shutil
 import sys
 import tempfile
+import warnings
 import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from ethicskit.course._config import lab_ids, load_course_config
 from ethicskit.course.execute import execute_submission
+from ethicskit.course.sanitize import released_metadata, repair_notebook
 
 __all__ = ["SubmissionResult", "grade", "collect_submissions", "format_table", "GRADING_RECORD"]
 
@@ -137,7 +139,9 @@ def _run_converter(converter) -> str | None:
     handler = Keep()
     converter.log.addHandler(handler)
     try:
-        converter.start()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SQLAlchemy warnings from inside nbgrader's gradebook
+            converter.start()
     except Exception as error:  # noqa: BLE001 - nbgrader raises NbGraderException after logging
         detail = next((m for m in messages if "Error" in m or "error" in m.lower()), str(error))
         return detail.strip().splitlines()[-1][:300] if detail.strip() else type(error).__name__
@@ -159,6 +163,18 @@ def _hidden_paths(root: Path, submissions: Path) -> list[str]:
     return sorted(str(p) for p in hidden if str(p) != "/")
 
 
+def _repaired_copy(submitted: Path, target: Path, lab: str, students: list[str], spec: dict):
+    """Copy each student's submission to ``target`` and repair its nbgrader metadata there."""
+    changes = {}
+    for student in students:
+        destination = target / student / lab
+        shutil.copytree(submitted / student / lab, destination)
+        changes[student] = []
+        for notebook in sorted(destination.glob("*.ipynb")):
+            changes[student] += repair_notebook(notebook, spec)
+    return target, changes
+
+
 def _autograded_root(root: Path) -> Path:
     from nbgrader.coursedir import CourseDirectory
 
@@ -170,7 +186,8 @@ def _scores(db_url: str, lab: str, students: list[str]) -> dict[str, tuple[float
     from nbgrader.api import Gradebook, MissingEntry
 
     out = {}
-    with Gradebook(db_url) as gb:
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")
         for student in students:
             try:
                 submission = gb.find_submission(lab, student)
@@ -247,9 +264,14 @@ def grade(
     try:
         submitted, found = collect_submissions(Path(submissions), lab, scratch)
         chosen = [s for s in found if students is None or s in students]
-        register_lab(root, lab, db_url=db_url)
+        register_lab(root, lab, db_url=db_url, release_dir=scratch / "released")
+        submitted = _repaired_copy(submitted, scratch / "repaired", lab, chosen,
+                                   released_metadata(scratch / "released" / lab / f"{lab}.ipynb"))
         stage = scratch / "sanitized"
         results: dict[str, SubmissionResult] = {s: SubmissionResult(student=s) for s in chosen}
+        for student, changes in submitted[1].items():
+            results[student].events += changes
+        submitted = submitted[0]
         # 1. sanitize (serial; records students and submissions in the gradebook)
         tasks = []
         for student in chosen:

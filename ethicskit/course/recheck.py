@@ -28,46 +28,31 @@ def variables_used(source: str) -> list[str]:
     Examples
     --------
     >>> variables_used("from m import check\\ncheck(model, X_test)\\nn = 3\\nprint(n)")
-    ['X_test', 'model']
+    ['X_test', 'model', 'n']
+
+    Names the cell assigns are included too (the cell may read the notebook's value first); they
+    are snapshotted only where they exist.
     """
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    defined: set[str] = set()
+    bound: set[str] = set()  # imports, defs, arguments, exception names: made by the cell itself
+    assigned: set[str] = set()  # plain assignments: the notebook may hold a value the cell reads first
     loaded: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
-            (loaded if isinstance(node.ctx, ast.Load) else defined).add(node.id)
+            (loaded if isinstance(node.ctx, ast.Load) else assigned).add(node.id)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
-                defined.add((alias.asname or alias.name).split(".")[0])
+                bound.add((alias.asname or alias.name).split(".")[0])
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defined.add(node.name)
-            if not isinstance(node, ast.ClassDef):
-                args = node.args
-                for arg in args.args + args.kwonlyargs + args.posonlyargs:
-                    defined.add(arg.arg)
-                for arg in (args.vararg, args.kwarg):
-                    if arg is not None:
-                        defined.add(arg.arg)
+            bound.add(node.name)
         elif isinstance(node, ast.arg):
-            defined.add(node.arg)
+            bound.add(node.arg)
         elif isinstance(node, ast.ExceptHandler) and node.name:
-            defined.add(node.name)
-    # a name both assigned and read in the cell may still come from the notebook (x = x + 1)
-    first_store: dict[str, int] = {}
-    first_load: dict[str, int] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            line = (node.lineno, node.col_offset)
-            table = first_load if isinstance(node.ctx, ast.Load) else first_store
-            if node.id not in table or line < table[node.id]:
-                table[node.id] = line
-    needed = {
-        name for name in loaded
-        if name not in dir(builtins) and (name not in defined or (name in first_store and first_load[name] < first_store[name]))
-    }
+            bound.add(node.name)
+    needed = {name for name in loaded if name not in bound and name not in dir(builtins)}
     return sorted(needed)
 
 
@@ -130,10 +115,8 @@ def _check_one(job: dict) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, blob in snapshot.get("blobs", {}).items():
-            if blob is None:
-                problem = snapshot.get("problems", {}).get(name, "")
-                verdict["message"] = f"the variable {name!r} cannot be copied for grading (not picklable: {problem})"
-                return verdict
+            if blob is None:  # left out; if the test needs it, it fails and says why below
+                continue
             try:
                 namespace[name] = pickle.loads(blob)
             except Exception as error:  # noqa: BLE001
@@ -146,6 +129,10 @@ def _check_one(job: dict) -> dict:
         current.update(saved_builtins)
         _clean_ethicskit()
         passed, value, message = run_cell(job["source"], namespace)
+    unpicklable = sorted(snapshot.get("problems", {}))
+    if not passed and unpicklable:
+        message += (f" (the variable(s) {unpicklable} could not be copied for grading: keep answers picklable,"
+                    " e.g. no open files or generators)")
     verdict.update(passed=passed, value=value, message=message)
     return verdict
 

@@ -64,13 +64,16 @@ def generate_lab(root: Path, lab: str, dest: Path) -> Path:
     return target
 
 
-def register_lab(root: Path, lab: str, *, db_url: str | None = None) -> None:
+def register_lab(root: Path, lab: str, *, db_url: str | None = None, release_dir: Path | None = None) -> None:
     """Record ``lab`` (cells, points, source of test cells) in the course gradebook for grading.
 
-    The released notebooks go to a temporary folder, so ``labs/`` is not touched.
+    The released notebooks go to ``release_dir/<lab>`` (default: a temporary folder), never ``labs/``.
     """
     root = Path(root)
     url = db_url or load_course_config(root).CourseDirectory.db_url
+    if release_dir is not None:
+        _generate(root, lab, release_dir=Path(release_dir), db_url=url)
+        return
     with tempfile.TemporaryDirectory(prefix="ethicskit-register-") as scratch:
         _generate(root, lab, release_dir=Path(scratch), db_url=url)
 

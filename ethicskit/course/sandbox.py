@@ -237,7 +237,7 @@ class CgroupLimits:
 
         for path in self.paths:
             procs = path / "cgroup.procs"
-            for _ in range(5):
+            for _ in range(200):
                 try:
                     pids = [int(x) for x in procs.read_text().split()]
                 except OSError:
@@ -277,6 +277,12 @@ class PlainIpcKernelManager(AsyncKernelManager):
         key = uuid.uuid4().hex[:10]
         self.ip = str(folder / f"k{key}")
         self.connection_file = str(folder / f"kernel-{key}.json")
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        # the kernel's own console chatter (and anything a student writes to fd 1/2) stays out of the log
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        await super()._async_launch_kernel(kernel_cmd, **kw)
 
     @property
     def kernel_spec(self):

@@ -1,0 +1,56 @@
+"""The fresh-process recheck: which variables a test cell needs, and how a cell is judged."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+
+import cloudpickle
+
+from ethicskit.course.recheck import MARKER, run_cell, variables_used
+
+
+def test_variables_used_ignores_imports_builtins_and_local_names():
+    source = (
+        "from ethicskit.checks import expect_close\nimport numpy as np\n"
+        "rng = np.random.default_rng(0)\nx = rng.normal(size=3)\n"
+        "expect_close(model.predict(x), len(X_test), 'the model')\n"
+        "def helper(a, *rest, k=1):\n    return a + k + total\n"
+        "counter = counter + 1\n"
+    )
+    # names the cell assigns are included too (snapshotted only where the notebook has them)
+    assert variables_used(source) == ["X_test", "counter", "model", "rng", "total", "x"]
+    assert variables_used("this is not python(") == []
+
+
+def test_run_cell_pass_fail_and_partial_credit():
+    assert run_cell("x = 1\nassert x == 1", {}) == (True, None, "")
+    passed, value, message = run_cell("from ethicskit.checks import expect\nexpect(False, 'plain words')", {})
+    assert not passed and "plain words" in message
+    assert run_cell("1.5", {}) == (True, 1.5, "")
+    assert run_cell("raise KeyError('k')", {})[0] is False
+
+
+def test_recheck_process_ignores_monkeypatching_done_elsewhere(tmp_path):
+    # a snapshot of the student's variables; the recheck process runs the instructor's cell on them
+    snap = tmp_path / "snap.pkl"
+    with open(snap, "wb") as handle:
+        pickle.dump({"blobs": {"answer": cloudpickle.dumps(0.3)}, "problems": {}}, handle)
+    jobs = [
+        {"index": 0, "source": "from ethicskit.checks import expect_close\nexpect_close(answer, 0.5, 'a', reveal=False)",
+         "snapshot": str(snap)},
+        {"index": 1, "source": "from ethicskit.checks import expect_close\nexpect_close(answer, 0.3, 'a')",
+         "snapshot": str(snap)},
+        {"index": 2, "source": "answer", "snapshot": str(tmp_path / "missing.pkl")},
+    ]
+    job_file = tmp_path / "jobs.json"
+    job_file.write_text(json.dumps(jobs))
+    done = subprocess.run([sys.executable, "-m", "ethicskit.course.recheck", str(job_file)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith(MARKER))
+    verdicts = json.loads(line[len(MARKER):])
+    assert [v["passed"] for v in verdicts] == [False, True, False]
+    assert "0.5" not in verdicts[0]["message"]
+    assert "could not be recorded" in verdicts[2]["message"]
