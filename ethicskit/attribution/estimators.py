@@ -24,7 +24,7 @@ import pandas as pd
 
 from ethicskit._validation import check_in_choices
 from ethicskit.attribution.exact import evaluate_query, selected_stages
-from ethicskit.attribution.queries import unflatten
+from ethicskit.attribution.queries import functional_model, unflatten
 from ethicskit.attribution.recorder import TrainingRecord, batch_loss, replay_stage
 
 __all__ = ["stage_change", "first_order_coefficients", "stage_shift", "estimate_stage_effects",
@@ -135,8 +135,6 @@ def stage_shift(record: TrainingRecord, stage: int | str, *, method: str = "firs
 def _apply(record: TrainingRecord, query: Callable[[Any], Any], delta: Any, mode: str,
            at_final: Any = None) -> np.ndarray:
     import torch
-
-    from ethicskit.attribution.queries import functional_model
 
     final = record.final_params
     if mode == "difference":

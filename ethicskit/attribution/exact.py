@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ethicskit.attribution.queries import functional_model
 from ethicskit.attribution.recorder import TrainingRecord, replay_stage
 
 __all__ = ["retrain_without", "exact_stage_effects", "evaluate_query", "selected_stages"]
@@ -31,8 +32,6 @@ def retrain_without(record: TrainingRecord, stage: int | str) -> Any:
 def evaluate_query(record: TrainingRecord, query: Callable[[Any], Any], params: Any):
     """Evaluate ``query`` on the model holding the flat parameters ``params`` (no gradient)."""
     import torch
-
-    from ethicskit.attribution.queries import functional_model
 
     with torch.no_grad():
         return query(functional_model(record.model, params)).detach().reshape(-1)

@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from ethicskit._validation import check_positive, check_probability, check_random_state
+from ethicskit._validation import (
+    as_1d_array,
+    check_no_nan,
+    check_positive,
+    check_probability,
+    check_random_state,
+)
+from ethicskit.attribution.recorder import Stage
 
 __all__ = ["Split", "SpuriousData", "make_spurious_data", "make_pipeline_stages", "make_mlp",
            "group_balanced_weights", "group_accuracy"]
@@ -103,8 +110,6 @@ def make_spurious_data(*, n_pretrain: int = 2000, n_finetune: int = 2000, n_alig
 
 def group_balanced_weights(group: Any) -> np.ndarray:
     """Weights that give every group the same total weight (mean weight 1)."""
-    from ethicskit._validation import as_1d_array, check_no_nan
-
     g = check_no_nan(as_1d_array(group, "group"), "group")
     values, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
     weights = len(g) / (len(values) * counts[inverse])
@@ -134,8 +139,6 @@ def make_pipeline_stages(data: SpuriousData, *, pretrain_lr: float = 0.1, finetu
     ``reweight_finetune=True`` redoes fine-tuning with group-balanced sample weights (the intervention).
     The fine-tuning learning rate decays linearly to 10% of ``finetune_lr`` (a schedule to account for).
     """
-    from ethicskit.attribution.recorder import Stage
-
     n_ft = epochs[1] * -(-len(data.finetune) // batch_size)
     ft_schedule = [finetune_lr * (1 - 0.9 * t / max(n_ft - 1, 1)) for t in range(n_ft)]
     weights = group_balanced_weights(data.finetune.group) if reweight_finetune else None

@@ -217,7 +217,11 @@ def check_intervention(intervene: Callable[..., Any], *, data_seed: int = LESSON
     expect(callable(intervene), "intervene should be a function (data, *, random_state) -> TrainingRecord.")
     data, original = lesson_record(random_state=data_seed)
     redone = _quietly(lambda: intervene(data, random_state=data_seed))
-    expect(isinstance(redone, TrainingRecord),
+    # duck-typed on purpose: the grader's fresh-process recheck re-imports ethicskit, so the learner's
+    # record may be an instance of an earlier copy of the TrainingRecord class
+    is_record = type(redone).__name__ == TrainingRecord.__name__ and all(
+        hasattr(redone, name) for name in ("checkpoints", "stages", "model", "n_stages"))
+    expect(is_record,
            f"intervene should return the TrainingRecord of the new run, not a {type(redone).__name__}.")
     expect(redone.n_stages == original.n_stages,
            f"The new run should keep the {original.n_stages} stages; it has {redone.n_stages}.")
