@@ -66,6 +66,7 @@ def test_tree_shap_is_additive_in_probability(data, forest, shap_expl):
     assert shap_expl.global_importance()["noise"] < shap_expl.global_importance()["strong"] / 5
 
 
+@pytest.mark.slow  # shap's model-agnostic explainers compile numba code on first use (20-40 s)
 def test_tree_shap_equals_exact_shapley_on_same_background(data, forest):
     X, _, _ = data
     background = X.sample(10, random_state=2)
@@ -75,7 +76,7 @@ def test_tree_shap_equals_exact_shapley_on_same_background(data, forest):
     np.testing.assert_allclose(tree.values, exact.values, atol=1e-6)
 
 
-def test_linear_and_generic_models(data):
+def test_linear_model_is_explained_in_log_odds(data):
     X, y, _ = data
     background = X.sample(50, random_state=3)
     logistic = LogisticRegression().fit(X, y)
@@ -84,8 +85,13 @@ def test_linear_and_generic_models(data):
     np.testing.assert_allclose(
         lin.values.sum(axis=1) + lin.base_values, logistic.decision_function(X.iloc[:10]), atol=1e-6
     )
+
+
+@pytest.mark.slow  # shap's model-agnostic explainers compile numba code on first use (20-40 s)
+def test_other_models_use_the_generic_explainer(data):
+    X, y, _ = data
     knn = KNeighborsClassifier(15).fit(X, y)
-    gen = explain.shap_values(knn, X.iloc[:5], background=background.iloc[:20])
+    gen = explain.shap_values(knn, X.iloc[:5], background=X.sample(20, random_state=3))
     assert gen.method == "shap-exact"
     np.testing.assert_allclose(
         gen.values.sum(axis=1) + gen.base_values, knn.predict_proba(X.iloc[:5])[:, 1], atol=1e-6

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit._validation import check_consistent_length, check_no_nan
+from ethicskit._validation import check_no_nan
 
 __all__ = [
     "quiet",
@@ -43,12 +43,9 @@ def import_shap():
 
 def progress(iterable: Iterable[Any], *, desc: str, total: int | None = None, enabled: bool = True):
     """Wrap ``iterable`` in a tqdm bar, silent when disabled, TQDM_DISABLE=1 or not interactive."""
-    disabled = (
-        not enabled
-        or os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes"}
-        or not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty() or "ipykernel" in sys.modules)
-    )
-    if disabled:
+    switched_off = os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes"}
+    interactive = "ipykernel" in sys.modules or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
+    if not enabled or switched_off or not interactive:
         return iterable
     from tqdm.auto import tqdm
 
@@ -87,11 +84,6 @@ def check_frame(X: Any, name: str = "X", *, columns: pd.Index | None = None) -> 
     if columns is not None and list(X.columns) != list(columns):
         raise ValueError(f"{name} must have the model's columns {list(columns)}, got {list(X.columns)}")
     return X
-
-
-def check_same_rows(**frames: Any) -> int:
-    """Raise unless every given frame/array has the same number of rows."""
-    return check_consistent_length(**frames)
 
 
 def positive_proba(model: Any, X: pd.DataFrame) -> np.ndarray:

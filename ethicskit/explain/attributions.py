@@ -165,6 +165,13 @@ def shap_values(
     -------
     LocalExplanation
 
+    Notes
+    -----
+    The model-agnostic algorithms ("exact", "permutation") call ``predict_proba`` about
+    2**n_features (exact, up to 12 features) or 2 * n_features * 10 (permutation) times per
+    instance and background row, and shap compiles them with numba the first time they run in a
+    process (20-40 s on a small CPU). Tree and linear models avoid both costs.
+
     Examples
     --------
     >>> from sklearn.ensemble import RandomForestClassifier

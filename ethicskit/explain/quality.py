@@ -39,9 +39,20 @@ __all__ = [
 
 
 def reference_row(background: pd.DataFrame) -> pd.DataFrame:
-    """The one-row "feature removed" reference: the median of each column of ``background``."""
+    """The one-row "feature removed" reference: the lower median of each column of ``background``.
+
+    The lower median is always a value that occurs in the column, so an integer category code stays a
+    valid code.
+
+    Examples
+    --------
+    >>> reference_row(pd.DataFrame({"code": [0, 1, 2, 3], "x": [0.5, 1.5, 2.5, 3.5]}))
+       code    x
+    0     1  1.5
+    """
     background = check_frame(background, "background")
-    return background.median().to_frame().T.astype(background.dtypes.to_dict())
+    medians = background.quantile(0.5, interpolation="lower", numeric_only=False)
+    return medians.to_frame().T.reset_index(drop=True).astype(background.dtypes.to_dict())
 
 
 def _check_expl(explanation: Any, name: str = "explanation") -> LocalExplanation:
