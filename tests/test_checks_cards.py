@@ -184,6 +184,7 @@ def test_lesson_exercises_check_for_real(answer):
         checks.q4.check(trail, 0)
 
 
+@pytest.mark.slow
 def test_checks_pass_in_the_graders_fresh_recheck_process(answer, tmp_path):
     """The grader unpickles the variables, re-imports ethicskit and re-runs each test cell."""
     import json

@@ -116,6 +116,11 @@ class Datasheet:
                 )
             self.sections[key] = {str(q): str(a) for q, a in answers.items()}
 
+    @property
+    def title(self) -> str:
+        """A human-readable title (``metadata["title"]`` when the bundled JSON gives one, else the name)."""
+        return str(self.metadata.get("title") or self.name)
+
     # ------------------------------------------------------------------ building
     @classmethod
     def template(cls, name: str, **kwargs: Any) -> Datasheet:
@@ -170,7 +175,7 @@ class Datasheet:
             datasheet=True,
             **{k: v for k, v in self.metadata.items() if k not in ("pretty_name", "license")},
         )
-        body = [f"# Datasheet for {self.name}"]
+        body = [f"# Datasheet for {self.title}"]
         for key, title in SECTIONS.items():
             body.append(f"## {title}")
             for question, answer in self.sections[key].items():

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ethicskit.datasets._files import DATA_DIR
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ethicskit.cards.datasheet import Datasheet
 
 __all__ = ["SECTIONS", "BundledDatasheet", "datasheet"]
 
@@ -41,8 +45,8 @@ class BundledDatasheet:
         return self.to_markdown()
 
 
-def datasheet(name: str) -> BundledDatasheet:
-    """Return the datasheet of a bundled dataset.
+def datasheet(name: str) -> Datasheet:
+    """Return the datasheet of a bundled dataset, as an :class:`ethicskit.cards.Datasheet`.
 
     Parameters
     ----------
@@ -65,4 +69,6 @@ def datasheet(name: str) -> BundledDatasheet:
     missing = [s for s in SECTIONS if not content.get(s)]
     if missing:
         raise ValueError(f"the datasheet of {name!r} lacks the section(s) {missing}")
-    return BundledDatasheet(name=name, title=content["title"], sections={s: content[s] for s in SECTIONS})
+    from ethicskit.cards.datasheet import Datasheet  # the card machinery: validate, render, save
+
+    return Datasheet.from_dict(content, name=name)
