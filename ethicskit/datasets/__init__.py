@@ -9,6 +9,7 @@ No network is ever used: every file ships inside the package with its SHA-256 re
 from ethicskit.datasets._files import DataFileError
 from ethicskit.datasets.base import Dataset, DatasetSplits, split_dataset
 from ethicskit.datasets.datasheets import datasheet
+from ethicskit.datasets.moderation import load_moderation, load_moderation_csv
 from ethicskit.datasets.tabular import list_datasets, load_adult, load_compas, load_dataset, load_german
 
 __all__ = [
