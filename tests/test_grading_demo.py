@@ -100,6 +100,32 @@ def _derive_hostile(course: Path, lab: str, submissions: Path, expected: dict) -
     return out
 
 
+def _check_feedback_and_report(course: Path, lab: str, expected: dict) -> None:
+    """Feedback never shows hidden tests, reference solutions or tracebacks; the report adds up."""
+    import pandas as pd
+
+    from ethicskit.course.feedback import write_feedback
+    from ethicskit.course.report import write_report
+
+    pages = write_feedback(course, lab=lab)
+    assert len(pages) == len(expected)
+    source = nbformat.read(course / "solutions" / lab / f"{lab}.ipynb", as_version=4)
+    secrets = []
+    for cell in source.cells:
+        for block in ("HIDDEN TESTS", "SOLUTION"):
+            begin, end = f"### BEGIN {block}", f"### END {block}"
+            if begin in cell.source:
+                inner = cell.source.split(begin, 1)[1].split(end, 1)[0]
+                secrets += [line.strip() for line in inner.splitlines() if len(line.strip()) > 25]
+    for page in pages:
+        text = page.read_text()
+        assert "Traceback" not in text and "BEGIN HIDDEN" not in text and 'File "' not in text
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"{page} shows hidden test or solution lines: {leaked[:2]}"
+    totals = pd.read_csv(write_report(course, out=course / "reports")[1])
+    assert dict(zip(totals["student"], totals["score"])) == pytest.approx(expected)
+
+
 @pytest.mark.grading
 @pytest.mark.parametrize(("lab", "origin", "expected_file"), CASES, ids=[c[0] for c in CASES])
 def test_demo_submissions_get_expected_scores(lab, origin, expected_file, tmp_path):
@@ -134,5 +160,6 @@ def test_demo_submissions_get_expected_scores(lab, origin, expected_file, tmp_pa
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         count = db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0]
     assert count == len(expected)
+    _check_feedback_and_report(course, lab, expected)
     if not sandbox:
         pytest.skip(f"hostile submissions not graded: no sandbox here ({SANDBOX_PROBLEM.splitlines()[0]})")

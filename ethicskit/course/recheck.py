@@ -79,10 +79,10 @@ def run_cell(source: str, namespace: dict) -> tuple[bool, float | None, str]:
         exec(compile(tree, "<test cell>", "exec"), namespace)
         value = eval(compile(last, "<test cell>", "eval"), namespace) if last is not None else None
     except AssertionError as failure:
-        message = getattr(failure, "message", None) or str(failure) or "a check failed"
-        return False, None, f"{type(failure).__name__}: {message}"
+        return False, None, getattr(failure, "message", None) or str(failure) or "a check failed"
     except BaseException as error:  # noqa: BLE001 - any error fails the cell, as in nbgrader
-        return False, None, f"{type(error).__name__}: {error}"
+        detail = f": {error}" if str(error) else ""
+        return False, None, f"your code raised {type(error).__name__}{detail}"
     number = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)

@@ -1,0 +1,101 @@
+"""``ethicskit course run-all``: run the whole course headless and write a short Markdown report.
+
+Executes every lesson, regenerates ``labs/`` (``release``), grades every lab's demo submissions in a
+temporary copy of the course (the course's own gradebook is never touched) and compares them with
+``demo_submissions/<lab>.expected.json``, then writes ``README.md``, the grade report and the
+students' HTML feedback into the report folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["run_lessons", "grade_demos", "run_all"]
+
+
+def run_lessons(root: Path, *, timeout: int = 600) -> list[dict]:
+    """Execute each ``lessons/*.ipynb`` in a fresh kernel; return name, seconds, ok, error."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    rows = []
+    for lesson in sorted((Path(root) / "lessons").glob("*.ipynb")):
+        start = time.perf_counter()
+        notebook = nbformat.read(lesson, as_version=4)
+        error = ""
+        try:
+            NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(lesson.parent)}}).execute()
+        except Exception as failure:  # noqa: BLE001 - reported, the run goes on
+            error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[-1][:200] if str(failure).strip() else ''}"
+        rows.append({"lesson": lesson.name, "seconds": round(time.perf_counter() - start, 1), "ok": not error,
+                     "error": error})
+    return rows
+
+
+def grade_demos(root: Path, *, out: Path, jobs: int = 2, sandbox: bool = True) -> list[dict]:
+    """Grade every lab's demo submissions in a temporary course copy; write report and feedback to ``out``."""
+    from ethicskit.course.feedback import write_feedback
+    from ethicskit.course.grade import grade
+    from ethicskit.course.report import write_report
+
+    root = Path(root)
+    rows = []
+    expected_files = sorted((root / "demo_submissions").glob("*.expected.json"))
+    with tempfile.TemporaryDirectory(prefix="ethicskit-runall-") as scratch:
+        course = Path(scratch) / "course"
+        (course / "solutions").mkdir(parents=True)
+        shutil.copy(root / "nbgrader_config.py", course / "nbgrader_config.py")
+        for expected_file in expected_files:
+            lab = expected_file.name[: -len(".expected.json")]
+            if not (root / "solutions" / lab).is_dir():
+                rows.append({"lab": lab, "student": "-", "expected": None, "score": None, "ok": False,
+                             "note": "no source in solutions/"})
+                continue
+            shutil.copytree(root / "solutions" / lab, course / "solutions" / lab)
+            expected = json.loads(expected_file.read_text())
+            start = time.perf_counter()
+            results = grade(course, root / "demo_submissions", lab=lab, jobs=jobs, sandbox=sandbox,
+                            students=list(expected), cell_timeout=300, notebook_timeout=900, memory_mb=6144,
+                            max_processes=512)
+            seconds = time.perf_counter() - start
+            for r in results:
+                want = float(expected.get(r.student, float("nan")))
+                rows.append({"lab": lab, "student": r.student, "expected": want, "score": r.score,
+                             "max": r.max_score, "ok": abs(want - r.score) < 1e-6,
+                             "note": r.reason, "seconds": round(r.seconds, 1), "lab_seconds": round(seconds, 1)})
+            write_feedback(course, lab=lab, out=out / "feedback")
+        if expected_files:
+            write_report(course, out=out / "grades")
+    return rows
+
+
+def run_all(root: Path, *, report: Path, jobs: int = 2, sandbox: bool = True) -> int:
+    """Run lessons, release and demo grading; write ``report/README.md``; return 0 when all is well."""
+    from ethicskit.course.release import release
+
+    root = Path(root)
+    report = Path(report) if Path(report).is_absolute() else root / report
+    report.mkdir(parents=True, exist_ok=True)
+    lessons = run_lessons(root)
+    start = time.perf_counter()
+    released = release(root)
+    release_seconds = time.perf_counter() - start
+    grades = grade_demos(root, out=report, jobs=jobs, sandbox=sandbox)
+    lines = ["# Course run", "", f"Sandbox: {'on' if sandbox else 'OFF'}; jobs: {jobs}.", "", "## Lessons", "",
+             "| lesson | seconds | result |", "|---|---|---|"]
+    lines += [f"| {r['lesson']} | {r['seconds']} | {'ok' if r['ok'] else 'FAILED: ' + r['error']} |" for r in lessons]
+    lines += ["", "## Release", "", f"Released {len(released)} lab(s) in {release_seconds:.1f} s: "
+              + ", ".join(released), "", "## Demo submissions", "",
+              "| lab | student | expected | score | result | note |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['lab']} | {r['student']} | {r['expected']} | {r['score']} | {'ok' if r['ok'] else 'MISMATCH'} | "
+              f"{(r.get('note') or '')[:80]} |" for r in grades]
+    lines += ["", "Grade report: `grades/summary.md`; students' feedback: `feedback/<student>/<lab>/<lab>.html`.", ""]
+    (report / "README.md").write_text("\n".join(lines))
+    print(f"wrote {report / 'README.md'}")
+    failed = [r for r in lessons if not r["ok"]] + [r for r in grades if not r["ok"]]
+    return 1 if failed else 0
