@@ -242,3 +242,35 @@ def test_bundled_datasheets_load_and_are_specific(name):
     assert sheet.name == name and all(sheet.sections.values())
     assert not [f for f in sheet.validate() if f.where != "datasheet.license" and f.severity == "error"]
     assert Datasheet.from_card(sheet.to_card()) == sheet
+
+
+def test_card_takes_the_fairness_audit_emissions_and_datasheet(data):
+    from ethicskit.fairness.metrics import audit_predictions
+
+    model, X, y = data
+    audit = audit_predictions(y, model.predict(X), sensitive_features=X[["g", "h"]], min_group_size=10)
+    sheet = Datasheet.template("toy-data", license="cc0-1.0")
+    sheet.answer(
+        "motivation", "For what purpose was the dataset created?", "To test model cards in ethicskit."
+    )
+    card = ModelCard.from_model(
+        model,
+        X,
+        y,
+        model_name="toy",
+        dataset_name="toy-data",
+        sections=GOOD,
+        sensitive_features=["g", "h"],
+        audit=audit,
+        emissions=12.5,
+        datasheet=sheet,
+    )
+    assert card.validate(model, X, y).ok, str(card.validate(model, X, y))
+    reported = card.reported_metrics()
+    assert "g & h" in set(reported["sensitive_feature"].dropna())  # intersections are kept and rechecked
+    assert card.data.co2_eq_emissions == {"emissions": 12.5}
+    assert "12.5 g CO2-eq" in card.section("Environmental impact")
+    assert "To test model cards" in card.section("Training data")
+    unmeasured = ModelCard.from_model(model, X, y, model_name="toy", dataset_name="toy-data")
+    assert "not measured" in unmeasured.section("Environmental impact")
+    assert "co2_eq_emissions" not in unmeasured.data
