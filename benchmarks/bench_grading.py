@@ -1,0 +1,105 @@
+"""Benchmark: `ethicskit course grade --jobs 2` against plain serial `nbgrader autograde`, same run.
+
+Grades N copies (default 20) of the engine's demo lab submissions (correct and partial, alternating)
+twice, each in its own temporary copy of the course:
+
+* plain serial ``nbgrader autograde`` (no sandbox, no recheck: what nbgrader does out of the box);
+* ``ethicskit course grade --jobs J`` (sandbox, limits, fresh-process recheck, serial gradebook writes).
+
+It prints the wall times, the speed-up (target >= 1.7x on 2 cores), the time to execute one notebook
+with a bare nbclient kernel, and the per-submission overhead beyond that (target < 1.5 s), computed as
+``jobs * wall / N - bare execution``: the core-seconds each submission costs on top of running it.
+
+    python benchmarks/bench_grading.py [--n 20] [--jobs 2] [--no-sandbox]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO / "tests" / "fixtures" / "demo-lab"
+LAB = "demo-lab"
+
+
+def make_course(folder: Path, n: int) -> Path:
+    """A course copy with the demo lab and ``n`` submissions in nbgrader's submitted/ layout."""
+    (folder / "solutions").mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", folder / "nbgrader_config.py")
+    shutil.copytree(FIXTURE / "solutions" / LAB, folder / "solutions" / LAB)
+    for i in range(n):
+        kind = "correct" if i % 2 == 0 else "partial"
+        shutil.copytree(FIXTURE / "demo_submissions" / kind / LAB, folder / "submitted" / f"student{i:02d}" / LAB)
+    return folder
+
+
+def bare_execution_seconds(samples: int = 3) -> float:
+    """Median time to execute the correct demo notebook once with a bare nbclient kernel."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    times = []
+    for _ in range(samples):
+        notebook = nbformat.read(FIXTURE / "demo_submissions" / "correct" / LAB / f"{LAB}.ipynb", as_version=4)
+        start = time.perf_counter()
+        NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True).execute()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20, help="number of submissions (default 20)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel jobs for ethicskit (default 2)")
+    parser.add_argument("--no-sandbox", action="store_true", help="grade ethicskit's side unsandboxed")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    bindir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
+        scratch = Path(scratch)
+        plain = make_course(scratch / "plain", args.n)
+        ours = make_course(scratch / "ours", args.n)
+        run([str(bindir / "nbgrader"), "generate_assignment", LAB, "--force",
+             f"--CourseDirectory.release_directory={scratch / 'released'}"], plain)
+        nbgrader_s = run([str(bindir / "nbgrader"), "autograde", LAB], plain)
+        command = [str(bindir / "ethicskit"), "course", "grade", str(ours / "submitted"), "--lab", LAB,
+                   "--jobs", str(args.jobs), "--quiet", "--json", str(scratch / "ours.json")]
+        if args.no_sandbox:
+            command.append("--no-sandbox")
+        ours_s = run(command, ours)
+        import json
+
+        results = json.loads((scratch / "ours.json").read_text())
+        bare = bare_execution_seconds()
+    per_submission = args.jobs * ours_s / args.n
+    overhead = per_submission - bare
+    speedup = nbgrader_s / ours_s
+    scores = sorted({r["score"] for r in results})
+    print(f"submissions:                          {args.n} (demo lab, scores seen {scores})")
+    print(f"plain serial nbgrader autograde:      {nbgrader_s:7.1f} s  ({nbgrader_s / args.n:.2f} s each)")
+    print(f"ethicskit course grade --jobs {args.jobs}:     {ours_s:7.1f} s  "
+          f"(sandbox {'off' if args.no_sandbox else 'on'}, recheck on)")
+    print(f"speed-up:                             {speedup:7.2f} x  (target >= 1.7 x)")
+    print(f"bare notebook execution (nbclient):   {bare:7.2f} s")
+    print(f"core-seconds per submission (ours):   {per_submission:7.2f} s")
+    print(f"overhead per submission beyond that:  {overhead:7.2f} s  (target < 1.5 s)")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
