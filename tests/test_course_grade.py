@@ -1,0 +1,77 @@
+"""`ethicskit course grade`: inputs, refusal without a sandbox, parallel = serial, idempotent re-runs."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import zipfile
+
+import pytest
+
+import ethicskit.course.sandbox as sandbox
+from ethicskit.course.cli import main
+from ethicskit.course.grade import collect_submissions, grade
+from tests.conftest import REPO_ROOT
+
+FIXTURE = REPO_ROOT / "tests" / "fixtures" / "demo-lab"
+DEMO = FIXTURE / "demo_submissions"
+
+
+@pytest.fixture()
+def course(tmp_path):
+    root = tmp_path / "course"
+    (root / "solutions").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(FIXTURE / "solutions" / "demo-lab", root / "solutions" / "demo-lab")
+    return root
+
+
+def test_collect_submissions_accepts_notebooks_and_zips(tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    shutil.copy(DEMO / "correct" / "demo-lab" / "demo-lab.ipynb", flat / "ada.ipynb")
+    with zipfile.ZipFile(flat / "bob.zip", "w") as archive:
+        archive.write(DEMO / "partial" / "demo-lab" / "demo-lab.ipynb", "work/demo-lab.ipynb")
+        archive.writestr("../../escape.txt", "no")
+    submitted, students = collect_submissions(flat, "demo-lab", tmp_path / "scratch")
+    assert students == ["ada", "bob"]
+    assert (submitted / "bob" / "demo-lab" / "demo-lab.ipynb").exists()
+    assert not (tmp_path / "escape.txt").exists()
+    nested, students = collect_submissions(DEMO, "demo-lab", tmp_path / "scratch2")
+    assert nested == DEMO and "correct" in students
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(ValueError, match="no submissions"):
+        collect_submissions(tmp_path / "nothing", "demo-lab", tmp_path / "scratch3")
+
+
+def test_grade_refuses_without_sandbox_and_says_how_to_install(course, monkeypatch, capsys):
+    monkeypatch.setattr(sandbox, "BWRAP", "/nonexistent/bwrap")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert main(["course", "grade", str(DEMO), "--lab", "demo-lab", "--course", str(course)]) == 2
+    err = capsys.readouterr().err
+    assert "bubblewrap" in err and "apt-get install bubblewrap" in err and "--no-sandbox" in err
+    assert not (course / "gradebook.db").exists()
+
+
+def test_unknown_lab_and_bad_jobs_are_named(course):
+    with pytest.raises(ValueError, match="lab 'nope' not found"):
+        grade(course, DEMO, lab="nope", sandbox=False)
+    with pytest.raises(ValueError, match="jobs must be a positive integer"):
+        grade(course, DEMO, lab="demo-lab", jobs=0, sandbox=False)
+
+
+@pytest.mark.grading
+def test_parallel_equals_serial_and_rerun_is_idempotent(course):
+    students = ["correct", "partial", "empty", "hostile-monkeypatch"]
+    use_sandbox = sandbox.sandbox_problem() is None
+    if not use_sandbox:
+        students.remove("hostile-monkeypatch")
+    serial = grade(course, DEMO, lab="demo-lab", jobs=1, sandbox=use_sandbox, students=students, cell_timeout=20)
+    parallel = grade(course, DEMO, lab="demo-lab", jobs=2, sandbox=use_sandbox, students=students, cell_timeout=20)
+    assert [(r.student, r.score, r.cells) for r in serial] == [(r.student, r.score, r.cells) for r in parallel]
+    expected = {"correct": 6, "partial": 3, "empty": 0, "hostile-monkeypatch": 0}
+    assert {r.student: r.score for r in parallel} == {s: expected[s] for s in students}
+    with sqlite3.connect(course / "gradebook.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0] == len(students)
+        assert db.execute("SELECT COUNT(*) FROM student").fetchone()[0] == len(students)
