@@ -21,6 +21,8 @@ from ethicskit._validation import check_binary, check_consistent_length, check_p
 
 __all__ = ["DPSGDClassifier", "TabularEncoder"]
 
+MAX_NOISE_MULTIPLIER = 100.0  # beyond this much noise a model learns nothing useful
+
 
 class TabularEncoder:
     """Standardise numeric columns and one-hot encode the others (categories learnt in ``fit``)."""
@@ -199,21 +201,10 @@ class DPSGDClassifier:
                     noise_multiplier=self.noise_multiplier, **common
                 )
             else:
-                try:
-                    model, optimizer, loader = engine.make_private_with_epsilon(
-                        target_epsilon=self.epsilon,
-                        target_delta=self.delta,
-                        epochs=int(self.epochs),
-                        **common,
-                    )
-                except ValueError as error:
-                    if "too low" not in str(error):
-                        raise
-                    raise ValueError(
-                        f"epsilon={self.epsilon:g} is too small to reach with {len(features)} rows, "
-                        f"batch_size={self.batch_size} and epochs={self.epochs}: use a larger epsilon, "
-                        "fewer epochs, a smaller batch or more data"
-                    ) from None
+                self._check_reachable(len(loader))
+                model, optimizer, loader = engine.make_private_with_epsilon(
+                    target_epsilon=self.epsilon, target_delta=self.delta, epochs=int(self.epochs), **common
+                )
         loss_fn = torch.nn.CrossEntropyLoss()
         model.train()
         for _ in _progress(range(int(self.epochs)), desc="DP-SGD epochs" if engine else "SGD epochs"):
@@ -229,6 +220,21 @@ class DPSGDClassifier:
         self.epsilon_ = float(engine.get_epsilon(self.delta)) if engine else float("inf")
         self.noise_multiplier_ = float(optimizer.noise_multiplier) if engine else 0.0
         self.n_train_ = int(len(features))
+
+    def _check_reachable(self, n_batches: int) -> None:
+        """Refuse early (and fast) a target epsilon that even very heavy noise cannot reach."""
+        from opacus.accountants import RDPAccountant
+
+        sample_rate = 1.0 / n_batches
+        accountant = RDPAccountant()
+        accountant.history = [(MAX_NOISE_MULTIPLIER, sample_rate, int(self.epochs / sample_rate))]
+        if accountant.get_epsilon(self.delta) > self.epsilon:
+            raise ValueError(
+                f"epsilon={self.epsilon:g} is too small to reach with {n_batches} batches of "
+                f"batch_size={self.batch_size} for epochs={self.epochs} (noise above "
+                f"{MAX_NOISE_MULTIPLIER:g} x the clipping bound would be needed): use a larger epsilon, "
+                "fewer epochs, a smaller batch or more data"
+            )
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Class probabilities, shape (n, 2)."""
