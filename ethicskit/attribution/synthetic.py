@@ -87,7 +87,7 @@ def make_spurious_data(*, n_pretrain: int = 2000, n_finetune: int = 2000, n_alig
     Examples
     --------
     >>> data = make_spurious_data(random_state=0)
-    >>> data.finetune.group.mean() < 0.1, data.test.group.mean() > 0.4
+    >>> bool(data.finetune.group.mean() < 0.1), bool(data.test.group.mean() > 0.4)
     (True, True)
     """
     rng = check_random_state(random_state)
