@@ -5,7 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ethicskit.privacy import DPSGDClassifier, TabularEncoder, dp_advantage_bound, loss_threshold_attack
+from ethicskit.privacy import (
+    DPSGDClassifier,
+    TabularEncoder,
+    dp_advantage_bound,
+    loss_threshold_attack,
+    shadow_model_attack,
+)
 
 
 def make_data(n, seed):
@@ -107,3 +113,52 @@ def test_dp_advantage_bound():
     assert dp_advantage_bound(1.0) == pytest.approx((np.e - 1) / (np.e + 1))
     assert dp_advantage_bound(float("inf")) == 1.0
     assert dp_advantage_bound(0.1) < dp_advantage_bound(1.0) < dp_advantage_bound(5.0)
+
+
+def test_shadow_model_attack_finds_an_overfitted_tree():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_data(1600, 5)
+    X = X.drop(columns=["colour"])
+    members, outside, shadow = slice(0, 400), slice(400, 800), slice(800, 1600)
+    tree = DecisionTreeClassifier(random_state=0).fit(X[members], y[members])
+    leaky = shadow_model_attack(
+        lambda: DecisionTreeClassifier(random_state=0),
+        X[shadow],
+        y[shadow],
+        tree,
+        X[members],
+        y[members],
+        X[outside],
+        y[outside],
+        n_shadows=2,
+        random_state=0,
+    )
+    linear = LogisticRegression().fit(X[members], y[members])
+    safe = shadow_model_attack(
+        LogisticRegression,
+        X[shadow],
+        y[shadow],
+        linear,
+        X[members],
+        y[members],
+        X[outside],
+        y[outside],
+        n_shadows=2,
+        random_state=0,
+    )
+    assert leaky.advantage > 0.15 and leaky.auc > 0.6
+    assert safe.advantage < leaky.advantage and safe.auc < 0.6
+    with pytest.raises(ValueError, match="n_shadows"):
+        shadow_model_attack(
+            LogisticRegression,
+            X[shadow],
+            y[shadow],
+            linear,
+            X[members],
+            y[members],
+            X[outside],
+            y[outside],
+            n_shadows=0,
+        )

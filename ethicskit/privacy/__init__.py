@@ -15,7 +15,8 @@ module                                 what it offers
 :mod:`ethicskit.privacy.mechanisms`    Laplace / Gaussian mechanisms, noisy count / histogram / mean,
                                        ``PrivacyAccountant``
 :mod:`ethicskit.privacy.dpsgd`         ``DPSGDClassifier`` (opacus), ``TabularEncoder``
-:mod:`ethicskit.privacy.membership`    ``loss_threshold_attack``, ``dp_advantage_bound``
+:mod:`ethicskit.privacy.membership`    ``loss_threshold_attack``, ``shadow_model_attack``,
+                                       ``dp_advantage_bound``
 =====================================  =====================================================
 """
 
@@ -69,6 +70,7 @@ from ethicskit.privacy.membership import (
     dp_advantage_bound,
     loss_threshold_attack,
     per_example_loss,
+    shadow_model_attack,
 )
 
 __all__ = [
@@ -112,6 +114,7 @@ __all__ = [
     "per_example_loss",
     "pseudonymise",
     "rotate_token",
+    "shadow_model_attack",
     "simulate_consent",
     "uniqueness",
 ]

@@ -9,6 +9,7 @@ leakage. An (epsilon, delta)-DP model caps the advantage of *any* attack at
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,14 @@ import pandas as pd
 
 from ethicskit._validation import check_binary, check_consistent_length, check_random_state
 
-__all__ = ["MembershipResult", "dp_advantage_bound", "loss_threshold_attack", "per_example_loss", "summarise"]
+__all__ = [
+    "MembershipResult",
+    "dp_advantage_bound",
+    "loss_threshold_attack",
+    "per_example_loss",
+    "shadow_model_attack",
+    "summarise",
+]
 
 
 def per_example_loss(model: Any, X: Any, y: Any) -> np.ndarray:
@@ -121,6 +129,83 @@ def loss_threshold_attack(
         threshold=threshold,
         member_loss=member,
         non_member_loss=outside,
+    )
+
+
+def _attack_features(model: Any, X: Any, y: Any) -> np.ndarray:
+    """Per-record attack features: loss, confidence in the true class, top probability, label."""
+    labels = check_binary(y, "y")
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    true = np.clip(proba[np.arange(len(labels)), labels], 1e-12, 1.0)
+    return np.column_stack([-np.log(true), true, proba.max(axis=1), labels])
+
+
+def _subset(X: Any, rows: np.ndarray) -> Any:
+    return X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+
+
+def shadow_model_attack(
+    make_model: Callable[[], Any],
+    X_shadow: Any,
+    y_shadow: Any,
+    model: Any,
+    X_members: Any,
+    y_members: Any,
+    X_non_members: Any,
+    y_non_members: Any,
+    *,
+    n_shadows: int = 4,
+    max_records: int | None = 5000,
+    random_state: int | np.random.Generator | None = 0,
+) -> MembershipResult:
+    """Shokri et al.'s (2017) shadow-model attack: learn what membership looks like, then apply it.
+
+    Each shadow model (``make_model()``, then ``fit``) is trained on a random half of the attacker's own
+    data ``(X_shadow, y_shadow)``, so the attacker knows who is "in" and who is "out". A logistic
+    regression learns to tell them apart from the shadow models' outputs and is then applied to the
+    target ``model`` on its real members and non-members.
+
+    Returns
+    -------
+    MembershipResult
+        ``threshold`` is the attack-score threshold (probability of membership) of the best advantage.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    if not callable(make_model):
+        raise TypeError("make_model must be a function returning a new, unfitted model")
+    if isinstance(n_shadows, bool) or not isinstance(n_shadows, (int, np.integer)) or n_shadows < 1:
+        raise ValueError(f"n_shadows must be a positive integer, got {n_shadows!r}")
+    labels = check_binary(y_shadow, "y_shadow")
+    check_consistent_length(X_shadow=X_shadow, y_shadow=labels)
+    if len(labels) < 40:
+        raise ValueError(f"X_shadow needs at least 40 records to train shadow models, got {len(labels)}")
+    rng = check_random_state(random_state)
+    features, membership = [], []
+    for _ in range(int(n_shadows)):
+        order = rng.permutation(len(labels))
+        inside, outside = order[: len(order) // 2], order[len(order) // 2 :]
+        shadow = make_model().fit(_subset(X_shadow, inside), labels[inside])
+        for rows, flag in ((inside, 1), (outside, 0)):
+            features.append(_attack_features(shadow, _subset(X_shadow, rows), labels[rows]))
+            membership.append(np.full(len(rows), flag))
+    attacker = LogisticRegression(max_iter=1000).fit(np.vstack(features), np.concatenate(membership))
+    member = _attack_features(model, X_members, y_members)
+    outside = _attack_features(model, X_non_members, y_non_members)
+    n = min(len(member), len(outside), max_records or np.inf)
+    member = member[rng.choice(len(member), size=int(n), replace=False)]
+    outside = outside[rng.choice(len(outside), size=int(n), replace=False)]
+    score = attacker.predict_proba(np.vstack([member, outside]))[:, 1]
+    truth = np.r_[np.ones(len(member)), np.zeros(len(outside))]
+    fpr, tpr, thresholds = roc_curve(truth, score)
+    best = int(np.argmax(tpr - fpr))
+    return MembershipResult(
+        auc=float(roc_auc_score(truth, score)),
+        advantage=float(tpr[best] - fpr[best]),
+        threshold=float(min(thresholds[best], 1.0)),
+        member_loss=member[:, 0],
+        non_member_loss=outside[:, 0],
     )
 
 
