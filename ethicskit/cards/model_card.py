@@ -132,7 +132,8 @@ class ModelCard(_HFModelCard):
             Columns of ``X`` audited group by group; stated in the metadata so the validator
             can demand per-group results for each.
         metrics : iterable of str
-            Names from :data:`ethicskit.cards.metrics.KNOWN_METRICS`.
+            Names from :data:`ethicskit.cards.metrics.KNOWN_METRICS`; only these are reported (also
+            when ``audit`` holds more).
         audit : tidy DataFrame, MetricFrame or dict, optional
             An existing fairness audit (``ethicskit.fairness`` output or
             :func:`~ethicskit.cards.metrics.group_metrics`). When None, ethicskit computes it.
@@ -175,6 +176,9 @@ class ModelCard(_HFModelCard):
                 min_group_size=min_group_size,
             )
         results = tidy_metrics(audit)
+        results = results[results["metric"].isin(metrics)].reset_index(drop=True)
+        if results.empty:
+            raise ValueError(f"audit reports none of the metrics {metrics}; name some it has in metrics=")
         card_data = ModelCardData(
             model_name=model_name,
             license=license,
