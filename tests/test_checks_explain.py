@@ -73,6 +73,7 @@ def test_reference_answers_pass(seed):
     checks.check_comprehensiveness_function(good_comprehensiveness, hidden_seed=seed)
     checks.check_rank_agreement_function(good_agreement, hidden_seed=seed)
     checks.check_proxy_features(["relationship", "marital_status"], hidden_seed=seed)
+    checks.check_proxy_features(["relationship"], hidden_seed=seed)
 
 
 def test_wrong_attributions_fail_with_a_reason():
@@ -104,7 +105,8 @@ def test_wrong_measures_fail_without_revealing_hidden_values():
         (["sex"], "not an input"),
         (["postcode"], "not inputs of the model"),
         (["capital_gain", "age"], "not in your list"),
-        (["relationship", "education_num"], "carry little"),
+        (["relationship", "education_num"], "less than half"),
+        (["relationship", "marital_status", "hours_per_week"], "less than half"),
         ("relationship", "list of feature names"),
     ],
 )

@@ -272,8 +272,10 @@ def check_proxy_table(table: Any) -> None:
 def check_proxy_features(names: Any, *, hidden_seed: int | None = None, n_rows: int = 1500) -> None:
     """Lab 4, part 4: the named features are the ones through which sex reaches the prediction.
 
-    Recomputes :func:`ethicskit.explain.proxy_analysis` on test rows drawn with ``hidden_seed``:
-    the feature carrying the most must be named, and every named feature must be among the top 3.
+    Recomputes :func:`ethicskit.explain.proxy_analysis` on test rows drawn with ``hidden_seed``. The
+    list must contain a strongest carrier (``gap_drop`` at least 80 % of the largest), and every named
+    feature must be a main carrier (at least half of the largest), so that the verdict does not hang on
+    the order of near ties.
     """
     from ethicskit import explain
 
@@ -295,17 +297,19 @@ def check_proxy_features(names: Any, *, hidden_seed: int | None = None, n_rows: 
         random_state=0 if hidden_seed is None else int(hidden_seed),
         show_progress=False,
     )
-    top3 = list(table.index[:3])
+    drops = table["gap_drop"]
+    strongest = set(drops.index[drops >= 0.8 * drops.max()])
+    main = set(drops.index[drops >= 0.5 * drops.max()])
     expect(
-        table.index[0] in names,
-        "The feature that carries most of the gap between men and women into the "
-        "prediction is not in your list. Sort proxy_table by gap_drop and read its top rows.",
+        any(n in strongest for n in names),
+        "The feature that carries most of the gap between men and women into the prediction is not in "
+        "your list. Sort proxy_table by gap_drop and read its top rows.",
     )
-    outside = [n for n in names if n not in top3]
+    minor = [n for n in names if n not in main]
     expect(
-        not outside,
-        f"{outside} carry little of the sex gap into the prediction; keep only the features "
-        "whose shuffling shrinks the gap the most.",
+        not minor,
+        f"{minor} carry less than half as much of the sex gap as the strongest carrier; keep only the "
+        "features whose shuffling shrinks the gap the most.",
     )
 
 
