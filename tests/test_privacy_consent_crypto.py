@@ -121,3 +121,20 @@ def test_key_rotation():
         decrypt_bytes(token, keys=[new])
     with pytest.raises(DecryptionError):
         rotate_token(token, new_key=new, old_keys=[generate_key()])
+
+
+def test_removal_record_goes_into_the_audit_trail(people):
+    from ethicskit.audit import AuditTrail
+
+    result = minimise(people, purpose="research", needed_columns=["age"], consent_column="consent")
+    trail = AuditTrail()
+    for removal in result.removed:
+        trail.record(
+            "data",
+            f"{removal['action']} {removal['target']}",
+            author="steward",
+            rationale=removal["reason"],
+            details=removal,
+        )
+    assert len(trail) == len(result.removed) == 5 and trail.verify().ok
+    assert trail.to_frame()["details"].iloc[0]["count"] == 2
