@@ -56,15 +56,18 @@ def plot_questions(summary: pd.DataFrame, lab: str):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    import numpy as np
+
     part = summary[summary["lab"] == lab]
-    fig, ax = plt.subplots(figsize=(max(4, 0.7 * len(part) + 2), 3.2))
-    ax.bar(part["question"], part["mean_share"], color="#4477aa")
-    ax.bar(part["question"], part["zero"], color="#cc6677", alpha=0.5, label="share scoring zero")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("mean share of points")
-    ax.set_title(f"{lab}: which question did the class struggle with?")
-    ax.tick_params(axis="x", rotation=45)
-    ax.legend(loc="upper right", fontsize="small")
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(part) + 2), 3.5))
+    x = np.arange(len(part))
+    ax.bar(x - 0.2, part["mean_share"], width=0.4, color="#4477aa", label="mean share of points")
+    ax.bar(x + 0.2, part["zero"], width=0.4, color="#cc6677", label="share of students scoring zero")
+    ax.set_xticks(x, part["question"], rotation=45, ha="right")
+    ax.set_ylim(0, 1.15)
+    ax.set_ylabel("share")
+    ax.set_title(f"{lab}: points per question")
+    ax.legend(loc="upper right", fontsize="small", ncol=2)
     fig.tight_layout()
     return fig
 

@@ -22,13 +22,15 @@ def run_lessons(root: Path, *, timeout: int = 600) -> list[dict]:
     import nbformat
     from nbclient import NotebookClient
 
+    from ethicskit.course.sandbox import PlainIpcKernelManager
+
     rows = []
     for lesson in sorted((Path(root) / "lessons").glob("*.ipynb")):
         start = time.perf_counter()
         notebook = nbformat.read(lesson, as_version=4)
         error = ""
         try:
-            NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+            NotebookClient(notebook, timeout=timeout, kernel_name="python3", kernel_manager_class=PlainIpcKernelManager,
                            resources={"metadata": {"path": str(lesson.parent)}}).execute()
         except Exception as failure:  # noqa: BLE001 - reported, the run goes on
             error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[-1][:200] if str(failure).strip() else ''}"
