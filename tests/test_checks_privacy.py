@@ -140,8 +140,16 @@ def test_private_model():
     with pytest.raises(CheckFailed, match="same class"):
         checks.check_private_model(ConstantModel())
     assert checks.check_private_model(ConstantModel(), hidden_seed=SEED) == pytest.approx(2.5)
+    honest = model.epsilon_
     model.epsilon_ = float("inf")
     assert checks.check_private_model(model, hidden_seed=SEED) == pytest.approx(3)
+    model.epsilon_ = honest / 2  # under-reporting is caught by recomputing from the noise record
+    with pytest.raises(CheckFailed, match="recorded gives epsilon"):
+        checks.check_private_model(model)
+    plain = DPSGDClassifier(epsilon=None, epochs=3, batch_size=128).fit(X_train, y_train)
+    plain.epsilon_ = 0.5  # a non-private model with a made-up epsilon
+    with pytest.raises(CheckFailed, match="trained without privacy"):
+        checks.check_private_model(plain)
 
 
 def test_lesson_exercises():

@@ -9,6 +9,7 @@ from ethicskit.privacy import (
     DPSGDClassifier,
     TabularEncoder,
     dp_advantage_bound,
+    epsilon_from_history,
     loss_threshold_attack,
     shadow_model_attack,
 )
@@ -42,6 +43,7 @@ def test_dpsgd_reaches_target_epsilon_and_learns():
     Xt, yt = make_data(1000, 2)
     model = DPSGDClassifier(epsilon=1.0, delta=1e-5, epochs=5, batch_size=100, random_state=0).fit(X, y)
     assert 0.5 < model.epsilon_ <= 1.0 + 1e-6
+    assert epsilon_from_history(model.privacy_history_, delta=1e-5) == pytest.approx(model.epsilon_)
     assert model.noise_multiplier_ > 0.5
     assert model.score(Xt, yt) > 0.7
     proba = model.predict_proba(Xt)
@@ -58,7 +60,8 @@ def test_more_privacy_means_more_noise():
     tight = DPSGDClassifier(epsilon=0.5, epochs=2, batch_size=100).fit(X, y)
     plain = DPSGDClassifier(epsilon=None, epochs=2, batch_size=100).fit(X, y)
     assert tight.noise_multiplier_ > loose.noise_multiplier_ > 0
-    assert plain.epsilon_ == float("inf") and plain.noise_multiplier_ == 0
+    assert plain.epsilon_ == float("inf") and plain.noise_multiplier_ == 0 and plain.privacy_history_ is None
+    assert epsilon_from_history([], delta=1e-5) == float("inf")
 
 
 def test_dpsgd_validation():

@@ -415,6 +415,21 @@ def _model_epsilon(model: Any) -> None:
         0 < float(epsilon) <= LAB_EPSILON + 1e-6,
         f"the model spent epsilon = {float(epsilon):.3g}; the lab allows at most {LAB_EPSILON:g}.",
     )
+    if hasattr(model, "privacy_history_"):  # a DPSGDClassifier: recompute epsilon from its noise record
+        from ethicskit.privacy import epsilon_from_history
+
+        history = model.privacy_history_
+        expect(
+            bool(history),
+            "the model was trained without privacy (no noise was recorded); a reported "
+            "epsilon_ is not enough: train with DP-SGD.",
+        )
+        recomputed = epsilon_from_history(history, delta=getattr(model, "delta", LAB_DELTA))
+        expect(
+            abs(recomputed - float(epsilon)) <= 1e-3 * max(1.0, recomputed),
+            f"epsilon_ = {float(epsilon):.3g}, but the noise the model recorded gives epsilon = "
+            f"{recomputed:.3g}; report the accountant's value.",
+        )
     delta = getattr(model, "delta", LAB_DELTA)
     expect(
         isinstance(delta, (int, float)) and 0 < delta <= LAB_DELTA,

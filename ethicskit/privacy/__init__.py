@@ -54,7 +54,7 @@ from ethicskit.privacy.crypto import (
     pseudonymise,
     rotate_token,
 )
-from ethicskit.privacy.dpsgd import DPSGDClassifier, TabularEncoder
+from ethicskit.privacy.dpsgd import DPSGDClassifier, TabularEncoder, epsilon_from_history
 from ethicskit.privacy.mechanisms import (
     BudgetExceeded,
     PrivacyAccountant,
@@ -94,6 +94,7 @@ __all__ = [
     "dp_advantage_bound",
     "encrypt_bytes",
     "encrypt_frame",
+    "epsilon_from_history",
     "equivalence_class_sizes",
     "filter_by_consent",
     "gaussian_mechanism",

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ethicskit._validation import check_binary, check_consistent_length, check_positive, check_probability
 
-__all__ = ["DPSGDClassifier", "TabularEncoder"]
+__all__ = ["DPSGDClassifier", "TabularEncoder", "epsilon_from_history"]
 
 MAX_NOISE_MULTIPLIER = 100.0  # beyond this much noise a model learns nothing useful
 
@@ -73,6 +73,23 @@ def _as_frame(X: Any, name: str) -> pd.DataFrame:
     return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
 
 
+def epsilon_from_history(history: list[tuple[float, float, float]], *, delta: float) -> float:
+    """Recompute the epsilon of a DP-SGD run from its ``[(noise_multiplier, sample_rate, steps)]`` record.
+
+    Uses opacus' RDP accountant, as :class:`DPSGDClassifier` does; ``inf`` for an empty record.
+    """
+    from opacus.accountants import RDPAccountant
+
+    check_probability(delta, "delta", open_interval=True)
+    if not history:
+        return float("inf")
+    accountant = RDPAccountant()
+    accountant.history = [(float(sigma), float(rate), int(steps)) for sigma, rate, steps in history]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(accountant.get_epsilon(delta))
+
+
 class DPSGDClassifier:
     """A logistic regression (or tiny MLP) trained with DP-SGD through opacus.
 
@@ -102,6 +119,9 @@ class DPSGDClassifier:
         Epsilon spent at ``delta`` (``inf`` without privacy).
     noise_multiplier_ : float
         Noise standard deviation relative to ``max_grad_norm`` (0 without privacy).
+    privacy_history_ : list of tuple or None
+        The accountant's record ``[(noise_multiplier, sample_rate, steps), ...]`` from which anyone can
+        recompute epsilon (:func:`epsilon_from_history`); ``None`` without privacy.
     model_ : torch.nn.Module
         The trained network (plain module, picklable).
     encoder_ : TabularEncoder
@@ -220,6 +240,7 @@ class DPSGDClassifier:
         self.epsilon_ = float(engine.get_epsilon(self.delta)) if engine else float("inf")
         self.noise_multiplier_ = float(optimizer.noise_multiplier) if engine else 0.0
         self.n_train_ = int(len(features))
+        self.privacy_history_ = [tuple(map(float, h)) for h in engine.accountant.history] if engine else None
 
     def _check_reachable(self, n_batches: int) -> None:
         """Refuse early (and fast) a target epsilon that even very heavy noise cannot reach."""
