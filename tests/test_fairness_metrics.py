@@ -210,6 +210,19 @@ def test_no_library_warning_leaks():
         audit_predictions(y, p, sensitive_features=frame, scores=s, n_boot=5)
 
 
+def test_bootstrap_with_tiny_and_undefined_groups_stays_quiet():
+    y = [1, 1, 0, 0, 0, 0, 0, 1] * 5 + [1]
+    p = [1, 0, 1, 0, 0, 0, 1, 1] * 5 + [0]
+    g = ["a", "a", "a", "a", "b", "b", "b", "c"] * 5 + ["d"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", SmallGroupWarning)
+        audit = audit_predictions(y, p, sensitive_features=g, n_boot=20, scores=[0.5] * 41)
+    table = audit.by_group.set_index("group")
+    assert np.isnan(table.loc["b", "tpr_low"])  # undefined in every resample
+    assert table.loc["a", "tpr_low"] <= 0.5 <= table.loc["a", "tpr_high"]
+
+
 def test_to_dict_is_plain_python():
     import json
 

@@ -37,6 +37,7 @@ def quiet() -> Iterator[None]:
         warnings.filterwarnings("ignore", module="fairlearn.*")
         warnings.filterwarnings("ignore", message=".*ill-defined.*")
         warnings.filterwarnings("ignore", message=".*lbfgs failed to converge.*")
+        warnings.filterwarnings("ignore", category=RuntimeWarning)  # NaN slices in bootstrap quantiles
         with np.errstate(divide="ignore", invalid="ignore"):
             yield
 
