@@ -52,6 +52,7 @@ DP_BOUND = 0.05
 #: ... while accuracy stays at least the baseline's minus this margin.
 ACCURACY_MARGIN = 0.04
 _RATE_COLUMNS = ["selection_rate", "tpr", "fpr"]
+_AUDIT_NAMES = {"MetricFrame", "audit_predictions", "true_positive_rate", "false_positive_rate"}
 
 
 # --------------------------------------------------------------------------- shared lab helpers
@@ -124,6 +125,7 @@ def _compare_rates(found: Any, expected: pd.DataFrame, what: str, *, reveal: boo
 def check_group_rates(group_rates: Callable) -> None:
     """Visible test of Part 1: ``group_rates`` on a small example you can work out by hand."""
     expect(callable(group_rates), "group_rates should be a function group_rates(y_true, y_pred, sensitive).")
+    _own_implementation(group_rates, "group_rates", _AUDIT_NAMES)
     y_true = [1, 1, 0, 0, 1, 0, 0, 0]
     y_pred = [1, 0, 1, 0, 1, 1, 0, 0]
     sensitive = ["F", "F", "F", "F", "M", "M", "M", "M"]
@@ -204,6 +206,7 @@ def _hidden_labels(rng: np.random.Generator, n: int, groups: list[str]):
 def check_group_rates_hidden(group_rates: Callable, *, hidden_seed: int) -> float:
     """Hidden test of Part 1a (2 points): random inputs, then edge cases (empty cells, Series, 3 groups)."""
     rng = np.random.default_rng(hidden_seed)
+    _own_implementation(group_rates, "group_rates", _AUDIT_NAMES)
     parts = Parts(total=2)
 
     def random_inputs() -> None:
@@ -269,11 +272,13 @@ def _compare_weights(reweighing: Callable, y, sensitive, what: str, *, reveal: b
     expect_close(array, expected, what, tol=1e-6, reveal=reveal)
 
 
-def _own_implementation(reweighing: Callable) -> None:
-    code = getattr(reweighing, "__code__", None)
-    expect(code is not None, "reweighing should be a function defined in your notebook.")
-    used = _names_used(code) & _LIBRARY_NAMES
-    expect(not used, f"reweighing should compute the weights itself, not call {sorted(used)}.")
+def _own_implementation(
+    func: Callable, name: str = "reweighing", forbidden: set[str] = _LIBRARY_NAMES
+) -> None:
+    code = getattr(func, "__code__", None)
+    expect(isinstance(code, types.CodeType), f"{name} should be a function defined in your notebook.")
+    used = _names_used(code) & forbidden
+    expect(not used, f"{name} should do the computation itself, not call {sorted(used)}.")
 
 
 def check_reweighing(reweighing: Callable) -> None:
