@@ -203,3 +203,54 @@ def test_input_validation_messages():
         retrain_without(record, "x")
     with pytest.raises(ValueError, match="unknown method"):
         estimate_stage_effects(record, example_losses(X, y), method="exact")
+
+
+def _with_adamw_middle(stages):
+    b = stages[1]
+    adam = Stage("b", b.X, b.y, epochs=2, batch_size=8, lr=[0.01, 0.02, 0.03] * 4, weight_decay=0.1,
+                 optimizer="adamw", betas=(0.8, 0.99))
+    return [stages[0], adam, stages[2]]
+
+
+def test_adamw_stage_replays_and_first_order_is_exact_for_constant_gradients():
+    rng = np.random.default_rng(5)
+    stages = _with_adamw_middle(_regression_stages(rng))
+
+    def linear_loss(out, y):
+        return -(out * y).sum(dim=1)
+
+    record = record_training(_linear(4), stages, loss=linear_loss, random_state=2)
+    params, buffer = replay_stage(record, "b")
+    assert torch.equal(params, record.checkpoints[2]) and buffer is None
+    assert record.steps[1][0].optimizer == "adamw" and record.steps[1][-1].count == len(record.steps[1])
+    X_test = rng.normal(size=(20, 4)).astype(np.float32)
+
+    def outputs(model):
+        return model(torch.as_tensor(X_test)).reshape(-1)
+
+    exact = exact_stage_effects(record, outputs)
+    for method in ("first_order", "linearised"):
+        estimate = estimate_stage_effects(record, outputs, method=method, mode="taylor")
+        np.testing.assert_allclose(estimate.to_numpy(), exact.to_numpy(), rtol=1e-4, atol=1e-4)
+    # AdamW's decoupled weight decay shrinks the earlier stage's change by prod(1 - lr * wd)
+    expected = np.prod([1 - s.lr * s.weight_decay for s in record.steps[1]])
+    expected *= np.prod([1 - s.lr * s.weight_decay for s in record.steps[2]])
+    assert first_order_coefficients(record, "a")[0] == pytest.approx(expected)
+
+
+def test_adamw_linearised_tracks_a_gentle_later_stage():
+    data = make_spurious_data(n_pretrain=300, n_finetune=300, n_align=96, n_test=200, random_state=3)
+    stages = make_pipeline_stages(data, align_lr=0.005)
+    a = stages[2]
+    stages[2] = Stage("alignment", a.X, a.y, epochs=2, batch_size=32, lr=1e-4, weight_decay=0.01,
+                      optimizer="adamw")
+    record = record_training(make_mlp(6), stages, random_state=0)
+    query = example_losses(data.test.X, data.test.y)
+    exact = exact_stage_effects(record, query, stages=["fine-tuning"])
+    for method in ("first_order", "linearised"):
+        estimate = estimate_stage_effects(record, query, method=method, stages=["fine-tuning"])
+        assert compare_estimates(estimate, exact).loc["fine-tuning", "pearson"] > 0.95
+    with pytest.raises(ValueError, match="SGD stages only"):
+        record_training(make_mlp(6), stages, carry_optimizer_state=True)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        Stage("s", a.X, a.y, optimizer="rmsprop")

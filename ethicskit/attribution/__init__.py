@@ -46,8 +46,14 @@ query, or less) or evaluated directly (``mode="difference"``, one forward pass).
 
 Optimiser state across stages: by default every stage starts a fresh SGD optimiser (momentum buffer reset),
 as separate fine-tuning runs do; ``record_training(..., carry_optimizer_state=True)`` keeps one optimiser
-across boundaries, and both the ground truth and the estimators then carry the buffer. Only SGD (with
-momentum and weight decay) is supported; AdamW is not implemented.
+across boundaries, and both the ground truth and the estimators then carry the buffer.
+
+AdamW stages (``Stage(..., optimizer="adamw")``, state reset at every stage start) are supported too.
+Hessian-free, both runs see the same gradients and hence the same moment estimates, so an AdamW step only
+shrinks the difference by its decoupled weight decay: ``d' = (1 - eta lam) d``. The linearised estimator
+pushes ``H_t d`` through AdamW's first moment with the second-moment preconditioner *frozen* at its factual
+value (``m' = beta1 m + (1 - beta1) H_t d``, ``d' = (1 - eta lam) d - eta m_hat / (sqrt(v_hat) + eps)``);
+freezing drops the first-order change of ``v`` and overstates the response when AdamW trains hard.
 
 Main entry points::
 

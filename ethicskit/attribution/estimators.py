@@ -65,7 +65,9 @@ def first_order_coefficients(record: TrainingRecord, stage: int | str) -> tuple[
     Each later step with learning rate ``eta``, momentum ``mu > 0`` and weight decay ``lam`` maps
     ``(d_theta, d_buf)`` to ``d_buf' = mu d_buf + lam d_theta`` and ``d_theta' = d_theta - eta d_buf'``
     (with ``mu = 0``: ``d_theta' = (1 - eta lam) d_theta``, buffer untouched). Without carried optimiser
-    state the buffer difference resets to 0 at every later stage's start.
+    state the buffer difference resets to 0 at every later stage's start. An AdamW step with decoupled
+    weight decay ``lam`` gives ``d_theta' = (1 - eta lam) d_theta``: without the Hessian both runs see the
+    same gradients, hence the same moment estimates.
     """
     k = record.stage_index(stage)
     # state rows: d_theta and d_buf, each as coefficients of (e_theta, e_buffer)
@@ -75,7 +77,7 @@ def first_order_coefficients(record: TrainingRecord, stage: int | str) -> tuple[
         if not record.carry_optimizer_state:
             buf = np.zeros(2)
         for step in record.steps[j]:
-            if step.momentum == 0:
+            if step.optimizer == "adamw" or step.momentum == 0:  # AdamW: decoupled decay, same moments
                 theta = (1.0 - step.lr * step.weight_decay) * theta
             else:
                 buf = step.momentum * buf + step.weight_decay * theta
@@ -98,6 +100,34 @@ def _hvp(record: TrainingRecord, stage_index: int, step: Any, params: Any, vecto
         return torch.func.jvp(torch.func.grad(loss_of), (params,), (vector,))[1]
 
 
+def _adamw_step(record: TrainingRecord, stage_index: int, step: Any, params: Any, state: dict) -> None:
+    """One AdamW step of the linearised recurrence (second moment frozen on the factual run).
+
+    ``state`` holds ``theta`` (parameter difference), ``m`` (first-moment difference) and ``v`` (the
+    factual second moment, rebuilt from the factual gradients because AdamW's state resets per stage).
+    """
+    import torch
+
+    stage = record.stages[stage_index]
+    idx = torch.as_tensor(step.batch)
+    weight = None if stage.sample_weight is None else stage.sample_weight[idx]
+    X, y = stage.X[idx], stage.y[idx]
+
+    def loss_of(flat):
+        return batch_loss(record.model, X, y, weight, record.loss, params=unflatten(record.model, flat))
+
+    with _quiet():
+        grad, hvp = torch.func.jvp(torch.func.grad(loss_of), (params,), (state["theta"],))
+    beta1, beta2 = step.betas
+    if step.count == 1:
+        state["m"], state["v"] = torch.zeros_like(params), torch.zeros_like(params)
+    state["v"] = beta2 * state["v"] + (1 - beta2) * grad.detach() ** 2
+    state["m"] = beta1 * state["m"] + (1 - beta1) * hvp.detach()
+    denom = (state["v"] / (1 - beta2 ** step.count)).sqrt() + step.eps
+    state["theta"] = ((1 - step.lr * step.weight_decay) * state["theta"]
+                      - step.lr * state["m"] / (1 - beta1 ** step.count) / denom)
+
+
 def _linearised_shift(record: TrainingRecord, k: int) -> Any:
     import torch
 
@@ -109,6 +139,9 @@ def _linearised_shift(record: TrainingRecord, k: int) -> Any:
 
         def step_fn(t, step, model, j=j, state=state):
             params = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+            if step.optimizer == "adamw":
+                _adamw_step(record, j, step, params, state)
+                return
             h = _hvp(record, j, step, params, state["theta"]).detach()
             if step.momentum == 0:
                 state["theta"] = state["theta"] - step.lr * (h + step.weight_decay * state["theta"])

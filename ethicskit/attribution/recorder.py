@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ethicskit._validation import check_consistent_length, check_positive, check_probability
+from ethicskit._validation import check_consistent_length, check_in_choices, check_positive, check_probability
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -52,9 +52,16 @@ class Stage:
     lr : float, sequence of float or callable
         Learning rate: a constant, one value per step of the stage, or ``lr(step) -> float``.
     momentum : float
-        SGD (heavy-ball) momentum in [0, 1).
+        SGD (heavy-ball) momentum in [0, 1) (ignored by AdamW).
     weight_decay : float
-        L2 weight decay added to the gradient, as ``torch.optim.SGD`` does.
+        SGD: L2 weight decay added to the gradient, as ``torch.optim.SGD`` does. AdamW: decoupled
+        weight decay (the parameters shrink by ``lr * weight_decay`` each step).
+    optimizer : {"sgd", "adamw"}
+        ``torch.optim.SGD`` (default) or ``torch.optim.AdamW``. AdamW state always resets at the stage start.
+    betas : tuple of float
+        AdamW's ``(beta1, beta2)``.
+    eps : float
+        AdamW's ``eps``.
     """
 
     name: str
@@ -66,6 +73,9 @@ class Stage:
     lr: float | Sequence[float] | Callable[[int], float] = 0.1
     momentum: float = 0.0
     weight_decay: float = 0.0
+    optimizer: str = "sgd"
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
 
     def __post_init__(self) -> None:
         import torch
@@ -94,6 +104,12 @@ class Stage:
         if self.momentum >= 1:
             raise ValueError(f"momentum of stage {self.name!r} must be < 1, got {self.momentum}")
         check_positive(self.weight_decay, f"weight_decay of stage {self.name!r}", allow_zero=True)
+        check_in_choices(self.optimizer, ("sgd", "adamw"), f"optimizer of stage {self.name!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas of stage {self.name!r} must be two numbers in [0, 1), "
+                             f"got {self.betas!r}")
+        self.betas = (float(self.betas[0]), float(self.betas[1]))
+        check_positive(self.eps, f"eps of stage {self.name!r}")
 
     @property
     def n_steps(self) -> int:
@@ -117,12 +133,20 @@ class Stage:
 
 @dataclass
 class StepRecord:
-    """What one optimiser step used: its learning rate, momentum, weight decay and minibatch indices."""
+    """What one optimiser step used: its learning rate, momentum, weight decay and minibatch indices.
+
+    AdamW steps also record ``optimizer="adamw"``, ``betas``, ``eps`` and ``count`` (the step number
+    within the stage, from 1, used for AdamW's bias correction).
+    """
 
     lr: float
     momentum: float
     weight_decay: float
     batch: np.ndarray
+    optimizer: str = "sgd"
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    count: int = 0
 
 
 @dataclass
@@ -238,21 +262,28 @@ def _run_steps(model: Any, stage: Stage, steps: list[StepRecord], loss: Any, buf
     import torch
 
     first = steps[0] if steps else None
-    optimizer = torch.optim.SGD(model.parameters(), lr=first.lr if first else 0.0,
-                                momentum=first.momentum if first else 0.0,
-                                weight_decay=first.weight_decay if first else 0.0, foreach=False)
-    _set_buffer(optimizer, model, buffer)
+    if stage.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=first.lr if first else 0.0, betas=stage.betas,
+                                      eps=stage.eps, weight_decay=first.weight_decay if first else 0.0,
+                                      foreach=False)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=first.lr if first else 0.0,
+                                    momentum=first.momentum if first else 0.0,
+                                    weight_decay=first.weight_decay if first else 0.0, foreach=False)
+        _set_buffer(optimizer, model, buffer)
     for t, step in enumerate(steps):
         if callback is not None:
             callback(t, step)
         group = optimizer.param_groups[0]
-        group["lr"], group["momentum"], group["weight_decay"] = step.lr, step.momentum, step.weight_decay
+        group["lr"], group["weight_decay"] = step.lr, step.weight_decay
+        if stage.optimizer == "sgd":
+            group["momentum"] = step.momentum
         idx = torch.as_tensor(step.batch)
         weight = None if stage.sample_weight is None else stage.sample_weight[idx]
         optimizer.zero_grad(set_to_none=True)
         batch_loss(model, stage.X[idx], stage.y[idx], weight, loss).backward()
         optimizer.step()
-    return _buffer_of(optimizer, model)
+    return _buffer_of(optimizer, model) if stage.optimizer == "sgd" else None
 
 
 def _plan_steps(stage: Stage, rng: np.random.Generator) -> list[StepRecord]:
@@ -261,16 +292,19 @@ def _plan_steps(stage: Stage, rng: np.random.Generator) -> list[StepRecord]:
     for _ in range(stage.epochs):
         order = rng.permutation(n)
         for start in range(0, n, stage.batch_size):
-            steps.append(StepRecord(lr=0.0, momentum=stage.momentum, weight_decay=stage.weight_decay,
-                                    batch=order[start:start + stage.batch_size]))
+            steps.append(StepRecord(lr=0.0, momentum=stage.momentum if stage.optimizer == "sgd" else 0.0,
+                                    weight_decay=stage.weight_decay,
+                                    batch=order[start:start + stage.batch_size],
+                                    optimizer=stage.optimizer, betas=stage.betas, eps=stage.eps))
     for t, step in enumerate(steps):
         step.lr = stage.lr_at(t)
+        step.count = t + 1
     return steps
 
 
 def record_training(model: Any, stages: Sequence[Stage], *, loss: Any = "cross_entropy",
                     carry_optimizer_state: bool = False, random_state: int = 0) -> TrainingRecord:
-    """Train ``model`` through ``stages`` with SGD and record everything needed to replay it.
+    """Train ``model`` through ``stages`` (SGD or AdamW per stage) and record everything needed to replay it.
 
     Parameters
     ----------
@@ -314,6 +348,9 @@ def record_training(model: Any, stages: Sequence[Stage], *, loss: Any = "cross_e
         raise ValueError(f"stage names must be unique, got {[s.name for s in stages]}")
     if not callable(loss) and loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {list(LOSSES)} or a callable")
+    if carry_optimizer_state and any(s.optimizer != "sgd" for s in stages):
+        raise ValueError("carry_optimizer_state=True is supported for SGD stages only; AdamW state resets "
+                         "at every stage start")
     if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
         raise TypeError(f"random_state must be an int, got {type(random_state).__name__}")
     rng = np.random.default_rng(random_state)
