@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._validation import check_columns, check_probability
+from ethicskit.privacy._progress import progress
 
 __all__ = [
     "AnonymisationResult",
@@ -395,7 +396,7 @@ def anonymise(
         for c in columns
     }
     rows, best, best_mask = [], None, None
-    for combo in lattice:
+    for combo in progress(lattice, desc="level combinations"):
         chosen = [codes[c][lv] for c, lv in zip(columns, combo, strict=True)]
         keys = _combined_keys(chosen, [int(code.max()) + 1 for code in chosen])
         mask = _suppression_mask(keys, sensitive_values, int(k), l)

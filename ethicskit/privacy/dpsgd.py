@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._validation import check_binary, check_consistent_length, check_positive, check_probability
+from ethicskit.privacy._progress import progress
 
 __all__ = ["DPSGDClassifier", "TabularEncoder", "epsilon_from_history"]
 
@@ -227,7 +228,7 @@ class DPSGDClassifier:
                 )
         loss_fn = torch.nn.CrossEntropyLoss()
         model.train()
-        for _ in _progress(range(int(self.epochs)), desc="DP-SGD epochs" if engine else "SGD epochs"):
+        for _ in progress(range(int(self.epochs)), desc="DP-SGD epochs" if engine else "SGD epochs"):
             for batch_x, batch_y in loader:
                 if len(batch_x) == 0:
                     continue
@@ -287,13 +288,3 @@ class DPSGDClassifier:
             f"DPSGDClassifier(epsilon={self.epsilon}, delta={self.delta}, epochs={self.epochs}, "
             f"hidden_units={self.hidden_units})"
         )
-
-
-def _progress(iterable, *, desc: str):
-    import os
-    import sys
-
-    from tqdm.auto import tqdm
-
-    quiet = os.environ.get("TQDM_DISABLE") == "1" or not sys.stderr.isatty()
-    return tqdm(iterable, desc=desc, disable=quiet, leave=False)
