@@ -87,6 +87,21 @@ def test_linear_model_is_explained_in_log_odds(data):
     )
 
 
+def test_scaled_logistic_pipeline_is_explained_on_raw_features(data):
+    X, y, _ = data
+    pipeline = explain.fit_logistic_baseline(X, y)
+    rows, background = X.iloc[:6], X.sample(50, random_state=5)
+    expl = explain.shap_values(pipeline, rows, background=background)
+    assert expl.method == "shap-linear" and list(expl.values.columns) == list(X.columns)
+    np.testing.assert_allclose(
+        expl.values.sum(axis=1) + expl.base_values, pipeline.decision_function(rows), atol=1e-6
+    )
+    # interventional linear SHAP on raw features: beta_j / sigma_j * (x_j - mean of background x_j)
+    scaler, logistic = pipeline[0], pipeline[-1]
+    expected = logistic.coef_[0] / scaler.scale_ * (rows - background.mean())
+    np.testing.assert_allclose(expl.values, expected, atol=1e-6)
+
+
 @pytest.mark.slow  # shap's model-agnostic explainers compile numba code on first use (20-40 s)
 def test_other_models_use_the_generic_explainer(data):
     X, y, _ = data

@@ -112,8 +112,22 @@ class LocalExplanation:
         )
 
 
+_SCALERS = {"StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler"}
+
+
+def _scaled_linear(model: Any) -> bool:
+    """A Pipeline of per-feature scalers ending in a linear model (e.g. ``fit_logistic_baseline``)."""
+    steps = getattr(model, "steps", None)
+    if not steps:
+        return False
+    *scalers, (_, final) = steps
+    return type(final).__name__ in _LINEAR_NAMES and all(type(s).__name__ in _SCALERS for _, s in scalers)
+
+
 def _model_family(model: Any) -> str:
     """Guess which shap algorithm fits ``model``: "tree", "linear" or "generic"."""
+    if _scaled_linear(model):
+        return "linear"
     module = type(model).__module__
     name = type(model).__name__
     if name in _LINEAR_NAMES:
@@ -150,7 +164,8 @@ def shap_values(
     model : fitted binary classifier
         Any estimator with ``predict_proba``. Tree ensembles use ``shap.TreeExplainer``
         (interventional, output = probability), linear models ``shap.LinearExplainer`` (output =
-        log-odds), anything else the generic ``shap.Explainer`` on ``predict_proba``.
+        log-odds; also a Pipeline of per-feature scalers ending in a linear model, such as
+        :func:`fit_logistic_baseline`), anything else the generic ``shap.Explainer`` on ``predict_proba``.
     X : pandas.DataFrame
         Numeric features of the instances to explain.
     background : pandas.DataFrame
@@ -198,8 +213,14 @@ def shap_values(
             )
             result = explainer(X, check_additivity=False)
         elif family == "linear":
-            explainer = shap.LinearExplainer(model, background)
-            result = explainer(X)
+            if _scaled_linear(model):
+                # per-feature affine scaling: SHAP values of the scaled inputs are those of the raw ones
+                scale, final = model[:-1], model[-1]
+                explainer = shap.LinearExplainer(final, scale.transform(background))
+                result = explainer(scale.transform(X))
+            else:
+                explainer = shap.LinearExplainer(model, background)
+                result = explainer(X)
             output = "log-odds"
         else:
             columns = X.columns
