@@ -21,7 +21,27 @@ from nbformat.notebooknode import NotebookNode
 
 from ethicskit.course.recheck import MARKER, variables_used
 
-__all__ = ["execute_submission", "is_test_cell"]
+__all__ = ["execute_submission", "is_test_cell", "sanitize"]
+
+
+def sanitize(notebook, *, db_url: str, lab: str, student: str, notebook_id: str):
+    """nbgrader's sanitizing preprocessors (as in ``Autograde``), reading the gradebook only."""
+    import warnings
+
+    from nbgrader.preprocessors import (
+        CheckCellMetadata,
+        ClearOutput,
+        DeduplicateIds,
+        OverwriteCells,
+        OverwriteKernelspec,
+    )
+
+    resources = {"nbgrader": {"student": student, "assignment": lab, "notebook": notebook_id, "db_url": db_url}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for preprocessor in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+            notebook, resources = preprocessor().preprocess(notebook, resources)
+    return notebook
 
 
 def is_test_cell(cell: NotebookNode) -> bool:
@@ -204,11 +224,22 @@ def execute_submission(task: dict) -> dict:
 
     start = time.monotonic()
     notebook_path = Path(task["notebook"])
-    notebook = nbformat.read(notebook_path, as_version=4)
+    try:
+        notebook = nbformat.read(notebook_path, as_version=4)
+        if task.get("db_url"):
+            notebook = sanitize(notebook, db_url=task["db_url"], lab=task["lab"], student=task["student"],
+                                notebook_id=notebook_path.stem)
+    except Exception as error:  # noqa: BLE001 - not a notebook, or nbgrader's checks refuse it
+        return {"status": "rejected", "reason": f"nbgrader rejected the notebook ({type(error).__name__}: "
+                f"{str(error).strip().splitlines()[-1][:200] if str(error).strip() else ''})", "events": [],
+                "total_seconds": round(time.monotonic() - start, 3)}
     scratch = Path(tempfile.mkdtemp(prefix="sub-", dir=task.get("scratch_root")))
     runtime, workdir = scratch / "rt", scratch / "work"
     runtime.mkdir()
     shutil.copytree(notebook_path.parent, workdir, ignore=shutil.ignore_patterns("*.ipynb", ".ethicskit-*"))
+    if task.get("source_dir"):  # the lab's own data files, as nbgrader's autograde copies them
+        shutil.copytree(task["source_dir"], workdir, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"),
+                        dirs_exist_ok=True)
     for folder in (scratch, runtime, workdir):
         folder.chmod(0o777)
     limits = CgroupLimits(memory_mb=task.get("memory_mb", 4096), max_processes=task.get("max_processes", 256))

@@ -25,6 +25,7 @@ import logging
 import shutil
 import sys
 import tempfile
+import time
 import warnings
 import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -175,6 +176,24 @@ def _repaired_copy(submitted: Path, target: Path, lab: str, students: list[str],
     return target, changes
 
 
+def _record_zero(db_url: str, lab: str, students: list[str]) -> None:
+    """Record a zero for every graded cell of submissions that could not be graded at all."""
+    from nbgrader.api import Gradebook
+
+    if not students:
+        return
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")
+        for student in students:
+            gb.update_or_create_student(student)
+            submission = gb.update_or_create_submission(lab, student)
+            for notebook in submission.notebooks:
+                for grade_ in notebook.grades:
+                    grade_.auto_score = 0
+                    grade_.needs_manual_grade = False
+            gb.db.commit()
+
+
 def _autograded_root(root: Path) -> Path:
     from nbgrader.coursedir import CourseDirectory
 
@@ -264,7 +283,9 @@ def grade(
     try:
         submitted, found = collect_submissions(Path(submissions), lab, scratch)
         chosen = [s for s in found if students is None or s in students]
+        clock = time.perf_counter()
         register_lab(root, lab, db_url=db_url, release_dir=scratch / "released")
+        say(f"registered {lab} in the gradebook ({time.perf_counter() - clock:.1f} s)")
         submitted = _repaired_copy(submitted, scratch / "repaired", lab, chosen,
                                    released_metadata(scratch / "released" / lab / f"{lab}.ipynb"))
         stage = scratch / "sanitized"
@@ -272,26 +293,27 @@ def grade(
         for student, changes in submitted[1].items():
             results[student].events += changes
         submitted = submitted[0]
-        # 1. sanitize (serial; records students and submissions in the gradebook)
+        # stage: the student's files (timestamp, extra files), where the executed notebook is written
         tasks = []
         for student in chosen:
-            problem = _run_converter(_converter(root, lab, student, submitted=submitted, autograded=stage,
-                                                phase="sanitize"))
+            shutil.copytree(submitted / student / lab, stage / student / lab)
             notebooks = sorted((stage / student / lab).glob("*.ipynb"))
-            if problem or not notebooks:
+            if not notebooks:
                 results[student].status = "rejected"
-                results[student].reason = f"nbgrader rejected the submission: {problem or 'no notebook'}"
-                continue
+                results[student].reason = "no notebook in the submission"
             for notebook in notebooks:
                 tasks.append({
-                    "student": student, "notebook": str(notebook), "sandbox": sandbox,
+                    "student": student, "lab": lab, "notebook": str(notebook), "db_url": db_url,
+                    "source_dir": str(root / "solutions" / lab), "sandbox": sandbox,
                     "hidden": _hidden_paths(root, submitted) + [str(scratch)], "cell_timeout": cell_timeout,
                     "notebook_timeout": notebook_timeout, "memory_mb": memory_mb, "max_processes": max_processes,
                     "recheck": recheck, "scratch_root": str(scratch),
                 })
-        say(f"sanitized {len(chosen)} submission(s)")
-        # 2. execute (parallel; no gradebook access)
+        # 1+2. sanitize with nbgrader's preprocessors (gradebook read-only), execute, recheck: in parallel
+        clock = time.perf_counter()
         outcomes = _execute_all(tasks, jobs=jobs, say=say)
+        say(f"executed {len(tasks)} notebook(s) with {jobs} job(s) ({time.perf_counter() - clock:.1f} s)")
+        clock = time.perf_counter()
         for task, outcome in zip(tasks, outcomes):
             result = results[task["student"]]
             if outcome.get("status") != "complete":
@@ -299,16 +321,20 @@ def grade(
                 result.reason = "; ".join(filter(None, [result.reason, outcome.get("reason", "")]))
             result.events += outcome.get("events", [])
             result.seconds += outcome.get("total_seconds", 0.0)
-        # 3. save grades (serial)
+        # 3. save grades with nbgrader's pipeline, serially (the only gradebook writes)
         autograded = _autograded_root(root)
-        for student in chosen:
-            if results[student].status == "rejected":
-                continue
-            problem = _run_converter(_converter(root, lab, student, submitted=stage, autograded=autograded,
-                                                phase="save"))
-            if problem:
-                results[student].status = "error"
-                results[student].reason = f"saving the grades failed: {problem}"
+        rejected = [s for s in chosen if results[s].status == "rejected"]
+        for student in rejected:
+            shutil.rmtree(stage / student, ignore_errors=True)
+        if len(rejected) < len(chosen):
+            problem = _run_converter(_converter(root, lab, "*", submitted=stage, autograded=autograded, phase="save"))
+            for student in chosen:
+                if student not in rejected and not (autograded / student / lab).is_dir():
+                    results[student].status = "error"
+                    results[student].reason = f"saving the grades failed: {problem or 'unknown error'}"
+                    rejected.append(student)
+        _record_zero(db_url, lab, rejected)
+        say(f"saved the grades ({time.perf_counter() - clock:.1f} s)")
         scores = _scores(db_url, lab, chosen)
         for student, result in results.items():
             if student in scores:
@@ -328,19 +354,25 @@ def _execute_all(tasks: list[dict], *, jobs: int, say) -> list[dict]:
     """Run :func:`execute_submission` for every task, ``jobs`` at a time; a crash fails only its task."""
     if not tasks:
         return []
+    import nbclient  # noqa: F401  (imported once here, inherited by the forked workers)
+    import nbgrader.preprocessors  # noqa: F401
     outcomes: list[dict | None] = [None] * len(tasks)
     pending = list(range(len(tasks)))
     for _attempt in range(2):
         if not pending:
             break
-        context = get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+        # fork: workers inherit the grader's imports (nbgrader, nbclient), so a worker costs nothing to start;
+        # the grader holds no threads or kernels at this point
+        context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
         with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context) as pool:
             futures = {pool.submit(execute_submission, tasks[i]): i for i in pending}
             for future in as_completed(futures):
                 index = futures[future]
                 try:
                     outcomes[index] = future.result()
-                    say(f"executed {tasks[index]['student']}")
+                    o = outcomes[index]
+                    say(f"  {tasks[index]['student']}: {o.get('status')} in {o.get('total_seconds', 0):.1f} s "
+                        f"(recheck {o.get('recheck_seconds', 0):.1f} s)")
                 except Exception as error:  # noqa: BLE001 - a worker crashed: retried once, then recorded
                     outcomes[index] = {"status": "error", "reason": f"grading crashed ({type(error).__name__})",
                                        "crashed": True}
