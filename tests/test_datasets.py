@@ -174,3 +174,9 @@ def test_datasets_do_not_import_torch():
     code = "import sys, ethicskit.datasets as d; d.load_german(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", ["adult", "compas", "german"])
+def test_bundled_datasheets_pass_the_card_validator(name):
+    findings = datasheet(name).validate()
+    assert len(findings) == 0, f"{name}: {findings}"

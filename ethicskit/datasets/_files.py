@@ -57,7 +57,8 @@ def read_verified(file_name: str, *, data_dir: Path | None = None) -> bytes:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as error:
-            raise DataFileError(f"bundled data file {path} is corrupted (cannot decompress: {error})") from None
+            message = f"bundled data file {path} is corrupted (cannot decompress: {error})"
+            raise DataFileError(message) from None
     digest = hashlib.sha256(raw).hexdigest()
     if digest != entry["sha256"]:
         raise DataFileError(

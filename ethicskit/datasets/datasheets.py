@@ -8,7 +8,6 @@ maintenance; each section maps a question to its answer.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ethicskit.datasets._files import DATA_DIR
@@ -16,33 +15,9 @@ from ethicskit.datasets._files import DATA_DIR
 if TYPE_CHECKING:  # pragma: no cover
     from ethicskit.cards.datasheet import Datasheet
 
-__all__ = ["SECTIONS", "BundledDatasheet", "datasheet"]
+__all__ = ["SECTIONS", "datasheet"]
 
 SECTIONS = ("motivation", "composition", "collection", "preprocessing", "uses", "distribution", "maintenance")
-
-
-@dataclass(frozen=True)
-class BundledDatasheet:
-    """The datasheet of one bundled dataset: a title and seven sections of questions and answers."""
-
-    name: str
-    title: str
-    sections: dict[str, dict[str, str]]
-
-    def to_markdown(self) -> str:
-        """Render as Markdown: one heading per section, each question in bold with its answer."""
-        lines = [f"# Datasheet: {self.title}", ""]
-        for section in SECTIONS:
-            lines += [f"## {section.capitalize()}", ""]
-            for question, answer in self.sections[section].items():
-                lines += [f"**{question}** {answer}", ""]
-        return "\n".join(lines)
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-    def __str__(self) -> str:
-        return self.to_markdown()
 
 
 def datasheet(name: str) -> Datasheet:
@@ -57,7 +32,8 @@ def datasheet(name: str) -> Datasheet:
     --------
     >>> from ethicskit.datasets import datasheet
     >>> sheet = datasheet("compas")
-    >>> "re-ARREST" in sheet.sections["composition"]["Is there a label or target associated with each instance?"]
+    >>> label = sheet.sections["composition"]["Is there a label or target associated with each instance?"]
+    >>> "re-ARREST" in label
     True
     """
     path = DATA_DIR / f"{name}.datasheet.json"
