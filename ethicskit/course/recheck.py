@@ -6,6 +6,10 @@ sandboxed Python process per submission loads each snapshot into a clean namespa
 instructor source of the test cell there, with ``ethicskit.checks``, builtins, numpy and pandas
 untouched by the student's kernel. The grader keeps the *lower* of the two verdicts.
 
+The snapshots are loaded as data only (:mod:`ethicskit.course.proxy`); the student's functions and
+objects live in a separate runner process and are called through handles, so no student code runs
+in the process that runs the checks and prints the verdict.
+
 Run as ``python -m ethicskit.course.recheck JOBFILE``: JOBFILE is a JSON list of
 ``{"index", "source", "snapshot"}``; the verdicts are printed as one JSON line after a marker.
 """
@@ -56,13 +60,6 @@ def variables_used(source: str) -> list[str]:
     return sorted(needed)
 
 
-def _clean_ethicskit() -> None:
-    for name in list(sys.modules):
-        if name == "ethicskit" or name.startswith("ethicskit."):
-            if name not in ("ethicskit.course", "ethicskit.course.recheck"):
-                del sys.modules[name]
-
-
 def run_cell(source: str, namespace: dict) -> tuple[bool, float | None, str]:
     """Run ``source`` in ``namespace`` like a notebook cell.
 
@@ -97,16 +94,16 @@ def run_cell(source: str, namespace: dict) -> tuple[bool, float | None, str]:
     return True, number, ""
 
 
-def _check_one(job: dict) -> dict:
-    import pickle
+def _check_one(job: dict, runner) -> dict:
     import warnings
 
-    import cloudpickle  # noqa: F401  (needed by pickle.loads of cloudpickled objects)
+    from ethicskit.course.proxy import SafeUnpickler, StudentCodeError
 
     verdict = {"index": job["index"], "passed": False, "value": None, "message": ""}
     try:
         with open(job["snapshot"], "rb") as handle:
-            snapshot = pickle.load(handle)
+            snapshot = SafeUnpickler(handle).load()  # written in the student's kernel: data only
+        blobs = dict(snapshot.get("blobs", {}))
     except Exception as error:  # noqa: BLE001
         verdict["message"] = f"the variables this test uses could not be recorded ({type(error).__name__})"
         return verdict
@@ -114,20 +111,18 @@ def _check_one(job: dict) -> dict:
     saved_builtins = dict(vars(builtins))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name, blob in snapshot.get("blobs", {}).items():
-            if blob is None:  # left out; if the test needs it, it fails and says why below
+        for name, blob in blobs.items():
+            if not isinstance(blob, bytes):  # unpicklable in the kernel: left out, the message says why
                 continue
             try:
-                namespace[name] = pickle.loads(blob)
-            except Exception as error:  # noqa: BLE001
+                namespace[name] = runner.load(blob)
+            except (StudentCodeError, Exception) as error:  # noqa: BLE001
                 verdict["message"] = f"the variable {name!r} could not be restored ({type(error).__name__}: {error})"
                 return verdict
-        # whatever unpickling did to builtins or ethicskit is undone before the check runs
         current = vars(builtins)
         for key in [k for k in current if k not in saved_builtins]:
             del current[key]
         current.update(saved_builtins)
-        _clean_ethicskit()
         passed, value, message = run_cell(job["source"], namespace)
     unpicklable = sorted(snapshot.get("problems", {}))
     if not passed and unpicklable:
@@ -147,11 +142,16 @@ def main(argv: list[str] | None = None) -> int:
         jobs = json.load(handle)
     real_stdout = os.fdopen(os.dup(1), "w")
     sys.stdout = io.StringIO()  # the cells' own prints are not part of the verdict
+    from ethicskit.course.proxy import Runner
+
+    runner = Runner(timeout=float(os.environ.get("ETHICSKIT_RECHECK_CALL_TIMEOUT", "120")))
     verdicts = []
-    for job in jobs:
-        _clean_ethicskit()
-        verdicts.append(_check_one(job))
-        sys.stdout = io.StringIO()
+    try:
+        for job in jobs:
+            verdicts.append(_check_one(job, runner))
+            sys.stdout = io.StringIO()
+    finally:
+        runner.close()
     real_stdout.write(MARKER + json.dumps(verdicts) + "\n")
     real_stdout.flush()
     return 0

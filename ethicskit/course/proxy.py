@@ -1,0 +1,274 @@
+"""Keep the student's code out of the process that decides the verdict.
+
+The recheck process (trusted) loads each snapshot with :class:`SafeUnpickler`, which builds only
+*data*: classes and reconstruction helpers of numpy, pandas, scikit-learn, scipy, torch, fairlearn,
+ethicskit and a few other libraries, and plain builtins. It can run no code the student wrote. A
+variable that needs code (a function, a class or an object defined in the notebook) is loaded
+instead in a separate *runner* process (:mod:`ethicskit.course.runner`) and appears in the
+recheck as a :class:`Handle` (or, for a class, a proxy class). Calling it, reading its attributes,
+indexing it... are requests to the runner; what comes back goes through :class:`SafeUnpickler` again,
+so data returns as data and anything else as another handle. The student's code can make its own
+answers wrong or right, but cannot touch ethicskit.checks, builtins or the verdict.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+import pickle
+import struct
+import subprocess
+import sys
+
+__all__ = ["Forbidden", "SafeUnpickler", "safe_loads", "Runner", "Handle", "StudentCodeError"]
+
+SAFE_PACKAGES = {
+    "numpy", "pandas", "sklearn", "scipy", "torch", "fairlearn", "ethicskit", "collections", "datetime",
+    "decimal", "fractions", "shap", "lime", "transformers", "tokenizers", "matplotlib", "uuid", "enum",
+    "pathlib", "re", "zoneinfo", "dateutil", "pytz", "cryptography", "opacus", "codecarbon", "huggingface_hub",
+}
+UNSAFE_MODULES = ("ethicskit.course",)
+SAFE_BUILTINS = {
+    "object", "list", "dict", "set", "frozenset", "tuple", "int", "float", "complex", "str", "bytes", "bytearray",
+    "bool", "slice", "range", "NoneType", "Ellipsis", "NotImplemented",
+}
+HELPER_PREFIXES = ("_rebuild", "_reconstruct", "_unpickle", "__pyx_unpickle", "_new_", "_frombuffer",
+                   "_timedelta_unpickle", "_restore")
+HELPER_NAMES = {"scalar", "new_block", "_get_layout", "dtype", "_reconstructor", "_load_from_bytes", "encode"}
+
+
+class Forbidden(pickle.UnpicklingError):
+    """The pickle needs something that is not plain data (student code, or a function)."""
+
+
+def _torch_load_from_bytes(blob: bytes):
+    import torch
+
+    return torch.load(io.BytesIO(blob), weights_only=True)
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """An unpickler that builds data only (see the module docstring)."""
+
+    def find_class(self, module: str, name: str):
+        if module == "builtins":
+            if name in SAFE_BUILTINS:
+                return super().find_class(module, name)
+            raise Forbidden(f"{module}.{name}")
+        if (module, name) == ("copyreg", "_reconstructor") or (module, name) == ("_codecs", "encode"):
+            return super().find_class(module, name)
+        if (module, name) == ("torch.storage", "_load_from_bytes"):
+            return _torch_load_from_bytes  # torch's own helper loads with weights_only=False
+        top = module.split(".")[0]
+        if top not in SAFE_PACKAGES or module.startswith(UNSAFE_MODULES):
+            raise Forbidden(f"{module}.{name}")
+        obj = super().find_class(module, name)
+        if isinstance(obj, type):
+            origin = getattr(obj, "__module__", "") or ""
+            if origin.split(".")[0] in SAFE_PACKAGES or origin == "builtins" or origin.startswith("_"):
+                return obj
+            raise Forbidden(f"{module}.{name} (defined in {origin})")
+        if name in HELPER_NAMES or name.startswith(HELPER_PREFIXES):
+            return obj
+        raise Forbidden(f"{module}.{name}")
+
+    def persistent_load(self, pid):
+        raise Forbidden("persistent id")
+
+
+def safe_loads(blob: bytes):
+    """Load ``blob`` as data only; raise :class:`Forbidden` when it needs code."""
+    return SafeUnpickler(io.BytesIO(blob)).load()
+
+
+class StudentCodeError(Exception):
+    """The student's code raised an exception (in the runner process)."""
+
+
+def _send(stream, payload: bytes) -> None:
+    stream.write(struct.pack("!Q", len(payload)) + payload)
+    stream.flush()
+
+
+def _receive(stream) -> bytes:
+    head = stream.read(8)
+    if len(head) < 8:
+        raise EOFError("the runner process ended")
+    (size,) = struct.unpack("!Q", head)
+    return stream.read(size)
+
+
+class Runner:
+    """The untrusted process that holds and runs the student's code for one recheck."""
+
+    def __init__(self, timeout: float = 60):
+        self.timeout = timeout
+        self.process = None
+        self.next_id = 0
+        self.dead: str | None = None
+
+    def _start(self):
+        env = dict(os.environ, PYTHONWARNINGS="ignore")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ethicskit.course.runner"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=env,
+        )
+
+    def request(self, message: tuple):
+        """Send one request; return the runner's reply tuple (loaded as data only)."""
+        import select
+
+        if self.dead:
+            raise StudentCodeError(f"the student's code is no longer running ({self.dead})")
+        if self.process is None:
+            self._start()
+        import cloudpickle
+
+        buffer = io.BytesIO()
+        pickler = cloudpickle.Pickler(buffer)
+        pickler.persistent_id = lambda obj: obj._hid if isinstance(obj, Handle) else (
+            obj._hid if isinstance(obj, type) and issubclass(obj, Handle) and "_hid" in vars(obj) else None)
+        try:
+            pickler.dump(message)
+            _send(self.process.stdin, buffer.getvalue())
+            ready, _, _ = select.select([self.process.stdout], [], [], self.timeout)
+            if not ready:
+                raise TimeoutError
+            reply = safe_loads(_receive(self.process.stdout))
+        except TimeoutError:
+            self.close("it ran past the time limit")
+            raise StudentCodeError("the student's code ran past the time limit") from None
+        except (EOFError, BrokenPipeError, OSError, pickle.UnpicklingError):
+            self.close("it crashed")
+            raise StudentCodeError("the student's code crashed") from None
+        return reply
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def load(self, blob: bytes):
+        """Load a snapshot blob: data comes back as data, anything else as a handle or proxy class."""
+        try:
+            return safe_loads(blob)
+        except Forbidden:
+            pass
+        hid = self.new_id()
+        self.request(("load", hid, blob))
+        return self.wrap(hid)
+
+    def wrap(self, hid: int):
+        kind = self.request(("op", hid, "kind", (), {}))
+        value = self._value(kind)
+        if value == "class":
+            name = self._value(self.request(("op", hid, "name", (), {})))
+            return _RemoteType(str(name), (Handle,), {"_hid": hid, "_runner": self})
+        return Handle(hid, self)
+
+    def _value(self, reply):
+        status = reply[0]
+        if status == "error":
+            _, name, message = reply
+            raise _exception(name, message)
+        _, hid, blob = reply
+        if blob is not None:
+            try:
+                return safe_loads(blob)
+            except Exception:  # noqa: BLE001 - not plain data: keep it in the runner
+                pass
+        return self.wrap(hid) if status == "value" else Handle(hid, self)
+
+    def op(self, hid: int, name: str, *args, **kwargs):
+        """Apply the runner-side operation ``name`` to object ``hid``; return data or a handle."""
+        return self._value(self.request(("op", hid, name, args, kwargs)))
+
+    def close(self, reason: str = "closed") -> None:
+        self.dead = self.dead or reason
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _exception(name: str, message: str) -> Exception:
+    kind = getattr(builtins, name, None)
+    if isinstance(kind, type) and issubclass(kind, Exception) and not issubclass(kind, AssertionError):
+        try:
+            return kind(message)
+        except Exception:  # noqa: BLE001
+            pass
+    return StudentCodeError(f"{name}: {message}" if message else name)
+
+
+DATA_DUNDERS = {"__name__", "__qualname__", "__doc__", "__module__", "__defaults__", "__kwdefaults__"}
+
+
+class _RemoteType(type):
+    """Metaclass of proxy classes: class attributes and instantiation go to the runner."""
+
+    def __call__(cls, *args, **kwargs):
+        return cls._runner.op(cls._hid, "call", *args, **kwargs)
+
+    def __getattr__(cls, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return cls._runner.op(cls._hid, "getattr", name)
+
+
+class Handle:
+    """An object living in the runner process (the student's function, object...)."""
+
+    def __init__(self, hid: int, runner: Runner):
+        object.__setattr__(self, "_hid", hid)
+        object.__setattr__(self, "_runner", runner)
+
+    def __getattr__(self, name):
+        if name == "__code__":  # checks may inspect the code (names used): a code object is data, never run
+            import marshal
+
+            return marshal.loads(self._runner.op(self._hid, "code"))
+        if name.startswith("__") and name not in DATA_DUNDERS:
+            raise AttributeError(name)
+        return self._runner.op(self._hid, "getattr", name)
+
+    def __setattr__(self, name, value):
+        self._runner.op(self._hid, "setattr", name, value)
+
+    def __call__(self, *args, **kwargs):
+        return self._runner.op(self._hid, "call", *args, **kwargs)
+
+    def __getitem__(self, key):
+        return self._runner.op(self._hid, "getitem", key)
+
+    def __setitem__(self, key, value):
+        self._runner.op(self._hid, "setitem", key, value)
+
+    def __len__(self):
+        return int(self._runner.op(self._hid, "len"))
+
+    def __iter__(self):
+        return iter(self._runner.op(self._hid, "list"))
+
+    def __contains__(self, item):
+        return bool(self._runner.op(self._hid, "contains", item))
+
+    def __bool__(self):
+        return bool(self._runner.op(self._hid, "bool"))
+
+    def __eq__(self, other):
+        return self._runner.op(self._hid, "eq", other)
+
+    def __hash__(self):
+        return int(self._runner.op(self._hid, "hash"))
+
+    def __float__(self):
+        return float(self._runner.op(self._hid, "float"))
+
+    def __int__(self):
+        return int(self._runner.op(self._hid, "int"))
+
+    def __str__(self):
+        return str(self._runner.op(self._hid, "str"))
+
+    def __repr__(self):
+        return str(self._runner.op(self._hid, "repr"))

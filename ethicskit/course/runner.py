@@ -1,0 +1,93 @@
+"""The untrusted half of the recheck: holds the student's functions and objects and runs them.
+
+Started by :class:`ethicskit.course.proxy.Runner` (inside the same sandbox). Requests and replies
+are length-prefixed pickles on stdin/stdout; replies are built only from str, int, bytes and None,
+so the trusted side can read them with its data-only unpickler. The student's prints go nowhere.
+"""
+
+from __future__ import annotations
+
+import io
+import operator
+import os
+import pickle
+import struct
+import sys
+
+__all__ = ["main"]
+
+OPERATIONS = {
+    "call": lambda obj, *a, **k: obj(*a, **k),
+    "getattr": getattr,
+    "setattr": setattr,
+    "getitem": operator.getitem,
+    "setitem": operator.setitem,
+    "len": len,
+    "list": list,
+    "contains": operator.contains,
+    "bool": bool,
+    "eq": operator.eq,
+    "hash": hash,
+    "float": float,
+    "int": int,
+    "str": str,
+    "repr": repr,
+    "kind": lambda obj: "class" if isinstance(obj, type) else "object",
+    "name": lambda obj: getattr(obj, "__name__", type(obj).__name__),
+    "code": lambda obj: __import__("marshal").dumps(obj.__code__),
+}
+
+
+def main() -> int:
+    """Serve requests until stdin closes."""
+    import warnings
+
+    import cloudpickle
+
+    warnings.simplefilter("ignore")
+    channel_in = os.fdopen(os.dup(0), "rb")
+    channel_out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    sys.stdout = io.StringIO()
+    registry: dict[int, object] = {}
+    counter = [10**9]
+
+    class Loader(pickle.Unpickler):
+        def persistent_load(self, pid):
+            return registry[pid]
+
+    def reply(message: tuple) -> None:
+        payload = pickle.dumps(message, protocol=4)
+        channel_out.write(struct.pack("!Q", len(payload)) + payload)
+        channel_out.flush()
+
+    while True:
+        head = channel_in.read(8)
+        if len(head) < 8:
+            return 0
+        (size,) = struct.unpack("!Q", head)
+        request = Loader(io.BytesIO(channel_in.read(size))).load()
+        try:
+            if request[0] == "load":
+                _, hid, blob = request
+                registry[hid] = cloudpickle.loads(blob)
+                reply(("ok", hid, None))
+                continue
+            _, hid, name, args, kwargs = request
+            result = OPERATIONS[name](registry[hid], *args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - reported to the trusted side as the student's error
+            reply(("error", type(error).__name__, str(error)[:500]))
+            continue
+        counter[0] += 1
+        registry[counter[0]] = result
+        try:
+            blob = cloudpickle.dumps(result)
+        except Exception:  # noqa: BLE001 - stays here, the trusted side gets a handle
+            blob = None
+        reply(("value", counter[0], blob))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
