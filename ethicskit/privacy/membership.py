@@ -63,19 +63,22 @@ class MembershipResult:
     member_loss: np.ndarray = field(repr=False)
     non_member_loss: np.ndarray = field(repr=False)
 
-    def plot(self, ax=None):
-        """Histogram of member vs non-member losses; returns the Axes."""
+    def plot(self, ax=None, *, log_counts: bool = True):
+        """Histogram of member vs non-member losses (log-scaled counts by default); returns the Axes."""
         import matplotlib.pyplot as plt
 
         ax = ax or plt.subplots(figsize=(6, 3.5))[1]
         high = float(np.quantile(np.concatenate([self.member_loss, self.non_member_loss]), 0.99))
         bins = np.linspace(0, max(high, 1e-3), 40)
-        ax.hist(self.member_loss, bins=bins, alpha=0.6, label="members (training)")
-        ax.hist(self.non_member_loss, bins=bins, alpha=0.6, label="non-members")
-        ax.axvline(self.threshold, color="k", linestyle="--", label="attack threshold")
+        ax.hist(self.member_loss, bins=bins, histtype="step", linewidth=1.5, label="members (training)")
+        ax.hist(self.non_member_loss, bins=bins, histtype="step", linewidth=1.5, label="non-members")
+        if np.isfinite(self.threshold):
+            ax.axvline(self.threshold, color="k", linestyle="--", label="attack threshold")
+        if log_counts:
+            ax.set_yscale("log")
         ax.set(
             xlabel="per-example loss",
-            ylabel="records",
+            ylabel="records" + (" (log scale)" if log_counts else ""),
             title=f"membership inference: AUC {self.auc:.2f}, advantage {self.advantage:.2f}",
         )
         ax.legend()
