@@ -103,6 +103,8 @@ def test_loss_threshold_attack_separates_a_memoriser_from_a_constant():
     members, outside = X.iloc[:300], X.iloc[300:]
     leaky = loss_threshold_attack(Memoriser().fit(members, y[:300]), members, y[:300], outside, y[300:])
     assert leaky.auc > 0.99 and leaky.advantage > 0.99
+    ax = leaky.plot()
+    assert "advantage 1.00" in ax.get_title() and ax.get_yscale() == "log"
     blind = loss_threshold_attack(Constant(), members, y[:300], outside, y[300:])
     assert blind.auc == pytest.approx(0.5, abs=0.08) and blind.advantage < 0.15
     with pytest.raises(TypeError, match="predict_proba"):
