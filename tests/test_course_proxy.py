@@ -1,0 +1,78 @@
+"""Data-only loading of snapshots and the runner process that holds the student's code."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import types
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from ethicskit.course.proxy import Forbidden, Handle, Runner, StudentCodeError, safe_loads
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_safe_loads_accepts_data_and_rejects_code():
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    model = LogisticRegression().fit(np.array([[0.0], [1.0], [2.0], [3.0]]), [0, 0, 1, 1])
+    for value in (frame, np.arange(5.0), {"k": [1, 2.5, None]}, model, frame["a"]):
+        loaded = safe_loads(cloudpickle.dumps(value))
+        assert type(loaded) is type(value)
+    assert safe_loads(cloudpickle.dumps(model)).predict([[3.0]])[0] == 1
+    for bad in (_Evil(), lambda x: x, exec):
+        with pytest.raises(Forbidden):
+            safe_loads(cloudpickle.dumps(bad))
+    with pytest.raises(Forbidden):
+        safe_loads(pickle.dumps(getattr))
+
+
+def test_runner_calls_student_code_elsewhere_and_returns_data():
+    def rate(values, *, threshold=0.5):
+        import numpy as np
+
+        return float(np.mean(np.asarray(values) > threshold))
+
+    class Budget:
+        def __init__(self, total):
+            self.total = total
+
+        def spend(self, amount):
+            if amount > self.total:
+                raise ValueError("over budget")
+            self.total -= amount
+            return self.total
+
+    def sneaky():
+        import builtins
+
+        builtins.len = lambda x: 0  # would break the checks if it ran in the trusted process
+        return 1
+
+    runner = Runner(timeout=30)
+    try:
+        handle = runner.load(cloudpickle.dumps(rate))
+        assert isinstance(handle, Handle) and callable(handle)
+        assert handle([0.2, 0.7, 0.9]) == pytest.approx(2 / 3)
+        assert handle([0.2, 0.7], threshold=0.1) == 1.0
+        assert isinstance(handle.__code__, types.CodeType) and "mean" in handle.__code__.co_names
+        assert handle.__name__ == "rate"
+        cls = runner.load(cloudpickle.dumps(Budget))
+        assert isinstance(cls, type)
+        budget = cls(10)
+        assert budget.spend(4) == 6 and budget.total == 6
+        with pytest.raises(ValueError, match="over budget"):
+            budget.spend(100)
+        assert runner.load(cloudpickle.dumps(sneaky))() == 1
+        assert len([1, 2]) == 2
+        with pytest.raises(StudentCodeError, match="crashed"):
+            runner.load(cloudpickle.dumps(lambda: os._exit(3)))()
+    finally:
+        runner.close()
