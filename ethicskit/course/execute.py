@@ -175,6 +175,13 @@ def _recheck(notebook, snapshots: dict[int, str], *, scratch: Path, sandbox: boo
     return {}, f"the recheck process failed (exit {done.returncode})"
 
 
+def _kernel_score(cell) -> float:
+    from nbgrader.utils import determine_grade
+
+    score, _ = determine_grade(cell)
+    return float(score or 0.0)
+
+
 def _apply_recheck(notebook, verdicts: dict[int, dict], snapshots: dict[int, str], problem: str | None,
                    executed: set[int]) -> list[str]:
     """Keep the lower verdict of kernel and recheck for every test cell; return what changed."""
@@ -185,6 +192,8 @@ def _apply_recheck(notebook, verdicts: dict[int, dict], snapshots: dict[int, str
         if not is_test_cell(cell) or index not in executed:
             continue
         kernel_score, max_points = determine_grade(cell)
+        if not kernel_score:
+            continue  # already zero
         verdict = verdicts.get(index)
         if verdict is None:
             message = problem or "the test could not be rechecked"
@@ -273,6 +282,8 @@ def execute_submission(task: dict) -> dict:
         limits.remove()
         if task.get("recheck", True):
             recheck_start = time.monotonic()
+            # a cell that already scored zero in the kernel cannot go lower: no need to recheck it
+            executor.snapshots = {i: p for i, p in executor.snapshots.items() if _kernel_score(notebook.cells[i])}
             # a fresh cgroup: whatever the notebook left behind cannot starve the recheck
             limits = CgroupLimits(memory_mb=limits.memory_mb, max_processes=limits.max_processes)
             if task.get("sandbox", True):
