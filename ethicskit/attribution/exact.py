@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ethicskit._progress import progress as progress_bar
 from ethicskit.attribution.queries import functional_model
 from ethicskit.attribution.recorder import TrainingRecord, replay_stage
 
@@ -67,13 +68,9 @@ def exact_stage_effects(record: TrainingRecord, query: Callable[[Any], Any], *,
     pandas.DataFrame
         One row per stage (index: stage name), one column per query: ``f(final) - f(without stage)``.
     """
-    from tqdm.auto import tqdm
-
-    # disable=None inside: no bar when not interactive; TQDM_DISABLE=1 silences it everywhere
     final = evaluate_query(record, query, record.final_params)
     rows = {}
-    for k in tqdm(selected_stages(record, stages), desc="retraining", leave=False,
-                  disable=None if progress else True):
+    for k in progress_bar(selected_stages(record, stages), desc="retraining", enabled=progress):
         without = evaluate_query(record, query, retrain_without(record, k))
         rows[record.stage_names[k]] = (final - without).numpy()
     return pd.DataFrame(np.vstack(list(rows.values())), index=list(rows))  # one row per stage

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ethicskit._progress import progress
 from ethicskit._validation import check_no_nan
 
 __all__ = [
@@ -39,17 +38,6 @@ def import_shap():
     with quiet():
         import shap
     return shap
-
-
-def progress(iterable: Iterable[Any], *, desc: str, total: int | None = None, enabled: bool = True):
-    """Wrap ``iterable`` in a tqdm bar, silent when disabled, TQDM_DISABLE=1 or not interactive."""
-    switched_off = os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes"}
-    interactive = "ipykernel" in sys.modules or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
-    if not enabled or switched_off or not interactive:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, total=total, leave=False)
 
 
 def check_model(model: Any, name: str = "model") -> Any:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
+from ethicskit._progress import progress
 from ethicskit._validation import check_columns, check_in_choices
 from ethicskit.fairness._common import as_sensitive_frame, check_lengths, quiet, validate_labels
 
@@ -354,7 +355,7 @@ def compare_mitigations(
         sensitive_feature
     ]
     rows, models, predictions = [], {}, {}
-    for method in _progress(methods):
+    for method in progress(methods, desc="fitting"):
         start = time.perf_counter()
         fitted = _fit(
             _build(method, base, sensitive_columns, random_state),
@@ -391,13 +392,3 @@ def _score_row(method, y_test, pred, groups, seconds, audit_predictions) -> dict
         "equal_opportunity_difference": float(gaps["equal_opportunity_difference"]),
         "fit_seconds": round(seconds, 3),
     }
-
-
-def _progress(items: list[str]):
-    import os
-    import sys
-
-    from tqdm.auto import tqdm
-
-    quiet_bar = os.environ.get("TQDM_DISABLE") == "1" or not sys.stderr.isatty()
-    return tqdm(items, desc="fitting", disable=quiet_bar, leave=False)

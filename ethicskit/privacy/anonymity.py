@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ethicskit._progress import progress
 from ethicskit._validation import check_columns, check_probability
-from ethicskit.privacy._progress import progress
 
 __all__ = [
     "AnonymisationResult",

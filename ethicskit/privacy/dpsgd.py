@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ethicskit._progress import progress
 from ethicskit._validation import check_binary, check_consistent_length, check_positive, check_probability
-from ethicskit.privacy._progress import progress
 
 __all__ = ["DPSGDClassifier", "TabularEncoder", "epsilon_from_history"]
 
