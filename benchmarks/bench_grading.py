@@ -37,7 +37,9 @@ def make_course(folder: Path, n: int) -> Path:
     shutil.copytree(FIXTURE / "solutions" / LAB, folder / "solutions" / LAB)
     for i in range(n):
         kind = "correct" if i % 2 == 0 else "partial"
-        shutil.copytree(FIXTURE / "demo_submissions" / kind / LAB, folder / "submitted" / f"student{i:02d}" / LAB)
+        shutil.copytree(
+            FIXTURE / "demo_submissions" / kind / LAB, folder / "submitted" / f"student{i:02d}" / LAB
+        )
     return folder
 
 
@@ -48,7 +50,9 @@ def bare_execution_seconds(samples: int = 3) -> float:
 
     times = []
     for _ in range(samples):
-        notebook = nbformat.read(FIXTURE / "demo_submissions" / "correct" / LAB / f"{LAB}.ipynb", as_version=4)
+        notebook = nbformat.read(
+            FIXTURE / "demo_submissions" / "correct" / LAB / f"{LAB}.ipynb", as_version=4
+        )
         start = time.perf_counter()
         NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True).execute()
         times.append(time.perf_counter() - start)
@@ -73,11 +77,30 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(scratch)
         plain = make_course(scratch / "plain", args.n)
         ours = make_course(scratch / "ours", args.n)
-        run([str(bindir / "nbgrader"), "generate_assignment", LAB, "--force",
-             f"--CourseDirectory.release_directory={scratch / 'released'}"], plain)
+        run(
+            [
+                str(bindir / "nbgrader"),
+                "generate_assignment",
+                LAB,
+                "--force",
+                f"--CourseDirectory.release_directory={scratch / 'released'}",
+            ],
+            plain,
+        )
         nbgrader_s = run([str(bindir / "nbgrader"), "autograde", LAB], plain)
-        command = [str(bindir / "ethicskit"), "course", "grade", str(ours / "submitted"), "--lab", LAB,
-                   "--jobs", str(args.jobs), "--quiet", "--json", str(scratch / "ours.json")]
+        command = [
+            str(bindir / "ethicskit"),
+            "course",
+            "grade",
+            str(ours / "submitted"),
+            "--lab",
+            LAB,
+            "--jobs",
+            str(args.jobs),
+            "--quiet",
+            "--json",
+            str(scratch / "ours.json"),
+        ]
         if args.no_sandbox:
             command.append("--no-sandbox")
         ours_s = run(command, ours)
@@ -91,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     scores = sorted({r["score"] for r in results})
     print(f"submissions:                          {args.n} (demo lab, scores seen {scores})")
     print(f"plain serial nbgrader autograde:      {nbgrader_s:7.1f} s  ({nbgrader_s / args.n:.2f} s each)")
-    print(f"ethicskit course grade --jobs {args.jobs}:     {ours_s:7.1f} s  "
-          f"(sandbox {'off' if args.no_sandbox else 'on'}, recheck on)")
+    print(
+        f"ethicskit course grade --jobs {args.jobs}:     {ours_s:7.1f} s  "
+        f"(sandbox {'off' if args.no_sandbox else 'on'}, recheck on)"
+    )
     print(f"speed-up:                             {speedup:7.2f} x  (target >= 1.7 x)")
     print(f"bare notebook execution (nbclient):   {bare:7.2f} s")
     print(f"core-seconds per submission (ours):   {per_submission:7.2f} s")

@@ -13,23 +13,44 @@ matplotlib.use("Agg")
 
 
 def _test_cell(grade_id, outputs, source="### BEGIN HIDDEN TESTS\nsecret = 0.734\n### END HIDDEN TESTS"):
-    cell = nbformat.v4.new_code_cell(source, metadata={"nbgrader": {
-        "grade": True, "solution": False, "locked": True, "points": 2, "grade_id": grade_id,
-        "schema_version": 3, "task": False}})
+    cell = nbformat.v4.new_code_cell(
+        source,
+        metadata={
+            "nbgrader": {
+                "grade": True,
+                "solution": False,
+                "locked": True,
+                "points": 2,
+                "grade_id": grade_id,
+                "schema_version": 3,
+                "task": False,
+            }
+        },
+    )
     cell.outputs = outputs
     return cell
 
 
 def test_cell_messages_keep_plain_messages_and_drop_tracebacks_and_sources():
     error = nbformat.v4.new_output(
-        "error", ename="CheckFailed", evalue="\x1b[31mthe rate is 0.2; that is not the right value\x1b[0m",
-        traceback=["Traceback (most recent call last)", 'File "/work/main/ethicskit/checks/core.py", line 9'])
-    crash = nbformat.v4.new_output("error", ename="NameError", evalue="name 'model' is not defined", traceback=["x"])
+        "error",
+        ename="CheckFailed",
+        evalue="\x1b[31mthe rate is 0.2; that is not the right value\x1b[0m",
+        traceback=["Traceback (most recent call last)", 'File "/work/main/ethicskit/checks/core.py", line 9'],
+    )
+    crash = nbformat.v4.new_output(
+        "error", ename="NameError", evalue="name 'model' is not defined", traceback=["x"]
+    )
     printed = nbformat.v4.new_output("stream", name="stdout", text="- part b: too low\n1 of 2 points\n")
-    notebook = nbformat.v4.new_notebook(cells=[
-        _test_cell("q1", [error]), _test_cell("q2", [crash]), _test_cell("q3", [printed]), _test_cell("q4", []),
-        nbformat.v4.new_code_cell("x = 1"),
-    ])
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            _test_cell("q1", [error]),
+            _test_cell("q2", [crash]),
+            _test_cell("q3", [printed]),
+            _test_cell("q4", []),
+            nbformat.v4.new_code_cell("x = 1"),
+        ]
+    )
     messages = cell_messages(notebook)
     assert messages == {
         "q1": "the rate is 0.2; that is not the right value",
@@ -37,15 +58,23 @@ def test_cell_messages_keep_plain_messages_and_drop_tracebacks_and_sources():
         "q3": "- part b: too low\n1 of 2 points",
         "q4": "passed",
     }
-    page = render_feedback(student="s<1>", lab="lab", rows=[("q1", 0.0, 2.0, messages["q1"])], total=0, max_total=2)
+    page = render_feedback(
+        student="s<1>", lab="lab", rows=[("q1", 0.0, 2.0, messages["q1"])], total=0, max_total=2
+    )
     assert "s&lt;1&gt;" in page and "Traceback" not in page and "0.734" not in page and "core.py" not in page
 
 
 def test_question_summary_and_plot_show_the_hardest_question():
-    frame = pd.DataFrame({
-        "student": ["a", "b", "a", "b"], "lab": ["lab"] * 4, "question": ["q1", "q1", "q2", "q2"],
-        "score": [2.0, 2.0, 0.0, 1.0], "max_score": [2.0] * 4, "needs_manual_grade": [False] * 4,
-    })
+    frame = pd.DataFrame(
+        {
+            "student": ["a", "b", "a", "b"],
+            "lab": ["lab"] * 4,
+            "question": ["q1", "q1", "q2", "q2"],
+            "score": [2.0, 2.0, 0.0, 1.0],
+            "max_score": [2.0] * 4,
+            "needs_manual_grade": [False] * 4,
+        }
+    )
     summary = question_summary(frame)
     q2 = summary.set_index("question").loc["q2"]
     assert q2["mean_share"] == 0.25 and q2["zero"] == 0.5 and q2["full_marks"] == 0.0

@@ -66,9 +66,15 @@ def test_parallel_equals_serial_and_rerun_is_idempotent(course):
     use_sandbox = sandbox.sandbox_problem() is None
     if not use_sandbox:
         students.remove("hostile-monkeypatch")
-    serial = grade(course, DEMO, lab="demo-lab", jobs=1, sandbox=use_sandbox, students=students, cell_timeout=20)
-    parallel = grade(course, DEMO, lab="demo-lab", jobs=2, sandbox=use_sandbox, students=students, cell_timeout=20)
-    assert [(r.student, r.score, r.cells) for r in serial] == [(r.student, r.score, r.cells) for r in parallel]
+    serial = grade(
+        course, DEMO, lab="demo-lab", jobs=1, sandbox=use_sandbox, students=students, cell_timeout=20
+    )
+    parallel = grade(
+        course, DEMO, lab="demo-lab", jobs=2, sandbox=use_sandbox, students=students, cell_timeout=20
+    )
+    assert [(r.student, r.score, r.cells) for r in serial] == [
+        (r.student, r.score, r.cells) for r in parallel
+    ]
     expected = {"correct": 6, "partial": 3, "empty": 0, "hostile-monkeypatch": 0}
     assert {r.student: r.score for r in parallel} == {s: expected[s] for s in students}
     with sqlite3.connect(course / "gradebook.db") as db:

@@ -76,3 +76,18 @@ def test_runner_calls_student_code_elsewhere_and_returns_data():
             runner.load(cloudpickle.dumps(lambda: os._exit(3)))()
     finally:
         runner.close()
+
+
+def test_random_generators_passed_to_student_code_advance_like_local_ones():
+    def noisy(value, *, rng):
+        return float(value + rng.laplace(0.0, 1.0))
+
+    runner = Runner(timeout=30)
+    try:
+        remote = runner.load(cloudpickle.dumps(noisy))
+        rng_remote, rng_local = np.random.default_rng(5), np.random.default_rng(5)
+        got = [remote(0.0, rng=rng_remote) for _ in range(5)]
+        want = [noisy(0.0, rng=rng_local) for _ in range(5)]
+        assert got == want and len(set(got)) == 5
+    finally:
+        runner.close()

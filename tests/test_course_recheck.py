@@ -39,18 +39,30 @@ def test_recheck_process_ignores_monkeypatching_done_elsewhere(tmp_path):
     with open(snap, "wb") as handle:
         pickle.dump({"blobs": {"answer": cloudpickle.dumps(0.3)}, "problems": {}}, handle)
     jobs = [
-        {"index": 0, "source": "from ethicskit.checks import expect_close\nexpect_close(answer, 0.5, 'a', reveal=False)",
-         "snapshot": str(snap)},
-        {"index": 1, "source": "from ethicskit.checks import expect_close\nexpect_close(answer, 0.3, 'a')",
-         "snapshot": str(snap)},
+        {
+            "index": 0,
+            "source": "from ethicskit.checks import expect_close\n"
+            "expect_close(answer, 0.5, 'a', reveal=False)",
+            "snapshot": str(snap),
+        },
+        {
+            "index": 1,
+            "source": "from ethicskit.checks import expect_close\nexpect_close(answer, 0.3, 'a')",
+            "snapshot": str(snap),
+        },
         {"index": 2, "source": "answer", "snapshot": str(tmp_path / "missing.pkl")},
     ]
     job_file = tmp_path / "jobs.json"
     job_file.write_text(json.dumps(jobs))
-    done = subprocess.run([sys.executable, "-m", "ethicskit.course.recheck", str(job_file)],
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "ethicskit.course.recheck", str(job_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     line = next(x for x in done.stdout.splitlines() if x.startswith(MARKER))
-    verdicts = json.loads(line[len(MARKER):])
+    verdicts = json.loads(line[len(MARKER) :])
     assert [v["passed"] for v in verdicts] == [False, True, False]
     assert "0.5" not in verdicts[0]["message"]
     assert "could not be recorded" in verdicts[2]["message"]

@@ -16,10 +16,11 @@ needs_sandbox = pytest.mark.skipif(PROBLEM is not None, reason=f"no sandbox here
 
 def test_bwrap_command_hides_and_exposes(tmp_path):
     secret = tmp_path / "course"
-    command = bwrap_command(["python"], policy=SandboxPolicy(hidden=[secret]), writable=[tmp_path / "w"],
-                            cwd=tmp_path / "w")
+    command = bwrap_command(
+        ["python"], policy=SandboxPolicy(hidden=[secret]), writable=[tmp_path / "w"], cwd=tmp_path / "w"
+    )
     assert command[:2] == [command[0], "--unshare-all"] and "--die-with-parent" in command
-    assert ["--uid", "65534"] == command[command.index("--uid"):command.index("--uid") + 2]
+    assert ["--uid", "65534"] == command[command.index("--uid") : command.index("--uid") + 2]
     assert "JPY_PARENT_PID" in command and command[-1] == "python"
 
 
@@ -42,8 +43,9 @@ def test_sandboxed_python_sees_no_network_no_secrets_and_cannot_write(tmp_path):
         "except OSError:\n    print('read-only')\n"
         "open('ok.txt', 'w').write('1'); print('work ok')\n"
     )
-    command = bwrap_command([sys.executable, "-c", probe], policy=SandboxPolicy(hidden=[secret]),
-                            writable=[work], cwd=work)
+    command = bwrap_command(
+        [sys.executable, "-c", probe], policy=SandboxPolicy(hidden=[secret]), writable=[work], cwd=work
+    )
     out = subprocess.run(command, capture_output=True, text=True, timeout=60).stdout
     assert "uid 65534" in out and "secret False" in out and "net []" in out
     assert "no network" in out and "read-only" in out and "work ok" in out
@@ -56,9 +58,14 @@ def test_cgroup_limits_stop_a_fork_bomb_and_a_memory_hog():
     if not limits.mode.startswith("cgroup"):
         pytest.skip("cgroups cannot be created here; prlimit fallback only")
     try:
-        fork = ("import os\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n            import time; time.sleep(30)\n"
-                "        n += 1\nexcept OSError:\n    print('refused after', n)\n")
-        out = subprocess.run(limits.wrap([sys.executable, "-c", fork]), capture_output=True, text=True, timeout=60)
+        fork = (
+            "import os\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
+            "            import time; time.sleep(30)\n"
+            "        n += 1\nexcept OSError:\n    print('refused after', n)\n"
+        )
+        out = subprocess.run(
+            limits.wrap([sys.executable, "-c", fork]), capture_output=True, text=True, timeout=60
+        )
         assert "refused after" in out.stdout
         assert int(out.stdout.split()[-1]) < 16
         assert limits.hit_process_limit()

@@ -8,23 +8,36 @@ from ethicskit.course.sanitize import released_metadata, repair_notebook
 
 
 def _meta(grade_id, *, grade=False, solution=False, points=0):
-    return {"nbgrader": {"grade": grade, "solution": solution, "locked": not solution, "points": points,
-                         "grade_id": grade_id, "schema_version": 3, "task": False}}
+    return {
+        "nbgrader": {
+            "grade": grade,
+            "solution": solution,
+            "locked": not solution,
+            "points": points,
+            "grade_id": grade_id,
+            "schema_version": 3,
+            "task": False,
+        }
+    }
 
 
 def test_repair_restores_metadata_drops_duplicates_and_unknown_ids(tmp_path):
-    released = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("x = 1", metadata=_meta("answer", solution=True)),
-        nbformat.v4.new_code_cell("assert x == 1", metadata=_meta("test", grade=True, points=2)),
-    ])
+    released = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("x = 1", metadata=_meta("answer", solution=True)),
+            nbformat.v4.new_code_cell("assert x == 1", metadata=_meta("test", grade=True, points=2)),
+        ]
+    )
     nbformat.write(released, tmp_path / "released.ipynb")
     spec = released_metadata(tmp_path / "released.ipynb")
-    tampered = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("x = 1", metadata=_meta("answer", solution=True)),
-        nbformat.v4.new_code_cell("assert x == 1", metadata=_meta("test", grade=True, points=2)),
-        nbformat.v4.new_code_cell("pass", metadata=_meta("test", grade=False, points=99)),
-        nbformat.v4.new_code_cell("pass", metadata=_meta("bonus", grade=True, points=50)),
-    ])
+    tampered = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("x = 1", metadata=_meta("answer", solution=True)),
+            nbformat.v4.new_code_cell("assert x == 1", metadata=_meta("test", grade=True, points=2)),
+            nbformat.v4.new_code_cell("pass", metadata=_meta("test", grade=False, points=99)),
+            nbformat.v4.new_code_cell("pass", metadata=_meta("bonus", grade=True, points=50)),
+        ]
+    )
     path = tmp_path / "student.ipynb"
     nbformat.write(tampered, path)
     changes = repair_notebook(path, spec)

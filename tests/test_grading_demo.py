@@ -29,11 +29,14 @@ from ethicskit.course.sandbox import sandbox_problem
 from tests.conftest import REPO_ROOT
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "demo-lab"
-CASES = [(p.name[: -len(".expected.json")], REPO_ROOT, p) for p in sorted((REPO_ROOT / "demo_submissions").glob("*.expected.json"))]
+CASES = [
+    (p.name[: -len(".expected.json")], REPO_ROOT, p)
+    for p in sorted((REPO_ROOT / "demo_submissions").glob("*.expected.json"))
+]
 CASES += [("demo-lab", FIXTURE, FIXTURE / "demo_submissions" / "demo-lab.expected.json")]
 SANDBOX_PROBLEM = sandbox_problem()
 
-MONKEYPATCH = '''# derived hostile student: make every check pass and fake every variable the tests use
+MONKEYPATCH = """# derived hostile student: make every check pass and fake every variable the tests use
 import builtins, sys
 class _Anything:
     def __getattr__(self, name): return self
@@ -60,7 +63,7 @@ for _attr in dir(_checks):
     if _attr.startswith("expect"):
         setattr(_checks, _attr, _ok)
 builtins.AssertionError = _Never
-'''
+"""
 
 
 def _digest(folder: Path) -> str:
@@ -72,8 +75,13 @@ def _digest(folder: Path) -> str:
 
 
 def _test_cells(notebook) -> list:
-    return [c for c in notebook.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
-            and not c.metadata.get("nbgrader", {}).get("solution")]
+    return [
+        c
+        for c in notebook.cells
+        if c.cell_type == "code"
+        and c.metadata.get("nbgrader", {}).get("grade")
+        and not c.metadata.get("nbgrader", {}).get("solution")
+    ]
 
 
 def _derive_hostile(course: Path, lab: str, submissions: Path, expected: dict) -> dict:
@@ -123,7 +131,7 @@ def _check_feedback_and_report(course: Path, lab: str, expected: dict) -> None:
         leaked = [s for s in secrets if s in text]
         assert not leaked, f"{page} shows hidden test or solution lines: {leaked[:2]}"
     totals = pd.read_csv(write_report(course, out=course / "reports")[1])
-    assert dict(zip(totals["student"], totals["score"])) == pytest.approx(expected)
+    assert dict(zip(totals["student"], totals["score"], strict=False)) == pytest.approx(expected)
 
 
 @pytest.mark.grading
@@ -148,8 +156,11 @@ def test_demo_submissions_get_expected_scores(lab, origin, expected_file, tmp_pa
             shutil.rmtree(submissions / student)
             del expected[student]
     before = _digest(course / "solutions")
-    limits = (dict(cell_timeout=8, notebook_timeout=30, memory_mb=768, max_processes=64) if is_fixture
-              else dict(cell_timeout=300, notebook_timeout=600, memory_mb=6144, max_processes=512))
+    limits = (
+        dict(cell_timeout=8, notebook_timeout=30, memory_mb=768, max_processes=64)
+        if is_fixture
+        else dict(cell_timeout=300, notebook_timeout=600, memory_mb=6144, max_processes=512)
+    )
     results = grade(course, submissions, lab=lab, jobs=2, sandbox=sandbox, **limits)
     scores = {r.student: r.score for r in results}
     details = {r.student: (r.score, r.status, r.reason, r.events) for r in results}

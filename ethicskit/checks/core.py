@@ -93,7 +93,8 @@ def expect_close(found: Any, expected: Any, what: str, *, tol: float = 1e-6, rev
         wrong = int(np.sum(diff > tol))
         largest = f" (largest difference {worst:.3g})" if reveal else ""
         raise CheckFailed(
-            f"{what}: {wrong} of {diff.size} values differ from the expected ones by more than {tol:g}{largest}."
+            f"{what}: {wrong} of {diff.size} values differ from the expected ones "
+            f"by more than {tol:g}{largest}."
         )
 
 

@@ -14,7 +14,8 @@ WARNING_NO_SANDBOX = (
     "\n" + "!" * 78 + "\n"
     "!! WARNING: --no-sandbox: student code runs with YOUR rights, with network access, and can\n"
     "!! read solutions/, the gradebook and other students' work. Use only for trusted notebooks.\n"
-    + "!" * 78 + "\n"
+    + "!" * 78
+    + "\n"
 )
 
 
@@ -53,9 +54,17 @@ def _cmd_grade(args) -> int:
         print(WARNING_NO_SANDBOX, file=sys.stderr)
     try:
         results = grade(
-            root, Path(args.submissions), lab=args.lab, jobs=args.jobs, sandbox=not args.no_sandbox,
-            cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory_mb=args.memory_mb,
-            max_processes=args.max_processes, recheck=not args.no_recheck, students=args.student or None,
+            root,
+            Path(args.submissions),
+            lab=args.lab,
+            jobs=args.jobs,
+            sandbox=not args.no_sandbox,
+            cell_timeout=args.cell_timeout,
+            notebook_timeout=args.notebook_timeout,
+            memory_mb=args.memory_mb,
+            max_processes=args.max_processes,
+            recheck=not args.no_recheck,
+            students=args.student or None,
             progress=None if args.quiet else (lambda m: print(m, file=sys.stderr)),
         )
     except SandboxUnavailable as error:
@@ -77,8 +86,9 @@ def _cmd_feedback(args) -> int:
     from ethicskit.course.feedback import write_feedback
 
     root = _course(args)
-    written = write_feedback(root, lab=args.lab, out=Path(args.out) if args.out else None,
-                             students=args.student or None)
+    written = write_feedback(
+        root, lab=args.lab, out=Path(args.out) if args.out else None, students=args.student or None
+    )
     for path in written:
         print(path)
     return 0
@@ -102,32 +112,51 @@ def _cmd_run_all(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``ethicskit``."""
-    parser = argparse.ArgumentParser(prog="ethicskit", description="The ethics course kit's instructor tools.")
+    parser = argparse.ArgumentParser(
+        prog="ethicskit", description="The ethics course kit's instructor tools."
+    )
     top = parser.add_subparsers(dest="group", required=True)
     course = top.add_parser("course", help="release, grade, feedback, report, run-all")
     commands = course.add_subparsers(dest="command", required=True)
 
     def add(name, func, help_text):
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--course", default=None, help="course root (default: nearest folder with nbgrader_config.py)")
+        sub.add_argument(
+            "--course", default=None, help="course root (default: nearest folder with nbgrader_config.py)"
+        )
         sub.set_defaults(func=func)
         return sub
 
     release = add("release", _cmd_release, "generate labs/ (student versions) from solutions/ with nbgrader")
     release.add_argument("labs", nargs="*", help="lab ids (default: every lab in solutions/)")
-    release.add_argument("--check", action="store_true",
-                         help="exit 1 naming each lab whose committed labs/ differ from what solutions/ generate")
+    release.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 naming each lab whose committed labs/ differ from what solutions/ generate",
+    )
 
     grade = add("grade", _cmd_grade, "autograde submissions in a sandbox, in parallel")
-    grade.add_argument("submissions", help="nbgrader submitted/ layout, or a folder of <student>.ipynb / .zip")
+    grade.add_argument(
+        "submissions", help="nbgrader submitted/ layout, or a folder of <student>.ipynb / .zip"
+    )
     grade.add_argument("--lab", required=True, help="lab (assignment) id")
     grade.add_argument("--jobs", "-j", type=int, default=1, help="submissions graded at once (default 1)")
-    grade.add_argument("--no-sandbox", action="store_true", help="run student code unsandboxed (trusted code only)")
-    grade.add_argument("--no-recheck", action="store_true", help="skip the fresh-process recheck of test cells")
+    grade.add_argument(
+        "--no-sandbox", action="store_true", help="run student code unsandboxed (trusted code only)"
+    )
+    grade.add_argument(
+        "--no-recheck", action="store_true", help="skip the fresh-process recheck of test cells"
+    )
     grade.add_argument("--cell-timeout", type=float, default=60, help="seconds per cell (default 60)")
-    grade.add_argument("--notebook-timeout", type=float, default=600, help="seconds per notebook (default 600)")
-    grade.add_argument("--memory-mb", type=int, default=4096, help="memory per submission in MiB (default 4096)")
-    grade.add_argument("--max-processes", type=int, default=256, help="processes/threads per submission (default 256)")
+    grade.add_argument(
+        "--notebook-timeout", type=float, default=600, help="seconds per notebook (default 600)"
+    )
+    grade.add_argument(
+        "--memory-mb", type=int, default=4096, help="memory per submission in MiB (default 4096)"
+    )
+    grade.add_argument(
+        "--max-processes", type=int, default=256, help="processes/threads per submission (default 256)"
+    )
     grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
     grade.add_argument("--json", help="also write the results as JSON to this file")
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress messages")
@@ -141,8 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="reports", help="output folder (default reports/)")
     report.add_argument("--lab", action="append", help="only this lab (repeatable)")
 
-    run_all = add("run-all", _cmd_run_all,
-                  "execute every lesson, release, grade every lab's demo submissions, write a Markdown report")
+    run_all = add(
+        "run-all",
+        _cmd_run_all,
+        "execute every lesson, release, grade every lab's demo submissions, write a Markdown report",
+    )
     run_all.add_argument("--report", default="course-report", help="output folder (default course-report/)")
     run_all.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at once (default 2)")
     run_all.add_argument("--no-sandbox", action="store_true", help="grade unsandboxed (trusted code only)")

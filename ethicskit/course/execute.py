@@ -36,10 +36,18 @@ def sanitize(notebook, *, db_url: str, lab: str, student: str, notebook_id: str)
         OverwriteKernelspec,
     )
 
-    resources = {"nbgrader": {"student": student, "assignment": lab, "notebook": notebook_id, "db_url": db_url}}
+    resources = {
+        "nbgrader": {"student": student, "assignment": lab, "notebook": notebook_id, "db_url": db_url}
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for preprocessor in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+        for preprocessor in (
+            ClearOutput,
+            DeduplicateIds,
+            OverwriteKernelspec,
+            OverwriteCells,
+            CheckCellMetadata,
+        ):
             notebook, resources = preprocessor().preprocess(notebook, resources)
     return notebook
 
@@ -86,7 +94,9 @@ def _make_executor(*, manager_class, cell_timeout: float, deadline: float, snaps
                 return cell
             except Exception as error:  # noqa: BLE001 - an unresponsive kernel, a timeout without interrupt
                 self.stopped = f"the kernel stopped responding ({type(error).__name__})"
-                cell.outputs.append(_error_output("KernelStopped", "the notebook stopped here: " + self.stopped))
+                cell.outputs.append(
+                    _error_output("KernelStopped", "the notebook stopped here: " + self.stopped)
+                )
                 return cell
             self.executed.add(cell_index)
             if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
@@ -97,8 +107,7 @@ def _make_executor(*, manager_class, cell_timeout: float, deadline: float, snaps
             names = variables_used(cell.source)
             path = snapshot_dir / f"snapshot-{cell_index}.pkl"
             code = (
-                "__import__('ethicskit.course._snapshot', fromlist=['save']).save("
-                f"{names!r}, {str(path)!r})"
+                f"__import__('ethicskit.course._snapshot', fromlist=['save']).save({names!r}, {str(path)!r})"
             )
             probe = nbformat.v4.new_code_cell(code)
             try:
@@ -128,8 +137,9 @@ def _manager_class(*, sandbox: bool, runtime: Path, workdir: Path, hidden: list[
 
     if not sandbox:
         return type("RunKernelManager", (PlainIpcKernelManager,), {"runtime": AnyTrait(str(runtime))})
-    policy = SandboxPolicy(hidden=[Path(h) for h in hidden], memory_mb=limits.memory_mb,
-                           max_processes=limits.max_processes)
+    policy = SandboxPolicy(
+        hidden=[Path(h) for h in hidden], memory_mb=limits.memory_mb, max_processes=limits.max_processes
+    )
     return type(
         "RunSandboxKernelManager",
         (SandboxKernelManager,),
@@ -143,8 +153,16 @@ def _manager_class(*, sandbox: bool, runtime: Path, workdir: Path, hidden: list[
     )
 
 
-def _recheck(notebook, snapshots: dict[int, str], *, scratch: Path, sandbox: bool, hidden: list[str],
-             limits, timeout: float) -> tuple[dict[int, dict], str | None]:
+def _recheck(
+    notebook,
+    snapshots: dict[int, str],
+    *,
+    scratch: Path,
+    sandbox: bool,
+    hidden: list[str],
+    limits,
+    timeout: float,
+) -> tuple[dict[int, dict], str | None]:
     """Run the recheck process; return verdicts by cell index and a problem description."""
     from ethicskit.course.sandbox import SandboxPolicy, bwrap_command
 
@@ -160,18 +178,28 @@ def _recheck(notebook, snapshots: dict[int, str], *, scratch: Path, sandbox: boo
     workdir = scratch / "recheck"
     workdir.mkdir(exist_ok=True)
     if sandbox:
-        policy = SandboxPolicy(hidden=[Path(h) for h in hidden], memory_mb=limits.memory_mb,
-                               max_processes=limits.max_processes)
-        command = limits.wrap(bwrap_command(command, policy=policy, writable=[workdir, scratch / "rt"], cwd=workdir))
+        policy = SandboxPolicy(
+            hidden=[Path(h) for h in hidden], memory_mb=limits.memory_mb, max_processes=limits.max_processes
+        )
+        command = limits.wrap(
+            bwrap_command(command, policy=policy, writable=[workdir, scratch / "rt"], cwd=workdir)
+        )
     env = dict(os.environ, PYTHONWARNINGS="ignore", TQDM_DISABLE="1", MPLBACKEND="Agg", HF_HUB_OFFLINE="1")
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=workdir, env=env,
-                              start_new_session=True)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=workdir,
+            env=env,
+            start_new_session=True,
+        )
     except subprocess.TimeoutExpired:
         return {}, "the recheck ran out of time"
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(MARKER):
-            return {v["index"]: v for v in json.loads(line[len(MARKER):])}, None
+            return {v["index"]: v for v in json.loads(line[len(MARKER) :])}, None
     return {}, f"the recheck process failed (exit {done.returncode})"
 
 
@@ -182,8 +210,9 @@ def _kernel_score(cell) -> float:
     return float(score or 0.0)
 
 
-def _apply_recheck(notebook, verdicts: dict[int, dict], snapshots: dict[int, str], problem: str | None,
-                   executed: set[int]) -> list[str]:
+def _apply_recheck(
+    notebook, verdicts: dict[int, dict], snapshots: dict[int, str], problem: str | None, executed: set[int]
+) -> list[str]:
     """Keep the lower verdict of kernel and recheck for every test cell; return what changed."""
     from nbgrader.utils import determine_grade
 
@@ -207,10 +236,16 @@ def _apply_recheck(notebook, verdicts: dict[int, dict], snapshots: dict[int, str
             continue
         recheck_score = max_points if value is None else max(0.0, min(float(value), max_points))
         if kernel_score is not None and recheck_score < kernel_score:
-            changes.append(f"cell {index}: {kernel_score:g} points in the notebook, {recheck_score:g} in the recheck")
-            cell.outputs = [nbformat.v4.new_output(
-                "execute_result", data={"text/plain": repr(recheck_score)}, execution_count=cell.get("execution_count")
-            )]
+            changes.append(
+                f"cell {index}: {kernel_score:g} points in the notebook, {recheck_score:g} in the recheck"
+            )
+            cell.outputs = [
+                nbformat.v4.new_output(
+                    "execute_result",
+                    data={"text/plain": repr(recheck_score)},
+                    execution_count=cell.get("execution_count"),
+                )
+            ]
     return changes
 
 
@@ -236,38 +271,64 @@ def execute_submission(task: dict) -> dict:
     try:
         notebook = nbformat.read(notebook_path, as_version=4)
         if task.get("db_url"):
-            notebook = sanitize(notebook, db_url=task["db_url"], lab=task["lab"], student=task["student"],
-                                notebook_id=notebook_path.stem)
+            notebook = sanitize(
+                notebook,
+                db_url=task["db_url"],
+                lab=task["lab"],
+                student=task["student"],
+                notebook_id=notebook_path.stem,
+            )
     except Exception as error:  # noqa: BLE001 - not a notebook, or nbgrader's checks refuse it
-        return {"status": "rejected", "reason": f"nbgrader rejected the notebook ({type(error).__name__}: "
-                f"{str(error).strip().splitlines()[-1][:200] if str(error).strip() else ''})", "events": [],
-                "total_seconds": round(time.monotonic() - start, 3)}
+        return {
+            "status": "rejected",
+            "reason": f"nbgrader rejected the notebook ({type(error).__name__}: "
+            f"{str(error).strip().splitlines()[-1][:200] if str(error).strip() else ''})",
+            "events": [],
+            "total_seconds": round(time.monotonic() - start, 3),
+        }
     scratch = Path(tempfile.mkdtemp(prefix="sub-", dir=task.get("scratch_root")))
     runtime, workdir = scratch / "rt", scratch / "work"
     runtime.mkdir()
     shutil.copytree(notebook_path.parent, workdir, ignore=shutil.ignore_patterns("*.ipynb", ".ethicskit-*"))
     if task.get("source_dir"):  # the lab's own data files, as nbgrader's autograde copies them
-        shutil.copytree(task["source_dir"], workdir, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"),
-                        dirs_exist_ok=True)
+        shutil.copytree(
+            task["source_dir"],
+            workdir,
+            ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"),
+            dirs_exist_ok=True,
+        )
     for folder in (scratch, runtime, workdir):
         folder.chmod(0o777)
     limits = CgroupLimits(memory_mb=task.get("memory_mb", 4096), max_processes=task.get("max_processes", 256))
     if task.get("sandbox", True):
         limits.create()
     hidden = list(task.get("hidden", []))
-    result = {"status": "complete", "reason": "", "events": [], "seconds": 0.0, "recheck_seconds": 0.0,
-              "limits": limits.mode if task.get("sandbox", True) else "none"}
+    result = {
+        "status": "complete",
+        "reason": "",
+        "events": [],
+        "seconds": 0.0,
+        "recheck_seconds": 0.0,
+        "limits": limits.mode if task.get("sandbox", True) else "none",
+    }
     try:
-        manager = _manager_class(sandbox=task.get("sandbox", True), runtime=runtime, workdir=workdir,
-                                 hidden=hidden, limits=limits)
+        manager = _manager_class(
+            sandbox=task.get("sandbox", True), runtime=runtime, workdir=workdir, hidden=hidden, limits=limits
+        )
         deadline = start + float(task.get("notebook_timeout", 600))
-        executor = _make_executor(manager_class=manager, cell_timeout=float(task.get("cell_timeout", 60)),
-                                  deadline=deadline, snapshot_dir=runtime if task.get("recheck", True) else None)
+        executor = _make_executor(
+            manager_class=manager,
+            cell_timeout=float(task.get("cell_timeout", 60)),
+            deadline=deadline,
+            snapshot_dir=runtime if task.get("recheck", True) else None,
+        )
         resources = {"metadata": {"path": str(workdir)}}
         try:
             notebook, _ = executor.preprocess(notebook, resources)
         except Exception as error:  # noqa: BLE001 - the kernel never started, or died while starting
-            executor.stopped = executor.stopped or f"the notebook could not run ({type(error).__name__}: {error})"
+            executor.stopped = (
+                executor.stopped or f"the notebook could not run ({type(error).__name__}: {error})"
+            )
         if executor.stopped and limits.killed_by_memory():
             executor.stopped += " (memory limit reached)"
         if limits.hit_process_limit():
@@ -283,16 +344,25 @@ def execute_submission(task: dict) -> dict:
         if task.get("recheck", True):
             recheck_start = time.monotonic()
             # a cell that already scored zero in the kernel cannot go lower: no need to recheck it
-            executor.snapshots = {i: p for i, p in executor.snapshots.items() if _kernel_score(notebook.cells[i])}
+            executor.snapshots = {
+                i: p for i, p in executor.snapshots.items() if _kernel_score(notebook.cells[i])
+            }
             # a fresh cgroup: whatever the notebook left behind cannot starve the recheck
             limits = CgroupLimits(memory_mb=limits.memory_mb, max_processes=limits.max_processes)
             if task.get("sandbox", True):
                 limits.create()
             verdicts, problem = _recheck(
-                notebook, executor.snapshots, scratch=scratch, sandbox=task.get("sandbox", True), hidden=hidden,
-                limits=limits, timeout=float(task.get("cell_timeout", 60)) * max(1, len(executor.snapshots)) + 30,
+                notebook,
+                executor.snapshots,
+                scratch=scratch,
+                sandbox=task.get("sandbox", True),
+                hidden=hidden,
+                limits=limits,
+                timeout=float(task.get("cell_timeout", 60)) * max(1, len(executor.snapshots)) + 30,
             )
-            result["events"] += _apply_recheck(notebook, verdicts, executor.snapshots, problem, executor.executed)
+            result["events"] += _apply_recheck(
+                notebook, verdicts, executor.snapshots, problem, executor.executed
+            )
             result["recheck_seconds"] = round(time.monotonic() - recheck_start, 3)
     finally:
         limits.remove()

@@ -25,8 +25,12 @@ __all__ = ["cell_messages", "render_feedback", "write_feedback"]
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PATHS = re.compile(r"(/[\w.\-]+){2,}")
 FRIENDLY = {
-    "RecheckFailed": "", "NotRun": "", "KernelDied": "", "KernelStopped": "",
-    "CheckFailed": "", "AssertionError": "",
+    "RecheckFailed": "",
+    "NotRun": "",
+    "KernelDied": "",
+    "KernelStopped": "",
+    "CheckFailed": "",
+    "AssertionError": "",
     "CellTimeoutError": "this cell ran past the time limit",
 }
 
@@ -60,8 +64,15 @@ def cell_messages(notebook) -> dict[str, str]:
     return messages
 
 
-def render_feedback(*, student: str, lab: str, rows: list[tuple[str, float | None, float, str]], total: float,
-                    max_total: float, note: str = "") -> str:
+def render_feedback(
+    *,
+    student: str,
+    lab: str,
+    rows: list[tuple[str, float | None, float, str]],
+    total: float,
+    max_total: float,
+    note: str = "",
+) -> str:
     """The HTML page for one student."""
     esc = html.escape
     body = "".join(
@@ -73,14 +84,18 @@ def render_feedback(*, student: str, lab: str, rows: list[tuple[str, float | Non
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{esc(lab)}: feedback for {esc(student)}</title>"
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{border-bottom:1px solid #ccc;"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "td,th{border-bottom:1px solid #ccc;"
         "padding:.4em;vertical-align:top;text-align:left}pre{white-space:pre-wrap;margin:0}.note{color:#a40}</style>"
-        f"</head><body><h1>{esc(lab)}</h1><p>Student: {esc(student)}. Score: <b>{total:g} / {max_total:g}</b></p>"
+        f"</head><body><h1>{esc(lab)}</h1><p>Student: {esc(student)}. "
+        f"Score: <b>{total:g} / {max_total:g}</b></p>"
         f"{note_html}<table><tr><th>question</th><th>points</th><th>feedback</th></tr>{body}</table></body></html>"
     )
 
 
-def write_feedback(root: Path, *, lab: str, out: Path | None = None, students: list[str] | None = None) -> list[Path]:
+def write_feedback(
+    root: Path, *, lab: str, out: Path | None = None, students: list[str] | None = None
+) -> list[Path]:
     """Write ``<out>/<student>/<lab>/<lab>.html`` for every graded student; return the paths.
 
     ``out`` defaults to the course's ``feedback/`` folder.
@@ -118,9 +133,16 @@ def write_feedback(root: Path, *, lab: str, out: Path | None = None, students: l
             if record.exists():
                 info = json.loads(record.read_text())
                 if info.get("status") not in (None, "complete"):
-                    note = f"Grading note: {_plain(info.get('reason', ''))}. Questions after that point score zero."
-            page = render_feedback(student=student, lab=lab, rows=rows, total=float(submission.score or 0),
-                                   max_total=float(submission.max_score or 0), note=note)
+                    reason = _plain(info.get("reason", ""))
+                    note = f"Grading note: {reason}. Questions after that point score zero."
+            page = render_feedback(
+                student=student,
+                lab=lab,
+                rows=rows,
+                total=float(submission.score or 0),
+                max_total=float(submission.max_score or 0),
+                note=note,
+            )
             target = out / student / lab / f"{lab}.html"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(page)

@@ -119,7 +119,11 @@ def _converter(root: Path, lab: str, student: str, *, submitted: Path, autograde
     else:
         config.Autograde.sanitize_preprocessors = []
         config.Autograde.autograde_preprocessors = [
-            IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
+            IgnorePattern,
+            ClearMetadataPreprocessor,
+            LimitOutput,
+            SaveAutoGrades,
+            AssignLatePenalties,
             CheckCellMetadata,
         ]
     converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
@@ -286,8 +290,13 @@ def grade(
         clock = time.perf_counter()
         register_lab(root, lab, db_url=db_url, release_dir=scratch / "released")
         say(f"registered {lab} in the gradebook ({time.perf_counter() - clock:.1f} s)")
-        submitted = _repaired_copy(submitted, scratch / "repaired", lab, chosen,
-                                   released_metadata(scratch / "released" / lab / f"{lab}.ipynb"))
+        submitted = _repaired_copy(
+            submitted,
+            scratch / "repaired",
+            lab,
+            chosen,
+            released_metadata(scratch / "released" / lab / f"{lab}.ipynb"),
+        )
         stage = scratch / "sanitized"
         results: dict[str, SubmissionResult] = {s: SubmissionResult(student=s) for s in chosen}
         for student, changes in submitted[1].items():
@@ -302,19 +311,29 @@ def grade(
                 results[student].status = "rejected"
                 results[student].reason = "no notebook in the submission"
             for notebook in notebooks:
-                tasks.append({
-                    "student": student, "lab": lab, "notebook": str(notebook), "db_url": db_url,
-                    "source_dir": str(root / "solutions" / lab), "sandbox": sandbox,
-                    "hidden": _hidden_paths(root, submitted) + [str(scratch)], "cell_timeout": cell_timeout,
-                    "notebook_timeout": notebook_timeout, "memory_mb": memory_mb, "max_processes": max_processes,
-                    "recheck": recheck, "scratch_root": str(scratch),
-                })
+                tasks.append(
+                    {
+                        "student": student,
+                        "lab": lab,
+                        "notebook": str(notebook),
+                        "db_url": db_url,
+                        "source_dir": str(root / "solutions" / lab),
+                        "sandbox": sandbox,
+                        "hidden": _hidden_paths(root, submitted) + [str(scratch)],
+                        "cell_timeout": cell_timeout,
+                        "notebook_timeout": notebook_timeout,
+                        "memory_mb": memory_mb,
+                        "max_processes": max_processes,
+                        "recheck": recheck,
+                        "scratch_root": str(scratch),
+                    }
+                )
         # 1+2. sanitize with nbgrader's preprocessors (gradebook read-only), execute, recheck: in parallel
         clock = time.perf_counter()
         outcomes = _execute_all(tasks, jobs=jobs, say=say)
         say(f"executed {len(tasks)} notebook(s) with {jobs} job(s) ({time.perf_counter() - clock:.1f} s)")
         clock = time.perf_counter()
-        for task, outcome in zip(tasks, outcomes):
+        for task, outcome in zip(tasks, outcomes, strict=False):
             result = results[task["student"]]
             if outcome.get("status") != "complete":
                 result.status = outcome.get("status", "stopped")
@@ -327,7 +346,9 @@ def grade(
         for student in rejected:
             shutil.rmtree(stage / student, ignore_errors=True)
         if len(rejected) < len(chosen):
-            problem = _run_converter(_converter(root, lab, "*", submitted=stage, autograded=autograded, phase="save"))
+            problem = _run_converter(
+                _converter(root, lab, "*", submitted=stage, autograded=autograded, phase="save")
+            )
             for student in chosen:
                 if student not in rejected and not (autograded / student / lab).is_dir():
                     results[student].status = "error"
@@ -356,6 +377,7 @@ def _execute_all(tasks: list[dict], *, jobs: int, say) -> list[dict]:
         return []
     import nbclient  # noqa: F401  (imported once here, inherited by the forked workers)
     import nbgrader.preprocessors  # noqa: F401
+
     outcomes: list[dict | None] = [None] * len(tasks)
     pending = list(range(len(tasks)))
     for _attempt in range(2):
@@ -371,11 +393,17 @@ def _execute_all(tasks: list[dict], *, jobs: int, say) -> list[dict]:
                 try:
                     outcomes[index] = future.result()
                     o = outcomes[index]
-                    say(f"  {tasks[index]['student']}: {o.get('status')} in {o.get('total_seconds', 0):.1f} s "
-                        f"(recheck {o.get('recheck_seconds', 0):.1f} s)")
+                    say(
+                        f"  {tasks[index]['student']}: {o.get('status')} "
+                        f"in {o.get('total_seconds', 0):.1f} s "
+                        f"(recheck {o.get('recheck_seconds', 0):.1f} s)"
+                    )
                 except Exception as error:  # noqa: BLE001 - a worker crashed: retried once, then recorded
-                    outcomes[index] = {"status": "error", "reason": f"grading crashed ({type(error).__name__})",
-                                       "crashed": True}
+                    outcomes[index] = {
+                        "status": "error",
+                        "reason": f"grading crashed ({type(error).__name__})",
+                        "crashed": True,
+                    }
         pending = [i for i, o in enumerate(outcomes) if o is None or o.get("crashed")]
     return [o or {"status": "error", "reason": "not executed"} for o in outcomes]
 
@@ -386,7 +414,6 @@ def format_table(results: list[SubmissionResult]) -> str:
     for r in results:
         rows.append((r.student, f"{r.score:g} / {r.max_score:g}", r.status, r.reason[:70]))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
-

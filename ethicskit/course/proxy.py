@@ -24,17 +24,65 @@ import sys
 __all__ = ["Forbidden", "SafeUnpickler", "safe_loads", "Runner", "Handle", "StudentCodeError"]
 
 SAFE_PACKAGES = {
-    "numpy", "pandas", "sklearn", "scipy", "torch", "fairlearn", "ethicskit", "collections", "datetime",
-    "decimal", "fractions", "shap", "lime", "transformers", "tokenizers", "matplotlib", "uuid", "enum",
-    "pathlib", "re", "zoneinfo", "dateutil", "pytz", "cryptography", "opacus", "codecarbon", "huggingface_hub",
+    "numpy",
+    "pandas",
+    "sklearn",
+    "scipy",
+    "torch",
+    "fairlearn",
+    "ethicskit",
+    "collections",
+    "datetime",
+    "decimal",
+    "fractions",
+    "shap",
+    "lime",
+    "transformers",
+    "tokenizers",
+    "matplotlib",
+    "uuid",
+    "enum",
+    "pathlib",
+    "re",
+    "zoneinfo",
+    "dateutil",
+    "pytz",
+    "cryptography",
+    "opacus",
+    "codecarbon",
+    "huggingface_hub",
 }
 UNSAFE_MODULES = ("ethicskit.course",)
 SAFE_BUILTINS = {
-    "object", "list", "dict", "set", "frozenset", "tuple", "int", "float", "complex", "str", "bytes", "bytearray",
-    "bool", "slice", "range", "NoneType", "Ellipsis", "NotImplemented",
+    "object",
+    "list",
+    "dict",
+    "set",
+    "frozenset",
+    "tuple",
+    "int",
+    "float",
+    "complex",
+    "str",
+    "bytes",
+    "bytearray",
+    "bool",
+    "slice",
+    "range",
+    "NoneType",
+    "Ellipsis",
+    "NotImplemented",
 }
-HELPER_PREFIXES = ("_rebuild", "_reconstruct", "_unpickle", "__pyx_unpickle", "_new_", "_frombuffer",
-                   "_timedelta_unpickle", "_restore")
+HELPER_PREFIXES = (
+    "_rebuild",
+    "_reconstruct",
+    "_unpickle",
+    "__pyx_unpickle",
+    "_new_",
+    "_frombuffer",
+    "_timedelta_unpickle",
+    "_restore",
+)
 HELPER_NAMES = {"scalar", "new_block", "_get_layout", "dtype", "_reconstructor", "_load_from_bytes", "encode"}
 
 
@@ -111,8 +159,11 @@ class Runner:
     def _start(self):
         env = dict(os.environ, PYTHONWARNINGS="ignore")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ethicskit.course.runner"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=env,
+            [sys.executable, "-m", "ethicskit.course.runner"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
         )
 
     def request(self, message: tuple):
@@ -127,8 +178,15 @@ class Runner:
 
         buffer = io.BytesIO()
         pickler = cloudpickle.Pickler(buffer)
-        pickler.persistent_id = lambda obj: obj._hid if isinstance(obj, Handle) else (
-            obj._hid if isinstance(obj, type) and issubclass(obj, Handle) and "_hid" in vars(obj) else None)
+        pickler.persistent_id = lambda obj: (
+            obj._hid
+            if isinstance(obj, Handle)
+            else (
+                obj._hid
+                if isinstance(obj, type) and issubclass(obj, Handle) and "_hid" in vars(obj)
+                else None
+            )
+        )
         try:
             pickler.dump(message)
             _send(self.process.stdin, buffer.getvalue())
@@ -171,7 +229,7 @@ class Runner:
         if status == "error":
             _, name, message = reply
             raise _exception(name, message)
-        _, hid, blob = reply
+        hid, blob = reply[1], reply[2]
         if blob is not None:
             try:
                 return safe_loads(blob)
@@ -181,13 +239,26 @@ class Runner:
 
     def op(self, hid: int, name: str, *args, **kwargs):
         """Apply the runner-side operation ``name`` to object ``hid``; return data or a handle."""
-        return self._value(self.request(("op", hid, name, args, kwargs)))
+        reply = self.request(("op", hid, name, args, kwargs))
+        if len(reply) > 3 and reply[3] is not None:
+            _sync_generators(safe_loads(reply[3]), args, kwargs)
+        return self._value(reply)
 
     def close(self, reason: str = "closed") -> None:
         self.dead = self.dead or reason
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+def _sync_generators(states: list, args: tuple, kwargs: dict) -> None:
+    """Advance the caller's random generators as the student's code advanced its copies (by value)."""
+    for key, kind, state in states:
+        target = args[key] if isinstance(key, int) else kwargs.get(key)
+        if kind == "generator":
+            target.bit_generator.state = state
+        else:
+            target.set_state(state)
 
 
 def _exception(name: str, message: str) -> Exception:

@@ -117,7 +117,9 @@ def _check_one(job: dict, runner) -> dict:
             try:
                 namespace[name] = runner.load(blob)
             except (StudentCodeError, Exception) as error:  # noqa: BLE001
-                verdict["message"] = f"the variable {name!r} could not be restored ({type(error).__name__}: {error})"
+                verdict["message"] = (
+                    f"the variable {name!r} could not be restored ({type(error).__name__}: {error})"
+                )
                 return verdict
         current = vars(builtins)
         for key in [k for k in current if k not in saved_builtins]:
@@ -126,8 +128,10 @@ def _check_one(job: dict, runner) -> dict:
         passed, value, message = run_cell(job["source"], namespace)
     unpicklable = sorted(snapshot.get("problems", {}))
     if not passed and unpicklable:
-        message += (f" (the variable(s) {unpicklable} could not be copied for grading: keep answers picklable,"
-                    " e.g. no open files or generators)")
+        message += (
+            f" (the variable(s) {unpicklable} could not be copied for grading: keep answers picklable,"
+            " e.g. no open files or generators)"
+        )
     verdict.update(passed=passed, value=value, message=message)
     return verdict
 

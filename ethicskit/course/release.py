@@ -96,7 +96,12 @@ def _semantic_cells(path: Path) -> list[tuple]:
         for output in cell.get("outputs", []):
             outputs.append({k: v for k, v in output.items() if k != "execution_count"})
         cells.append(
-            (cell.cell_type, cell.source.rstrip(), repr(outputs), repr(sorted(cell.metadata.get("nbgrader", {}).items())))
+            (
+                cell.cell_type,
+                cell.source.rstrip(),
+                repr(outputs),
+                repr(sorted(cell.metadata.get("nbgrader", {}).items())),
+            )
         )
     return cells
 
@@ -107,8 +112,8 @@ def notebook_differences(expected: Path, found: Path) -> list[str]:
     problems = []
     if len(want) != len(have):
         problems.append(f"{len(have)} cells where {len(want)} are generated")
-    for index, (a, b) in enumerate(zip(want, have)):
-        for part, x, y in zip(("cell type", "source", "outputs", "nbgrader metadata"), a, b):
+    for index, (a, b) in enumerate(zip(want, have, strict=False)):
+        for part, x, y in zip(("cell type", "source", "outputs", "nbgrader metadata"), a, b, strict=False):
             if x != y:
                 problems.append(f"cell {index}: {part} differs")
     return problems
@@ -118,7 +123,9 @@ def _folder_differences(expected: Path, found: Path) -> list[str]:
     if not found.is_dir():
         return ["missing from labs/"]
     want = {p.relative_to(expected) for p in expected.rglob("*") if p.is_file()}
-    have = {p.relative_to(found) for p in found.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts}
+    have = {
+        p.relative_to(found) for p in found.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts
+    }
     problems = [f"{p} is missing" for p in sorted(want - have)]
     problems += [f"{p} should not be there" for p in sorted(have - want)]
     for rel in sorted(want & have):

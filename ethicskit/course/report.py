@@ -25,23 +25,42 @@ def gradebook_frame(db_url: str, labs: list[str] | None = None) -> pd.DataFrame:
             for submission in assignment.submissions:
                 for notebook in submission.notebooks:
                     for grade in notebook.grades:
-                        rows.append({
-                            "student": submission.student.id, "lab": assignment.name, "question": grade.name,
-                            "score": float(grade.score or 0.0), "max_score": float(grade.max_score or 0.0),
-                            "needs_manual_grade": bool(grade.needs_manual_grade),
-                        })
-    return pd.DataFrame(rows, columns=["student", "lab", "question", "score", "max_score", "needs_manual_grade"])
+                        rows.append(
+                            {
+                                "student": submission.student.id,
+                                "lab": assignment.name,
+                                "question": grade.name,
+                                "score": float(grade.score or 0.0),
+                                "max_score": float(grade.max_score or 0.0),
+                                "needs_manual_grade": bool(grade.needs_manual_grade),
+                            }
+                        )
+    return pd.DataFrame(
+        rows, columns=["student", "lab", "question", "score", "max_score", "needs_manual_grade"]
+    )
 
 
 def question_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Per lab and question: mean share of points, share with full marks and with zero, students."""
     if frame.empty:
-        return pd.DataFrame(columns=["lab", "question", "students", "max_score", "mean_score", "mean_share",
-                                     "full_marks", "zero"])
+        return pd.DataFrame(
+            columns=[
+                "lab",
+                "question",
+                "students",
+                "max_score",
+                "mean_score",
+                "mean_share",
+                "full_marks",
+                "zero",
+            ]
+        )
     data = frame.assign(share=frame["score"] / frame["max_score"].where(frame["max_score"] > 0))
     grouped = data.groupby(["lab", "question"], sort=False)
     summary = grouped.agg(
-        students=("student", "nunique"), max_score=("max_score", "max"), mean_score=("score", "mean"),
+        students=("student", "nunique"),
+        max_score=("max_score", "max"),
+        mean_score=("score", "mean"),
         mean_share=("share", "mean"),
         full_marks=("share", lambda s: float((s >= 1 - 1e-9).mean())),
         zero=("share", lambda s: float((s <= 1e-9).mean())),
@@ -50,12 +69,11 @@ def question_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_questions(summary: pd.DataFrame, lab: str):
-    """Bar chart of the mean share of points per question of ``lab`` (lowest = hardest); returns the Figure."""
+    """Bar chart of the mean share of points per question of ``lab``; returns the Figure."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
-
     import numpy as np
 
     part = summary[summary["lab"] == lab]
@@ -95,11 +113,20 @@ def write_report(root: Path, *, out: Path, labs: list[str] | None = None) -> lis
         written.append(png)
         part = summary[summary["lab"] == lab].sort_values("mean_share")
         hardest = part.iloc[0]
-        lines += [f"## {lab}", "", f"Hardest question: **{hardest['question']}** "
-                  f"(mean {hardest['mean_share']:.0%} of its points, {hardest['zero']:.0%} scored zero).", "",
-                  "| question | students | max | mean | full marks | zero |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r.question} | {r.students} | {r.max_score:g} | {r.mean_score:.2f} | {r.full_marks:.0%} | "
-                  f"{r.zero:.0%} |" for r in part.itertuples()]
+        lines += [
+            f"## {lab}",
+            "",
+            f"Hardest question: **{hardest['question']}** "
+            f"(mean {hardest['mean_share']:.0%} of its points, {hardest['zero']:.0%} scored zero).",
+            "",
+            "| question | students | max | mean | full marks | zero |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r.question} | {r.students} | {r.max_score:g} | {r.mean_score:.2f} | {r.full_marks:.0%} | "
+            f"{r.zero:.0%} |"
+            for r in part.itertuples()
+        ]
         lines += ["", f"![{lab}]({png.name})", ""]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     written.append(out / "summary.md")

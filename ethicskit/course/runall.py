@@ -30,12 +30,24 @@ def run_lessons(root: Path, *, timeout: int = 600) -> list[dict]:
         notebook = nbformat.read(lesson, as_version=4)
         error = ""
         try:
-            NotebookClient(notebook, timeout=timeout, kernel_name="python3", kernel_manager_class=PlainIpcKernelManager,
-                           resources={"metadata": {"path": str(lesson.parent)}}).execute()
+            NotebookClient(
+                notebook,
+                timeout=timeout,
+                kernel_name="python3",
+                kernel_manager_class=PlainIpcKernelManager,
+                resources={"metadata": {"path": str(lesson.parent)}},
+            ).execute()
         except Exception as failure:  # noqa: BLE001 - reported, the run goes on
-            error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[-1][:200] if str(failure).strip() else ''}"
-        rows.append({"lesson": lesson.name, "seconds": round(time.perf_counter() - start, 1), "ok": not error,
-                     "error": error})
+            text = str(failure).strip()
+            error = f"{type(failure).__name__}: {text.splitlines()[-1][:200] if text else ''}"
+        rows.append(
+            {
+                "lesson": lesson.name,
+                "seconds": round(time.perf_counter() - start, 1),
+                "ok": not error,
+                "error": error,
+            }
+        )
     return rows
 
 
@@ -55,21 +67,48 @@ def grade_demos(root: Path, *, out: Path, jobs: int = 2, sandbox: bool = True) -
         for expected_file in expected_files:
             lab = expected_file.name[: -len(".expected.json")]
             if not (root / "solutions" / lab).is_dir():
-                rows.append({"lab": lab, "student": "-", "expected": None, "score": None, "ok": False,
-                             "note": "no source in solutions/"})
+                rows.append(
+                    {
+                        "lab": lab,
+                        "student": "-",
+                        "expected": None,
+                        "score": None,
+                        "ok": False,
+                        "note": "no source in solutions/",
+                    }
+                )
                 continue
             shutil.copytree(root / "solutions" / lab, course / "solutions" / lab)
             expected = json.loads(expected_file.read_text())
             start = time.perf_counter()
-            results = grade(course, root / "demo_submissions", lab=lab, jobs=jobs, sandbox=sandbox,
-                            students=list(expected), cell_timeout=300, notebook_timeout=900, memory_mb=6144,
-                            max_processes=512)
+            results = grade(
+                course,
+                root / "demo_submissions",
+                lab=lab,
+                jobs=jobs,
+                sandbox=sandbox,
+                students=list(expected),
+                cell_timeout=300,
+                notebook_timeout=900,
+                memory_mb=6144,
+                max_processes=512,
+            )
             seconds = time.perf_counter() - start
             for r in results:
                 want = float(expected.get(r.student, float("nan")))
-                rows.append({"lab": lab, "student": r.student, "expected": want, "score": r.score,
-                             "max": r.max_score, "ok": abs(want - r.score) < 1e-6,
-                             "note": r.reason, "seconds": round(r.seconds, 1), "lab_seconds": round(seconds, 1)})
+                rows.append(
+                    {
+                        "lab": lab,
+                        "student": r.student,
+                        "expected": want,
+                        "score": r.score,
+                        "max": r.max_score,
+                        "ok": abs(want - r.score) < 1e-6,
+                        "note": r.reason,
+                        "seconds": round(r.seconds, 1),
+                        "lab_seconds": round(seconds, 1),
+                    }
+                )
             write_feedback(course, lab=lab, out=out / "feedback")
         if expected_files:
             write_report(course, out=out / "grades")
@@ -88,15 +127,42 @@ def run_all(root: Path, *, report: Path, jobs: int = 2, sandbox: bool = True) ->
     released = release(root)
     release_seconds = time.perf_counter() - start
     grades = grade_demos(root, out=report, jobs=jobs, sandbox=sandbox)
-    lines = ["# Course run", "", f"Sandbox: {'on' if sandbox else 'OFF'}; jobs: {jobs}.", "", "## Lessons", "",
-             "| lesson | seconds | result |", "|---|---|---|"]
-    lines += [f"| {r['lesson']} | {r['seconds']} | {'ok' if r['ok'] else 'FAILED: ' + r['error']} |" for r in lessons]
-    lines += ["", "## Release", "", f"Released {len(released)} lab(s) in {release_seconds:.1f} s: "
-              + ", ".join(released), "", "## Demo submissions", "",
-              "| lab | student | expected | score | result | note |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['lab']} | {r['student']} | {r['expected']} | {r['score']} | {'ok' if r['ok'] else 'MISMATCH'} | "
-              f"{(r.get('note') or '')[:80]} |" for r in grades]
-    lines += ["", "Grade report: `grades/summary.md`; students' feedback: `feedback/<student>/<lab>/<lab>.html`.", ""]
+    lines = [
+        "# Course run",
+        "",
+        f"Sandbox: {'on' if sandbox else 'OFF'}; jobs: {jobs}.",
+        "",
+        "## Lessons",
+        "",
+        "| lesson | seconds | result |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {r['lesson']} | {r['seconds']} | {'ok' if r['ok'] else 'FAILED: ' + r['error']} |"
+        for r in lessons
+    ]
+    lines += [
+        "",
+        "## Release",
+        "",
+        f"Released {len(released)} lab(s) in {release_seconds:.1f} s: " + ", ".join(released),
+        "",
+        "## Demo submissions",
+        "",
+        "| lab | student | expected | score | result | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['lab']} | {r['student']} | {r['expected']} | {r['score']} | "
+        f"{'ok' if r['ok'] else 'MISMATCH'} | "
+        f"{(r.get('note') or '')[:80]} |"
+        for r in grades
+    ]
+    lines += [
+        "",
+        "Grade report: `grades/summary.md`; students' feedback: `feedback/<student>/<lab>/<lab>.html`.",
+        "",
+    ]
     (report / "README.md").write_text("\n".join(lines))
     print(f"wrote {report / 'README.md'}")
     failed = [r for r in lessons if not r["ok"]] + [r for r in grades if not r["ok"]]

@@ -81,7 +81,9 @@ class SandboxPolicy:
         import ethicskit
 
         needed = {
-            Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent.parent,
+            Path(sys.prefix).resolve(),
+            Path(sys.base_prefix).resolve(),
+            Path(sys.executable).resolve().parent.parent,
             Path(ethicskit.__file__).resolve().parent,
         }
         needed.update(Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and "site-packages" in p)
@@ -106,9 +108,25 @@ def sandbox_problem() -> str | None:
         return "bubblewrap (bwrap) is not installed.\n" + INSTALL_HELP
     try:
         probe = subprocess.run(
-            [_bwrap(), "--unshare-all", "--uid", "65534", "--gid", "65534", "--ro-bind", "/", "/",
-             "--dev", "/dev", "--proc", "/proc", "true"],
-            capture_output=True, text=True, timeout=30,
+            [
+                _bwrap(),
+                "--unshare-all",
+                "--uid",
+                "65534",
+                "--gid",
+                "65534",
+                "--ro-bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+                "true",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"bubblewrap could not start: {error}\n" + INSTALL_HELP
@@ -121,13 +139,26 @@ def _bwrap() -> str:
     return BWRAP if Path(BWRAP).exists() else (shutil.which("bwrap") or "bwrap")
 
 
-def bwrap_command(
-    command: list[str], *, policy: SandboxPolicy, writable: list[Path], cwd: Path
-) -> list[str]:
+def bwrap_command(command: list[str], *, policy: SandboxPolicy, writable: list[Path], cwd: Path) -> list[str]:
     """Wrap ``command`` in bubblewrap following ``policy``; ``writable`` folders stay writable."""
     args = [
-        _bwrap(), "--unshare-all", "--uid", "65534", "--gid", "65534", "--die-with-parent",
-        "--new-session", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+        _bwrap(),
+        "--unshare-all",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--die-with-parent",
+        "--new-session",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
     ]
     if Path("/sys/class/net").exists():
         args += ["--tmpfs", "/sys/class/net"]
@@ -139,9 +170,28 @@ def bwrap_command(
     for path in writable:
         args += ["--bind", str(path), str(path)]
     args += [
-        "--chdir", str(cwd), "--unsetenv", "JPY_PARENT_PID", "--setenv", "HOME", str(cwd),
-        "--setenv", "TMPDIR", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp",
-        "--setenv", "HF_HUB_OFFLINE", "1", "--setenv", "TRANSFORMERS_OFFLINE", "1", "--setenv", "TQDM_DISABLE", "1",
+        "--chdir",
+        str(cwd),
+        "--unsetenv",
+        "JPY_PARENT_PID",
+        "--setenv",
+        "HOME",
+        str(cwd),
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
+        "--setenv",
+        "MPLCONFIGDIR",
+        "/tmp",
+        "--setenv",
+        "HF_HUB_OFFLINE",
+        "1",
+        "--setenv",
+        "TRANSFORMERS_OFFLINE",
+        "1",
+        "--setenv",
+        "TQDM_DISABLE",
+        "1",
         "--",
     ]
     return args + list(command)
@@ -201,7 +251,12 @@ class CgroupLimits:
             return ["/bin/sh", "-c", f'{joins} && exec "$@"', "ethicskit-sandbox", *command]
         if self.mode == "prlimit" and shutil.which("prlimit"):
             # RLIMIT_AS counts virtual memory (generous factor); RLIMIT_NPROC counts per uid (weak).
-            return ["prlimit", f"--as={self.memory_mb * 4 * 1024 * 1024}", f"--nproc={self.max_processes}", *command]
+            return [
+                "prlimit",
+                f"--as={self.memory_mb * 4 * 1024 * 1024}",
+                f"--nproc={self.max_processes}",
+                *command,
+            ]
         return list(command)
 
     def killed_by_memory(self) -> bool:
@@ -226,7 +281,8 @@ class CgroupLimits:
             for name in ("pids.events",):
                 file = path / name
                 if file.exists() and any(
-                    line.startswith("max ") and line.split()[1] != "0" for line in file.read_text().splitlines()
+                    line.startswith("max ") and line.split()[1] != "0"
+                    for line in file.read_text().splitlines()
                 ):
                     return True
         return False
@@ -307,5 +363,7 @@ class SandboxKernelManager(PlainIpcKernelManager):
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
         command[0] = sys.executable if Path(command[0]).name.startswith("python") else command[0]
-        wrapped = bwrap_command(command, policy=self.policy, writable=list(self.writable), cwd=Path(self.workdir))
+        wrapped = bwrap_command(
+            command, policy=self.policy, writable=list(self.writable), cwd=Path(self.workdir)
+        )
         return self.limits.wrap(wrapped) if self.limits is not None else wrapped

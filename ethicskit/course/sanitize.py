@@ -50,7 +50,10 @@ def repair_notebook(path: Path, spec: dict[str, dict]) -> list[str]:
         grade_id = meta.get("grade_id")
         if grade_id not in spec or last_index.get(grade_id) != index:
             del cell.metadata["nbgrader"]
-            changes.append(f"cell {index}: {'duplicate' if grade_id in spec else 'unknown'} grade id {grade_id!r} ignored")
+            changes.append(
+                f"cell {index}: {'duplicate' if grade_id in spec else 'unknown'} "
+                f"grade id {grade_id!r} ignored"
+            )
             continue
         wanted = spec[grade_id]
         restored = copy.deepcopy(wanted["nbgrader"])
@@ -60,9 +63,9 @@ def repair_notebook(path: Path, spec: dict[str, dict]) -> list[str]:
         if cell.cell_type != wanted["cell_type"]:
             source = cell.source
             cell.clear()
-            fresh = (nbformat.v4.new_code_cell if wanted["cell_type"] == "code" else nbformat.v4.new_markdown_cell)(
-                source, metadata={"nbgrader": restored}
-            )
+            fresh = (
+                nbformat.v4.new_code_cell if wanted["cell_type"] == "code" else nbformat.v4.new_markdown_cell
+            )(source, metadata={"nbgrader": restored})
             notebook.cells[index] = fresh
     if changes:
         nbformat.write(notebook, path)
