@@ -73,10 +73,14 @@ def expect_close(found: Any, expected: Any, what: str, *, tol: float = 1e-6, rev
     try:
         found_arr = np.asarray(found, dtype=float)
     except (TypeError, ValueError):
-        raise CheckFailed(f"{what} should be numeric, but it is {type(found).__name__}: {found!r:.80}.") from None
+        raise CheckFailed(
+            f"{what} should be numeric, but it is {type(found).__name__}: {found!r:.80}."
+        ) from None
     expected_arr = np.asarray(expected, dtype=float)
     if found_arr.shape != expected_arr.shape:
-        raise CheckFailed(f"{what} should have shape {expected_arr.shape}, but it has shape {found_arr.shape}.")
+        raise CheckFailed(
+            f"{what} should have shape {expected_arr.shape}, but it has shape {found_arr.shape}."
+        )
     if np.any(np.isnan(found_arr) & ~np.isnan(expected_arr)):
         raise CheckFailed(f"{what} contains NaN where a number was expected.")
     diff = np.abs(np.nan_to_num(found_arr - expected_arr, nan=0.0))
@@ -86,7 +90,8 @@ def expect_close(found: Any, expected: Any, what: str, *, tol: float = 1e-6, rev
             shown = f"{float(found_arr):.4g}"
             if reveal:
                 raise CheckFailed(
-                    f"{what} is {shown}; expected {float(expected_arr):.4g} (off by {worst:.3g}, tolerance {tol:g})."
+                    f"{what} is {shown}; expected {float(expected_arr):.4g} "
+                    f"(off by {worst:.3g}, tolerance {tol:g})."
                 )
             # hidden: neither the value nor the distance to it (found +- distance would reveal it)
             raise CheckFailed(f"{what} is {shown}; that is not the right value (tolerance {tol:g}).")
