@@ -21,7 +21,9 @@ from nbformat.notebooknode import NotebookNode
 
 from ethicskit.course.recheck import MARKER, variables_used
 
-__all__ = ["execute_submission", "is_test_cell", "sanitize"]
+__all__ = ["execute_submission", "is_test_cell", "sanitize", "MAX_OUTPUT_BYTES"]
+
+MAX_OUTPUT_BYTES = 2 * 10**6
 
 
 def sanitize(notebook, *, db_url: str, lab: str, student: str, notebook_id: str):
@@ -76,6 +78,8 @@ def _make_executor(*, manager_class, cell_timeout: float, deadline: float, snaps
             self.events: list[str] = []
             self.snapshots: dict[int, str] = {}
             self.executed: set[int] = set()
+            self.output_bytes: dict[int, int] = {}
+            self.flooded: set[int] = set()
 
         async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
             if cell.cell_type != "code":
@@ -117,6 +121,19 @@ def _make_executor(*, manager_class, cell_timeout: float, deadline: float, snaps
             self.snapshots[cell_index] = str(path)
 
         execute_cell = run_sync(async_execute_cell)
+
+        def output(self, outs, msg, display_id, cell_index):
+            # an output flood (print in an endless loop) must not fill the grader's memory
+            if msg.get("msg_type") in ("stream", "display_data", "execute_result", "update_display_data"):
+                size = len(str(msg.get("content", "")))
+                self.output_bytes[cell_index] = self.output_bytes.get(cell_index, 0) + size
+                if self.output_bytes[cell_index] > MAX_OUTPUT_BYTES:
+                    if cell_index not in self.flooded:
+                        self.flooded.add(cell_index)
+                        limit = MAX_OUTPUT_BYTES // 10**6
+                        self.events.append(f"cell {cell_index}: output beyond {limit} MB dropped")
+                    return None
+            return super().output(outs, msg, display_id, cell_index)
 
     def timeout_func(cell):
         return max(1, int(min(cell_timeout, deadline - time.monotonic() + 1)))
