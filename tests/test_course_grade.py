@@ -81,3 +81,23 @@ def test_parallel_equals_serial_and_rerun_is_idempotent(course):
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0] == len(students)
         assert db.execute("SELECT COUNT(*) FROM student").fetchone()[0] == len(students)
+
+
+def _fake_execute(task):
+    import os
+    import time
+
+    if task["student"] == "crasher":
+        os._exit(1)  # the worker process dies
+    time.sleep(0.2)
+    return {"status": "complete", "total_seconds": 0.2, "who": task["student"]}
+
+
+def test_a_crashing_worker_fails_only_its_own_submission(monkeypatch):
+    import ethicskit.course.grade as grading
+
+    monkeypatch.setattr(grading, "execute_submission", _fake_execute)
+    tasks = [{"student": s} for s in ("a", "crasher", "b", "c")]
+    outcomes = grading._execute_all(tasks, jobs=2, say=lambda message: None)
+    assert [o.get("who") for o in outcomes] == ["a", None, "b", "c"]
+    assert outcomes[1]["status"] == "error" and "crashed" in outcomes[1]["reason"]

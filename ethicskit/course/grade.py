@@ -371,6 +371,27 @@ def grade(
     return [results[s] for s in sorted(results)]
 
 
+def _run_pool(tasks, indices, outcomes, *, workers, context, say) -> None:
+    with ProcessPoolExecutor(max_workers=min(workers, len(indices)), mp_context=context) as pool:
+        futures = {pool.submit(execute_submission, tasks[i]): i for i in indices}
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                outcome = outcomes[index] = future.result()
+            except Exception as error:  # noqa: BLE001 - the worker process died
+                outcomes[index] = {
+                    "status": "error",
+                    "reason": f"grading crashed ({type(error).__name__})",
+                    "crashed": True,
+                }
+                continue
+            say(
+                f"  {tasks[index]['student']}: {outcome.get('status')} "
+                f"in {outcome.get('total_seconds', 0):.1f} s "
+                f"(recheck {outcome.get('recheck_seconds', 0):.1f} s)"
+            )
+
+
 def _execute_all(tasks: list[dict], *, jobs: int, say) -> list[dict]:
     """Run :func:`execute_submission` for every task, ``jobs`` at a time; a crash fails only its task."""
     if not tasks:
@@ -379,32 +400,14 @@ def _execute_all(tasks: list[dict], *, jobs: int, say) -> list[dict]:
     import nbgrader.preprocessors  # noqa: F401
 
     outcomes: list[dict | None] = [None] * len(tasks)
-    pending = list(range(len(tasks)))
-    for _attempt in range(2):
-        if not pending:
-            break
-        # fork: workers inherit the grader's imports (nbgrader, nbclient), so a worker costs nothing to start;
-        # the grader holds no threads or kernels at this point
-        context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context) as pool:
-            futures = {pool.submit(execute_submission, tasks[i]): i for i in pending}
-            for future in as_completed(futures):
-                index = futures[future]
-                try:
-                    outcomes[index] = future.result()
-                    o = outcomes[index]
-                    say(
-                        f"  {tasks[index]['student']}: {o.get('status')} "
-                        f"in {o.get('total_seconds', 0):.1f} s "
-                        f"(recheck {o.get('recheck_seconds', 0):.1f} s)"
-                    )
-                except Exception as error:  # noqa: BLE001 - a worker crashed: retried once, then recorded
-                    outcomes[index] = {
-                        "status": "error",
-                        "reason": f"grading crashed ({type(error).__name__})",
-                        "crashed": True,
-                    }
-        pending = [i for i, o in enumerate(outcomes) if o is None or o.get("crashed")]
+    # fork: workers inherit the grader's imports (nbgrader, nbclient), so a worker costs nothing to start;
+    # the grader holds no threads or kernels at this point
+    context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    _run_pool(tasks, list(range(len(tasks))), outcomes, workers=jobs, context=context, say=say)
+    # a worker that died takes the pool's other running tasks with it: retry those one by one, each in its
+    # own pool, so only the submission that really crashes the worker is recorded as crashed
+    for index in [i for i, o in enumerate(outcomes) if o is None or o.get("crashed")]:
+        _run_pool(tasks, [index], outcomes, workers=1, context=context, say=say)
     return [o or {"status": "error", "reason": "not executed"} for o in outcomes]
 
 
