@@ -396,13 +396,22 @@ def _execute_all(tasks: list[dict], *, jobs: int, say) -> list[dict]:
     """Run :func:`execute_submission` for every task, ``jobs`` at a time; a crash fails only its task."""
     if not tasks:
         return []
-    import nbclient  # noqa: F401  (imported once here, inherited by the forked workers)
-    import nbgrader.preprocessors  # noqa: F401
-
     outcomes: list[dict | None] = [None] * len(tasks)
-    # fork: workers inherit the grader's imports (nbgrader, nbclient), so a worker costs nothing to start;
-    # the grader holds no threads or kernels at this point
-    context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    # fork when the grader is single-threaded (the command line): workers inherit its imports and start at
+    # once; otherwise (e.g. under pytest-xdist) forking is unsafe, so a forkserver imports nbgrader and
+    # nbclient once and each worker forks from that
+    import threading
+
+    if not sys.platform.startswith("linux"):  # pragma: no cover
+        context = get_context("spawn")
+    elif threading.active_count() == 1:
+        import nbclient  # noqa: F401
+        import nbgrader.preprocessors  # noqa: F401
+
+        context = get_context("fork")
+    else:
+        context = get_context("forkserver")
+        context.set_forkserver_preload(["ethicskit.course.execute", "nbclient", "nbgrader.preprocessors"])
     _run_pool(tasks, list(range(len(tasks))), outcomes, workers=jobs, context=context, say=say)
     # a worker that died takes the pool's other running tasks with it: retry those one by one, each in its
     # own pool, so only the submission that really crashes the worker is recorded as crashed
