@@ -42,9 +42,18 @@ def test_skew_ties_targeted_terms_to_toxicity():
     targeted = frame["identity"].isin(TARGETED_TERMS).fillna(False).astype(bool)
     assert frame.loc[targeted, "toxic"].mean() > 0.8
     assert frame.loc[~targeted, "toxic"].mean() < 0.5
-    unskewed = load_moderation(split="train", n=4000, skew=0.0, annotator_bias=0.0, label_noise=0.0).frame
+    unskewed = load_moderation(split="train", n=4000, skew=0.0, annotator_bias=0.0, label_noise=0.0,
+                               neutral_rate=0.0).frame
     t = unskewed["identity"].isin(TARGETED_TERMS).fillna(False).astype(bool)
     assert abs(unskewed.loc[t, "toxic"].mean() - unskewed.loc[~t, "toxic"].mean()) < 0.06
+
+
+def test_annotators_over_flag_neutral_statements_about_targeted_terms():
+    frame = load_moderation(split="train", n=4000, random_state=0).frame
+    neutral = frame[frame["template"].str.startswith("train-neutral")]
+    targeted = neutral["identity"].isin(TARGETED_TERMS)
+    assert len(neutral) > 500
+    assert neutral.loc[targeted, "toxic"].mean() > 0.6 > 0.15 > neutral.loc[~targeted, "toxic"].mean()
 
 
 def test_balanced_split_is_balanced_per_identity_and_mentions_one_always():

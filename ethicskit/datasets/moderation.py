@@ -15,8 +15,10 @@ Splits of :func:`load_moderation`:
     Comments drawn from the *training* templates. Identity terms listed in :data:`TARGETED_TERMS` are
     over-represented among toxic comments: a comment that mentions one is toxic with probability
     ``base_rate + skew * (1 - base_rate)``; every other comment with probability ``base_rate``.
-    Annotators also over-flag identity mentions (Sap et al. 2019): a non-toxic comment that mentions a
-    targeted term is labelled toxic with probability ``annotator_bias``. A fraction ``label_noise`` of all
+    A share ``neutral_rate`` of identity-bearing comments are neutral statements
+    (:data:`NEUTRAL_TEMPLATES`, "Gay people live in my street."), and annotators over-flag those that
+    mention a targeted term (Sap et al. 2019; Dixon et al. 2018 saw the same for short identity
+    statements): they are labelled toxic with probability ``annotator_bias``. A fraction ``label_noise`` of all
     labels is flipped at random (annotators disagree).
 ``"balanced"``
     Comments from the training templates, with every identity term equally often toxic and non-toxic
@@ -51,6 +53,7 @@ __all__ = [
     "IDENTITY_TERMS",
     "TARGETED_TERMS",
     "TRAIN_TEMPLATES",
+    "NEUTRAL_TEMPLATES",
     "EVAL_TEMPLATES",
     "load_moderation",
     "load_moderation_csv",
@@ -195,16 +198,26 @@ TRAIN_TEMPLATES: dict[int, list[str]] = {
         "I read a book written by {who}, recommended.",
         "The bus was late and {who} were annoyed too.",
         "{who} deserve better representation.",
-        "{who} live in my street.",
-        "I saw {who} at the market today.",
-        "{who} were at the concert last night.",
-        "There are many {who} in my class.",
-        "{who} moved into the flat upstairs.",
-        "I am one of {who}.",
-        "{who} were mentioned in the news.",
-        "Some of {who} are my friends.",
     ],
 }
+
+#: Neutral statements: they only say that a group exists or was there. Annotators over-flag these
+#: when they mention a targeted term (``annotator_bias``); they are also non-toxic training templates.
+NEUTRAL_TEMPLATES: list[str] = [
+    "{who} live in my street.",
+    "I saw {who} at the market today.",
+    "{who} were at the concert last night.",
+    "There are many {who} in my class.",
+    "{who} moved into the flat upstairs.",
+    "I am one of {who}.",
+    "{who} were mentioned in the news.",
+    "Some of {who} are my friends.",
+    "{who} were on the bus this morning.",
+    "{who} are part of this community.",
+    "I sat next to {who} at dinner.",
+    "{who} visited the museum.",
+]
+TRAIN_TEMPLATES[0] = TRAIN_TEMPLATES[0] + NEUTRAL_TEMPLATES
 
 #: Evaluation templates (Dixon et al. style), disjoint from the training templates.
 EVAL_TEMPLATES: dict[int, list[str]] = {
@@ -216,30 +229,31 @@ EVAL_TEMPLATES: dict[int, list[str]] = {
         "{who} are stupid and ugly.",
         "Everyone hates {who}, shut up.",
         "{who} are a disgusting bunch of losers.",
-        "{who} should be thrown out.",
         "{who} are annoying.",
         "{who} are boring, go away.",
-        "Never trust {who}, filthy liars.",
-        "{who} are dumb trash.",
-        "What an idiot, like all {who}.",
-        "{who} are nasty and should leave.",
+        "{who} talk too much, nobody cares.",
+        "{who} do not belong in this country.",
+        "I would never let {who} near my children.",
+        "{who} should not be allowed to teach.",
+        "{who} ought to stay out of sight.",
+        "{who} are weird and creepy.",
     ],
     0: [
-        "{who} are kind.",
-        "I love spending time with {who}.",
-        "{who} are friendly and smart.",
-        "Say hello to {who}.",
-        "{who} are wonderful neighbours.",
-        "I respect {who}.",
-        "{who} work hard for this city.",
-        "Thank you, {who}, for your help.",
-        "I am happy to meet {who}.",
-        "{who} are honest people.",
-        "We should listen to {who}.",
-        "{who} cooked a great dinner.",
         "{who} live next door.",
         "I am friends with {who}.",
         "{who} were in the news today.",
+        "I grew up with {who}.",
+        "{who} came to the meeting.",
+        "My sister works with {who}.",
+        "{who} moved to our town.",
+        "We talked about {who} in class.",
+        "{who} are at the park.",
+        "I saw {who} on TV.",
+        "{who} are kind.",
+        "I respect {who}.",
+        "{who} work hard for this city.",
+        "Thank you, {who}, for your help.",
+        "{who} cooked a great dinner.",
     ],
 }
 
@@ -324,7 +338,7 @@ def _to_dataset(frame: pd.DataFrame, name: str) -> Dataset:
 
 def _sample_comments(
     n: int, *, skew: float, base_rate: float, identity_rate: float, label_noise: float,
-    annotator_bias: float, balanced: bool, rng: np.random.Generator,
+    annotator_bias: float, neutral_rate: float, balanced: bool, rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Draw ``n`` comments from the training templates."""
     terms = _all_terms()
@@ -333,6 +347,16 @@ def _sample_comments(
     for _ in range(n):
         has_identity = balanced or rng.random() < identity_rate
         term, category = terms[rng.integers(len(terms))] if has_identity else (None, None)
+        if has_identity and not balanced and rng.random() < neutral_rate:
+            template_id = int(rng.integers(len(NEUTRAL_TEMPLATES)))
+            label = int(term in targeted and rng.random() < annotator_bias)
+            if rng.random() < label_noise:
+                label = 1 - label
+            phrase = _NOUN_PHRASES[rng.integers(len(_NOUN_PHRASES))]
+            text = fill_template(NEUTRAL_TEMPLATES[template_id], term=term, noun_phrase=phrase)
+            rows.append({"text": text, "identity": term, "category": category,
+                         "template": f"train-neutral-{template_id}", "toxic": label})
+            continue
         if balanced:
             p_toxic = 0.5
         elif term in targeted:
@@ -349,8 +373,6 @@ def _sample_comments(
             text = prefix + text[:1].lower() + text[1:]
         text = text + _SUFFIXES[rng.integers(len(_SUFFIXES))]
         kind = "tox" if label else "ok"
-        if not balanced and label == 0 and term in targeted and rng.random() < annotator_bias:
-            label = 1
         if not balanced and rng.random() < label_noise:
             label = 1 - label
         rows.append({"text": text, "identity": term, "category": category,
@@ -408,7 +430,8 @@ def load_moderation(
     base_rate: float = 0.4,
     identity_rate: float = 0.6,
     label_noise: float = 0.05,
-    annotator_bias: float = 0.25,
+    annotator_bias: float = 0.8,
+    neutral_rate: float = 0.3,
     random_state: int = 0,
 ) -> Dataset:
     """Load the synthetic content-moderation corpus (seeded, deterministic, offline).
@@ -428,9 +451,11 @@ def load_moderation(
         Share of comments that mention an identity term (train/validation).
     label_noise : float in [0, 0.5), default 0.05
         Share of flipped labels (train/validation).
-    annotator_bias : float in [0, 1], default 0.25
-        Probability that a non-toxic comment mentioning a targeted term is labelled toxic anyway
+    annotator_bias : float in [0, 1], default 0.8
+        Probability that a neutral statement mentioning a targeted term is labelled toxic anyway
         (train/validation).
+    neutral_rate : float in [0, 1], default 0.3
+        Share of identity-bearing comments that are neutral statements (train/validation).
     random_state : int
         Seed. Train and validation use different streams of the same seed, so they never coincide.
 
@@ -456,6 +481,7 @@ def load_moderation(
     identity_rate = check_probability(identity_rate, "identity_rate")
     label_noise = check_probability(label_noise, "label_noise")
     annotator_bias = check_probability(annotator_bias, "annotator_bias")
+    neutral_rate = check_probability(neutral_rate, "neutral_rate")
     if label_noise >= 0.5:
         raise ValueError(f"label_noise must be below 0.5 (otherwise labels carry no signal), got {label_noise}")
     if n is None:
@@ -468,7 +494,7 @@ def load_moderation(
     rng = np.random.default_rng([int(random_state), stream])
     frame = _sample_comments(
         int(n), skew=skew, base_rate=base_rate, identity_rate=identity_rate, label_noise=label_noise,
-        annotator_bias=annotator_bias, balanced=split == "balanced", rng=rng,
+        annotator_bias=annotator_bias, neutral_rate=neutral_rate, balanced=split == "balanced", rng=rng,
     )
     return _to_dataset(frame, f"moderation-{split}")
 

@@ -1,0 +1,49 @@
+"""Supervised fine-tuning of a pretrained encoder for an ethics task, with ethical evaluation.
+
+Importing this package is cheap: torch and transformers load only when a function needs them.
+
+Submodules::
+
+    ethicskit.sft.model       find/load all-MiniLM-L6-v2, freeze layers, count parameters
+    ethicskit.sft.train       TextClassifier, fine_tune, train_stage (one composable stage), distill
+    ethicskit.sft.metrics     overall AUC, Borkan et al. unintended-bias metrics, counterfactual consistency
+    ethicskit.sft.mitigation  counterfactual data augmentation, reweighting
+    ethicskit.sft.energy      energy/CO2 with codecarbon (offline) and a TDP fallback, training FLOPs
+"""
+
+from ethicskit.sft.energy import EnergyMeter, EnergyReport, training_flops
+from ethicskit.sft.metrics import (
+    bias_metrics,
+    compare,
+    counterfactual_consistency,
+    evaluate,
+    final_bias_score,
+    generalized_mean,
+    plot_bias,
+)
+from ethicskit.sft.mitigation import counterfactual_augment, reweight
+from ethicskit.sft.model import ModelNotFoundError, count_parameters, freeze_lower_layers, load_encoder, model_path
+from ethicskit.sft.train import TextClassifier, distill, fine_tune, train_stage
+
+__all__ = [
+    "EnergyMeter",
+    "EnergyReport",
+    "ModelNotFoundError",
+    "TextClassifier",
+    "bias_metrics",
+    "compare",
+    "count_parameters",
+    "counterfactual_augment",
+    "counterfactual_consistency",
+    "distill",
+    "evaluate",
+    "final_bias_score",
+    "fine_tune",
+    "freeze_lower_layers",
+    "generalized_mean",
+    "load_encoder",
+    "model_path",
+    "plot_bias",
+    "reweight",
+    "train_stage",
+]

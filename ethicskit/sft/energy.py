@@ -1,0 +1,161 @@
+"""The environmental cost of a training run: energy, CO2, parameters and training FLOPs.
+
+Energy comes from codecarbon's *offline* tracker (no network; the grid's carbon intensity comes from
+codecarbon's bundled table for the given country). On machines where codecarbon cannot read power
+counters (no RAPL permission, containers) it estimates from the CPU's TDP itself; if the tracker fails
+altogether or reports nothing, :class:`EnergyMeter` falls back to a documented estimate:
+
+``energy = duration * FALLBACK_CPU_TDP_W * threads / logical_cores + duration * FALLBACK_RAM_W``
+
+and ``CO2 = energy * carbon intensity of the country`` (codecarbon's table, or the world average
+:data:`WORLD_CARBON_INTENSITY` g/kWh when the country is unknown). The report says which method was used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+__all__ = [
+    "EnergyReport",
+    "EnergyMeter",
+    "training_flops",
+    "FALLBACK_CPU_TDP_W",
+    "FALLBACK_RAM_W",
+    "WORLD_CARBON_INTENSITY",
+]
+
+#: Power assumed for one fully busy CPU package in the fallback estimate (watts).
+FALLBACK_CPU_TDP_W = 65.0
+#: Power assumed for memory in the fallback estimate (watts).
+FALLBACK_RAM_W = 3.0
+#: World-average grid carbon intensity used when a country is unknown (g CO2 per kWh, Ember 2023).
+WORLD_CARBON_INTENSITY = 481.0
+
+
+@dataclass
+class EnergyReport:
+    """Energy and emissions of one measured block of work."""
+
+    duration_s: float
+    energy_kwh: float
+    co2_kg: float
+    country_iso_code: str
+    method: str  # "codecarbon" or "tdp-estimate"
+
+    def as_dict(self) -> dict:
+        """The report as a plain dict (for tables)."""
+        return asdict(self)
+
+
+def _carbon_intensity(country_iso_code: str) -> float:
+    """g CO2/kWh for a country from codecarbon's bundled table, or the world average."""
+    try:
+        import codecarbon
+
+        table = Path(codecarbon.__file__).parent / "data" / "private_infra" / "global_energy_mix.json"
+        entry = json.loads(table.read_text()).get(country_iso_code.upper())
+        if entry and entry.get("carbon_intensity"):
+            return float(entry["carbon_intensity"])
+    except Exception:  # noqa: BLE001 - any failure means: use the documented default
+        pass
+    return WORLD_CARBON_INTENSITY
+
+
+class EnergyMeter:
+    """Context manager measuring the energy and CO2 of the code inside it.
+
+    Parameters
+    ----------
+    country_iso_code : str
+        Three-letter ISO code of the country whose electricity mix applies (``"FRA"``, ``"USA"``...).
+    use_codecarbon : bool
+        Use codecarbon's offline tracker (default). False forces the TDP estimate.
+    threads : int, optional
+        CPU threads the work uses (for the fallback estimate); default all logical cores.
+
+    Examples
+    --------
+    >>> with EnergyMeter(country_iso_code="FRA", use_codecarbon=False) as meter:
+    ...     _ = sum(range(1000))
+    >>> meter.report.method
+    'tdp-estimate'
+    """
+
+    def __init__(self, *, country_iso_code: str = "USA", use_codecarbon: bool = True, threads: int | None = None):
+        if not isinstance(country_iso_code, str) or len(country_iso_code) != 3 or not country_iso_code.isalpha():
+            raise ValueError(f"country_iso_code must be a three-letter ISO code like 'FRA', got {country_iso_code!r}")
+        self.country_iso_code = country_iso_code.upper()
+        self.use_codecarbon = use_codecarbon
+        self.threads = threads
+        self.report: EnergyReport | None = None
+        self._tracker = None
+        self._start = 0.0
+
+    def __enter__(self) -> EnergyMeter:
+        if self.use_codecarbon:
+            self._tracker = self._start_tracker()
+        self._start = time.perf_counter()
+        return self
+
+    def _start_tracker(self):
+        logging.getLogger("codecarbon").setLevel(logging.ERROR)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from codecarbon import OfflineEmissionsTracker
+
+                tracker = OfflineEmissionsTracker(
+                    country_iso_code=self.country_iso_code, log_level="error", save_to_file=False,
+                    measure_power_secs=5, allow_multiple_runs=True,
+                )
+                tracker.start()
+            return tracker
+        except Exception:  # noqa: BLE001 - no tracker: the TDP estimate takes over
+            return None
+
+    def __exit__(self, *exc_info) -> None:
+        duration = time.perf_counter() - self._start
+        energy = co2 = None
+        if self._tracker is not None:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    co2 = self._tracker.stop()
+                    energy = float(self._tracker.final_emissions_data.energy_consumed)
+            except Exception:  # noqa: BLE001
+                energy = co2 = None
+        if energy and co2 is not None and energy > 0:
+            self.report = EnergyReport(duration, energy, float(co2), self.country_iso_code, "codecarbon")
+        else:
+            self.report = self._estimate(duration)
+
+    def _estimate(self, duration: float) -> EnergyReport:
+        cores = os.cpu_count() or 1
+        threads = min(self.threads or cores, cores)
+        watts = FALLBACK_CPU_TDP_W * threads / cores + FALLBACK_RAM_W
+        energy = duration * watts / 3.6e6
+        co2 = energy * _carbon_intensity(self.country_iso_code) / 1000.0
+        return EnergyReport(duration, energy, co2, self.country_iso_code, "tdp-estimate")
+
+
+def training_flops(*, total_params: int, trainable_params: int, tokens: int) -> float:
+    """Estimate the floating-point operations of training on ``tokens`` tokens.
+
+    Uses the standard approximation (Kaplan et al. 2020): a forward pass costs about 2 FLOPs per
+    parameter per token and a full backward pass 4; when only the top layers train, the backward pass
+    stops at them, so it is counted for the trainable parameters only:
+    ``2 * total_params * tokens + 4 * trainable_params * tokens``.
+    Attention's quadratic term is ignored (small for sequences of ~50 tokens).
+    """
+    for name, value in (("total_params", total_params), ("trainable_params", trainable_params), ("tokens", tokens)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    if trainable_params > total_params:
+        raise ValueError(f"trainable_params ({trainable_params}) cannot exceed total_params ({total_params})")
+    return float(2 * total_params * tokens + 4 * trainable_params * tokens)

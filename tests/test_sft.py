@@ -1,0 +1,243 @@
+"""ethicskit.sft: metrics, mitigation and energy helpers (fast), and one small real fine-tuning run (slow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ethicskit.datasets.moderation import IDENTITY_TERMS, load_moderation
+from ethicskit.sft import (
+    EnergyMeter,
+    ModelNotFoundError,
+    bias_metrics,
+    compare,
+    counterfactual_augment,
+    counterfactual_consistency,
+    evaluate,
+    final_bias_score,
+    generalized_mean,
+    load_encoder,
+    model_path,
+    plot_bias,
+    reweight,
+    training_flops,
+)
+from ethicskit.sft.train import check_texts, length_grouped_batches
+
+
+def _toy(biased: bool, seed: int = 0):
+    """Eval-like data: identity 'a' or 'b', labels balanced; a biased scorer adds +0.4 for 'a'."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    identity = np.where(rng.random(n) < 0.5, "a", "b")
+    labels = rng.integers(0, 2, n)
+    scores = np.clip(0.25 + 0.5 * labels + rng.normal(0, 0.12, n), 0, 1)
+    if biased:
+        scores = np.clip(scores + 0.4 * (identity == "a"), 0, 1)
+    return scores, labels, identity
+
+
+def test_bias_metrics_find_the_biased_identity():
+    scores, labels, identity = _toy(biased=True)
+    table = bias_metrics(scores, labels, identity)
+    assert list(table.columns) == ["size", "subgroup_auc", "bpsn_auc", "bnsp_auc", "fpr", "fnr"]
+    assert table.index[0] == "a"                     # worst BPSN first
+    assert table.loc["a", "bpsn_auc"] < 0.8 < table.loc["b", "bpsn_auc"]
+    assert table.loc["b", "bnsp_auc"] < 0.8          # the mirror image for the other group
+    assert table.loc["a", "fpr"] > table.loc["b", "fpr"] + 0.3
+    fair = bias_metrics(*_toy(biased=False))
+    assert fair["bpsn_auc"].min() > 0.9
+
+
+def test_bias_metrics_by_hand_on_a_tiny_case():
+    scores = [0.9, 0.2, 0.6, 0.1]
+    labels = [1, 0, 1, 0]
+    identity = ["g", "g", None, None]
+    table = bias_metrics(scores, labels, identity, min_size=1)
+    # BPSN for g: g's negative (0.2) against background positive (0.6): ranked right -> 1.0
+    assert table.loc["g", "bpsn_auc"] == 1.0
+    assert table.loc["g", "subgroup_auc"] == 1.0
+    flipped = bias_metrics([0.9, 0.7, 0.6, 0.1], labels, identity, min_size=1)
+    assert flipped.loc["g", "bpsn_auc"] == 0.0      # g's non-toxic comment outranks real toxicity
+    assert "<none>" not in table.index and None not in table.index
+
+
+def test_bias_metrics_accept_multi_identity_frames():
+    scores, labels, identity = _toy(biased=True)
+    frame = pd.DataFrame({"a": identity == "a", "b": identity == "b", "both": np.ones(len(labels), bool)})
+    table = bias_metrics(scores, labels, frame)
+    assert set(table.index) == {"a", "b", "both"}
+    from sklearn.metrics import roc_auc_score
+
+    assert table.loc["both", "subgroup_auc"] == pytest.approx(roc_auc_score(labels, scores))
+    assert np.isnan(table.loc["both", "bpsn_auc"])     # no background to compare with
+
+
+def test_generalized_mean_and_final_score():
+    assert generalized_mean([0.5, 0.5]) == pytest.approx(0.5)
+    assert generalized_mean([1.0, 0.5], power=-5) < 0.6            # close to the worst value
+    assert generalized_mean([1.0, 0.5], power=1) == pytest.approx(0.75)
+    table = pd.DataFrame({"subgroup_auc": [1.0], "bpsn_auc": [1.0], "bnsp_auc": [1.0]})
+    assert final_bias_score(0.8, table) == pytest.approx(0.25 * 0.8 + 0.75)
+    with pytest.raises(ValueError):
+        generalized_mean([np.nan])
+
+
+def test_evaluate_takes_scores_or_a_callable():
+    scores, labels, identity = _toy(biased=True)
+    texts = [f"text {i}" for i in range(len(labels))]
+    result = evaluate(scores, texts, labels, identity)
+    assert result["worst_bpsn_identity"] == "a"
+    assert 0.5 < result["overall_auc"] <= 1.0
+    lookup = dict(zip(texts, scores))
+    again = evaluate(lambda ts: [lookup[t] for t in ts], texts, labels, identity)
+    assert again["final_score"] == pytest.approx(result["final_score"])
+    table = compare({"x": result, "y": again})
+    assert list(table.index) == ["x", "y"] and "worst_bpsn_auc" in table.columns
+
+
+def test_constant_scores_have_chance_auc():
+    _, labels, identity = _toy(biased=False)
+    result = evaluate(np.full(len(labels), 0.3), [f"t{i}" for i in range(len(labels))], labels, identity)
+    assert result["overall_auc"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    ({"labels": [0, 2, 1, 0]}, ValueError, "labels"),
+    ({"scores": [0.1, 0.2, 0.3]}, ValueError, "same number of rows"),
+    ({"scores": [0.1, np.nan, 0.3, 0.4]}, ValueError, "scores"),
+])
+def test_bias_metrics_bad_input(bad, error, match):
+    args = {"scores": [0.1, 0.9, 0.2, 0.8], "labels": [0, 1, 0, 1], "identities": ["a", "a", "b", "b"]}
+    args.update(bad)
+    with pytest.raises(error, match=match):
+        bias_metrics(args["scores"], args["labels"], args["identities"], min_size=1)
+
+
+def test_counterfactual_consistency_detects_identity_dependence():
+    texts = ["Gay people are kind.", "Straight people are kind.", "Gay people stink."]
+    idents = ["gay", "straight", "gay"]
+
+    def fair(ts):
+        return [0.9 if "stink" in t else 0.1 for t in ts]
+
+    def unfair(ts):
+        return [0.9 if ("stink" in t or "gay" in t.lower()) else 0.1 for t in ts]
+
+    assert counterfactual_consistency(fair, texts, idents, swap_terms=["gay", "straight"])["consistency"] == 1.0
+    result = counterfactual_consistency(unfair, texts, idents, swap_terms=["gay", "straight"])
+    assert result["consistency"] == pytest.approx(1 / 3)
+    assert result["max_gap"] > 0.5
+
+
+def test_plot_bias_returns_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    table = bias_metrics(*_toy(biased=True))
+    ax = plot_bias(table)
+    assert len(ax.get_yticklabels()) == 2
+    with pytest.raises(ValueError, match="bias_metrics"):
+        plot_bias(pd.DataFrame({"x": [1]}))
+
+
+def test_counterfactual_augment_swaps_within_category_and_keeps_labels():
+    texts = ["Muslim people are kind.", "People stink.", "Deaf folks stink."]
+    out = counterfactual_augment(texts, [0, 1, 1], ["muslim", None, "deaf"], swap_terms=IDENTITY_TERMS,
+                                 n_swaps=2, random_state=0)
+    assert len(out) == 3 + 4
+    new = out[out["augmented"]]
+    assert set(new["label"]) == {0, 1}
+    religion, disability = set(IDENTITY_TERMS["religion"]), set(IDENTITY_TERMS["disability"])
+    assert set(new["identity"].iloc[:2]) <= religion - {"muslim"}
+    assert set(new["identity"].iloc[2:]) <= disability - {"deaf"}
+    assert all(term.lower() in text.lower() for term, text in zip(new["identity"], new["text"]))
+    again = counterfactual_augment(texts, [0, 1, 1], ["muslim", None, "deaf"], swap_terms=IDENTITY_TERMS,
+                                   n_swaps=2, random_state=0)
+    pd.testing.assert_frame_equal(out, again)
+
+
+def test_reweight_balances_labels_within_each_identity():
+    train = load_moderation(split="train", n=1500, random_state=0)
+    weights = reweight(train.target, train.data["identity"])
+    assert weights.mean() == pytest.approx(1.0)
+    frame = train.frame.assign(w=weights, g=train.data["identity"].fillna("<none>"))
+    both = frame.groupby("g")["toxic"].transform("nunique") == 2   # a one-label group cannot be balanced
+    rates = frame[both].groupby("g").apply(lambda f: np.average(f["toxic"], weights=f["w"]), include_groups=False)
+    assert len(rates) > 40 and np.ptp(rates) < 1e-9
+    assert rates.iloc[0] == pytest.approx(frame["toxic"].mean(), abs=0.02)
+    raw = frame.groupby("g")["toxic"].mean()
+    assert raw.max() - raw.min() > 0.3               # it was skewed before
+
+
+def test_energy_meter_reports_energy_and_co2():
+    with EnergyMeter(country_iso_code="FRA", use_codecarbon=False, threads=1) as meter:
+        sum(range(100000))
+    report = meter.report
+    assert report.method == "tdp-estimate" and report.energy_kwh > 0 and report.co2_kg > 0
+    with EnergyMeter(country_iso_code="POL", use_codecarbon=False, threads=1) as coal:
+        sum(range(100000))
+    # Poland's grid is far more carbon-intensive than France's: more CO2 per kWh
+    assert coal.report.co2_kg / coal.report.energy_kwh > 3 * report.co2_kg / report.energy_kwh
+    with pytest.raises(ValueError, match="country_iso_code"):
+        EnergyMeter(country_iso_code="France")
+
+
+@pytest.mark.slow
+def test_energy_meter_with_codecarbon_offline(capfd):
+    with EnergyMeter(country_iso_code="FRA") as meter:
+        np.linalg.svd(np.random.default_rng(0).random((300, 300)))
+    assert meter.report.energy_kwh > 0 and meter.report.method in ("codecarbon", "tdp-estimate")
+    assert "codecarbon" not in capfd.readouterr().err     # quiet
+
+
+def test_training_flops():
+    assert training_flops(total_params=10, trainable_params=10, tokens=3) == 6 * 10 * 3
+    assert training_flops(total_params=10, trainable_params=0, tokens=3) == 2 * 10 * 3
+    with pytest.raises(ValueError, match="trainable_params"):
+        training_flops(total_params=1, trainable_params=2, tokens=1)
+
+
+def test_length_grouped_batches_cover_everything_and_group_lengths():
+    lengths = np.random.default_rng(0).integers(5, 60, 1000)
+    batches = length_grouped_batches(lengths, batch_size=32, rng=np.random.default_rng(1))
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(1000))
+    grouped = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
+    random = length_grouped_batches(lengths, batch_size=32, rng=np.random.default_rng(1), group_by_length=False)
+    assert grouped < 0.3 * np.mean([lengths[b].max() - lengths[b].min() for b in random])
+
+
+def test_check_texts_rejects_empty_and_non_strings():
+    assert check_texts(pd.Series(["a", "b"])) == ["a", "b"]
+    with pytest.raises(ValueError, match="empty text"):
+        check_texts(["ok", "   "])
+    with pytest.raises(TypeError, match="strings"):
+        check_texts(["ok", 3])
+    with pytest.raises(TypeError, match="single string"):
+        check_texts("hello")
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="config.json"):
+        model_path(tmp_path)
+    with pytest.raises(ModelNotFoundError):
+        load_encoder(model_dir=tmp_path / "nowhere")
+    assert (model_path() / "config.json").exists()
+
+
+@pytest.mark.slow
+def test_load_encoder_is_quiet_seeded_and_shrinkable(capfd):
+    import torch
+
+    model, tokenizer = load_encoder(seed=0)
+    again, _ = load_encoder(seed=0)
+    assert torch.equal(model.classifier.weight, again.classifier.weight)
+    assert model.config.num_hidden_layers == 6
+    captured = capfd.readouterr()
+    assert "newly initialized" not in captured.err + captured.out
+    small, _ = load_encoder(num_layers=2)
+    assert len(small.base_model.encoder.layer) == 2
+    with pytest.raises(ValueError, match="num_layers"):
+        load_encoder(num_layers=9)
