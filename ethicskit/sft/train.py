@@ -544,5 +544,6 @@ def distill(
         raise TypeError(f"teacher must be a TextClassifier, got {type(teacher).__name__}")
     soft = teacher.predict_proba(texts)
     stage_kwargs.setdefault("name", f"distil {num_layers} layers")
-    return fine_tune(texts, labels, num_layers=num_layers, max_length=teacher.max_length, seed=seed,
-                     soft_targets=soft, soft_weight=soft_weight, **stage_kwargs)
+    stage_kwargs.setdefault("max_length", teacher.max_length)
+    return fine_tune(texts, labels, num_layers=num_layers, seed=seed, soft_targets=soft, soft_weight=soft_weight,
+                     **stage_kwargs)

@@ -1,0 +1,245 @@
+"""Checks for lesson 05-ethics-sft (self-check exercises) and lab lab3-ethics-finetuning (tests).
+
+Lab checks take the learner's models. Visible checks use the public Dixon-style evaluation split
+(``load_moderation(split="eval")``). Hidden checks receive evaluation templates written only in the
+nbgrader source notebook, so nobody can train on them: a model must *generalise* to be fair there. All
+predictions go through ``model.predict_proba(texts)``, so a constant predictor or a rule that ignores the
+text cannot reach the AUC bound.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ethicskit.checks.core import CheckFailed, Parts, expect, expect_close
+from ethicskit.checks.exercise import Exercise
+
+__all__ = [
+    "LAB_MIN_AUC",
+    "LAB_MIN_WORST_BPSN",
+    "LAB_MIN_IMPROVEMENT",
+    "lab_data",
+    "check_baseline",
+    "check_bias_table",
+    "check_mitigated",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+]
+
+# Bounds set from the reference solution (see the lab's first cell for the measurements), with margin.
+LAB_MIN_AUC = 0.95          # overall AUC; a constant or text-blind predictor gets 0.5
+LAB_MIN_WORST_BPSN = 0.985  # worst per-identity BPSN AUC of the mitigated model
+LAB_MIN_IMPROVEMENT = 0.005  # mitigated worst BPSN minus the learner's own unmitigated model's
+LAB_TRAIN_SIZE = 1000
+
+
+def lab_data():
+    """The lab's data: skewed training split, validation split, public evaluation split (Datasets)."""
+    from ethicskit.datasets.moderation import load_moderation
+
+    train = load_moderation(split="train", n=LAB_TRAIN_SIZE, random_state=0)
+    validation = load_moderation(split="validation", n=300, random_state=0)
+    evaluation = load_moderation(split="eval")
+    return train, validation, evaluation
+
+
+def _eval_frame(hidden_templates: tuple[Sequence[str], Sequence[str]] | None) -> pd.DataFrame:
+    from ethicskit.datasets.moderation import identity_eval_set, load_moderation
+
+    if hidden_templates is None:
+        return load_moderation(split="eval").frame
+    toxic, nontoxic = hidden_templates
+    return identity_eval_set(toxic_templates=toxic, nontoxic_templates=nontoxic)
+
+
+def _scores(model: Any, texts: list[str], what: str) -> np.ndarray:
+    expect(hasattr(model, "predict_proba"),
+           f"{what} should have a predict_proba(texts) method (fine_tune returns such a TextClassifier).")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            raw = model.predict_proba(texts)
+        except Exception as error:  # noqa: BLE001 - report the learner's crash in plain words
+            raise CheckFailed(f"{what}.predict_proba(texts) raised {type(error).__name__}: {error}") from None
+    scores = np.asarray(raw, dtype=float)
+    if scores.ndim == 2 and scores.shape[1] == 2:
+        scores = scores[:, 1]
+    expect(scores.shape == (len(texts),),
+           f"{what}.predict_proba should return one probability per text ({len(texts)}), got shape {scores.shape}.")
+    expect(bool(np.all(np.isfinite(scores))), f"{what}.predict_proba returned NaN or infinite values.")
+    return scores
+
+
+def _report(model: Any, frame: pd.DataFrame, what: str) -> dict:
+    from ethicskit.sft.metrics import evaluate
+
+    scores = _scores(model, frame["text"].tolist(), what)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return evaluate(scores, frame["text"], frame["toxic"], frame["identity"], min_size=2)
+
+
+def _expect_auc(report: dict, what: str, where: str) -> None:
+    auc = report["overall_auc"]
+    expect(auc >= LAB_MIN_AUC,
+           f"{what} reaches an overall AUC of {auc:.3f} on {where}; at least {LAB_MIN_AUC} is needed "
+           "(a model that ignores the text scores 0.5). Did training run on the comments and labels?")
+
+
+def _expect_fair(report: dict, what: str, where: str) -> None:
+    expect(report["overall_auc"] >= LAB_MIN_AUC,
+           f"{what}: fairness only counts for a model that also meets the overall AUC bound.")
+    worst = report["worst_bpsn_auc"]
+    expect(worst >= LAB_MIN_WORST_BPSN,
+           f"{what}: the worst per-identity BPSN AUC on {where} is {worst:.3f} "
+           f"(identity '{report['worst_bpsn_identity']}'); at least {LAB_MIN_WORST_BPSN} is needed. "
+           "Non-toxic comments that mention this identity still score like toxic ones.")
+
+
+def _expect_improvement(report: dict, base: dict, where: str) -> None:
+    expect(report["overall_auc"] >= LAB_MIN_AUC,
+           "an improvement in fairness only counts for a model that also meets the overall AUC bound.")
+    gain = report["worst_bpsn_auc"] - base["worst_bpsn_auc"]
+    expect(gain >= LAB_MIN_IMPROVEMENT,
+           f"on {where} the worst BPSN AUC improves by {gain:+.4f} over baseline_model; at least "
+           f"+{LAB_MIN_IMPROVEMENT} is needed. Is mitigated_model really a different, mitigated model?")
+
+
+def check_baseline(model: Any, *, hidden_templates: tuple | None = None, points: float = 2) -> float | None:
+    """Lab part A: the unmitigated fine-tuned model (overall AUC bound)."""
+    frame = _eval_frame(hidden_templates)
+    report = _report(model, frame, "baseline_model")
+    where = "held-out evaluation templates" if hidden_templates else "the public evaluation split"
+    if hidden_templates is None:
+        _expect_auc(report, "baseline_model", where)
+        print(f"baseline_model: overall AUC {report['overall_auc']:.3f} on {where} - visible check passed.")
+        return None
+    parts = Parts(total=points)
+    parts.run(points, lambda: _expect_auc(report, "baseline_model", where), "overall AUC")
+    return parts.result()
+
+
+def check_bias_table(table: Any, model: Any, *, points: float = 2, hidden: bool = False) -> float | None:
+    """Lab part B: the per-identity bias table of baseline_model on the public evaluation split."""
+    from ethicskit.sft.metrics import bias_metrics
+
+    def check() -> None:
+        expect(isinstance(table, pd.DataFrame), f"bias_table should be a DataFrame, it is a {type(table).__name__}.")
+        missing = [c for c in ("subgroup_auc", "bpsn_auc", "bnsp_auc", "fpr") if c not in table.columns]
+        expect(not missing, f"bias_table should have the columns {missing} (use ethicskit.sft.bias_metrics).")
+        frame = _eval_frame(None)
+        scores = _scores(model, frame["text"].tolist(), "baseline_model")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = bias_metrics(scores, frame["toxic"], frame["identity"])
+        expect(set(map(str, table.index)) == set(expected.index),
+               f"bias_table should have one row per identity term ({len(expected)}), indexed by the term; "
+               f"it has {len(table)} rows.")
+        found = table.rename(index=str).loc[expected.index]
+        for column in ("bpsn_auc", "fpr"):
+            expect_close(found[column].to_numpy(dtype=float), expected[column].to_numpy(), f"bias_table['{column}']",
+                         tol=1e-3, reveal=not hidden)
+
+    if not hidden:
+        check()
+        print("bias_table matches baseline_model on the public evaluation split - visible check passed.")
+        return None
+    parts = Parts(total=points)
+    parts.run(points, check, "bias table")
+    return parts.result()
+
+
+def check_mitigated(
+    model: Any, baseline: Any, *, hidden_templates: tuple | None = None, points: float = 6
+) -> float | None:
+    """Lab part C: the mitigated model - overall AUC, worst BPSN AUC, improvement over the baseline."""
+    frame = _eval_frame(hidden_templates)
+    where = "held-out evaluation templates" if hidden_templates else "the public evaluation split"
+    expect(model is not baseline, "mitigated_model is the same object as baseline_model; train a new model.")
+    report = _report(model, frame, "mitigated_model")
+    base = _report(baseline, frame, "baseline_model")
+    if hidden_templates is None:
+        _expect_auc(report, "mitigated_model", where)
+        _expect_fair(report, "mitigated_model", where)
+        _expect_improvement(report, base, where)
+        print(f"mitigated_model: AUC {report['overall_auc']:.3f}, worst BPSN {report['worst_bpsn_auc']:.3f} "
+              f"(baseline {base['worst_bpsn_auc']:.3f}) on {where} - visible check passed.")
+        return None
+    parts = Parts(total=points)
+    parts.run(points / 3, lambda: _expect_auc(report, "mitigated_model", where), "overall AUC")
+    parts.run(points / 3, lambda: _expect_fair(report, "mitigated_model", where), "worst BPSN AUC")
+    parts.run(points / 3, lambda: _expect_improvement(report, base, where), "improvement")
+    return parts.result()
+
+
+# ------------------------------------------------------------------------------------------ lesson exercises
+def _check_metric_name(answer: Any) -> None:
+    expect(isinstance(answer, str), f"answer with a string such as 'subgroup', 'bpsn' or 'bnsp', not {type(answer).__name__}.")
+    expect(answer.strip().lower().replace(" auc", "").replace("_auc", "") == "bpsn",
+           f"'{answer}' is not it: which comparison puts the identity's NON-toxic comments against toxic "
+           "comments elsewhere?")
+
+
+q1 = Exercise(
+    "Exercise 5.1",
+    _check_metric_name,
+    hints=["A false positive is a non-toxic comment scored as toxic.",
+           "Background Positive, Subgroup Negative: toxic comments elsewhere vs non-toxic comments about the group."],
+    solution="q1.check('bpsn')  # BPSN AUC drops when non-toxic mentions of a group score like real toxicity",
+)
+
+
+def _check_kappa(answer: Any, *, labels_a: Any, labels_b: Any) -> None:
+    from sklearn.metrics import cohen_kappa_score
+
+    expect_close(answer, cohen_kappa_score(labels_a, labels_b), "your Cohen's kappa", tol=1e-6)
+
+
+q2 = Exercise(
+    "Exercise 5.2",
+    _check_kappa,
+    hints=["kappa = (observed agreement - chance agreement) / (1 - chance agreement).",
+           "sklearn.metrics.cohen_kappa_score(labels_a, labels_b) computes it."],
+    solution="from sklearn.metrics import cohen_kappa_score\nq2.check(cohen_kappa_score(a, b), labels_a=a, labels_b=b)",
+)
+
+
+def _check_bpsn(answer: Any, *, scores: Any, labels: Any, identities: Any, identity: str) -> None:
+    from ethicskit.sft.metrics import bias_metrics
+
+    table = bias_metrics(scores, labels, identities, min_size=1)
+    expect(identity in table.index, f"'{identity}' is not an identity of this data.")
+    expect_close(answer, table.loc[identity, "bpsn_auc"], f"your BPSN AUC for '{identity}'", tol=1e-6)
+
+
+q3 = Exercise(
+    "Exercise 5.3",
+    _check_bpsn,
+    hints=["Keep the rows that are (mention the identity AND non-toxic) OR (do not mention it AND toxic).",
+           "On those rows compute sklearn.metrics.roc_auc_score(labels, scores)."],
+    solution=("mask = ((ids == g) & (y == 0)) | ((ids != g) & (y == 1))\n"
+              "q3.check(roc_auc_score(y[mask], s[mask]), scores=s, labels=y, identities=ids, identity=g)"),
+)
+
+
+def _check_best(answer: Any, *, table: pd.DataFrame, column: str = "worst_bpsn_auc") -> None:
+    expect(isinstance(table, pd.DataFrame) and column in table.columns,
+           f"pass the comparison table (with a '{column}' column) as table=...")
+    best = str(table[column].idxmax())
+    expect(str(answer) == best, f"'{answer}' is not the row with the highest {column} in your table.")
+
+
+q4 = Exercise(
+    "Exercise 5.4",
+    _check_best,
+    hints=["Look at the worst_bpsn_auc column of the comparison table: higher is fairer.",
+           "table['worst_bpsn_auc'].idxmax() gives the row name."],
+    solution="q4.check(comparison['worst_bpsn_auc'].idxmax(), table=comparison)",
+)

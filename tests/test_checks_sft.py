@@ -1,0 +1,112 @@
+"""ethicskit.checks.sft: lesson exercises and lab checks, with stand-in models (no training needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ethicskit.checks.core import CheckFailed
+from ethicskit.checks.sft import check_baseline, check_bias_table, check_mitigated, q1, q2, q3, q4
+from ethicskit.datasets.moderation import identity_eval_set, load_moderation
+from ethicskit.sft import bias_metrics, compare, evaluate
+
+HIDDEN = (["{who} are revolting.", "{who} are morons."], ["{who} live on my floor.", "I admire {who}."])
+
+
+class Oracle:
+    """Knows toxicity from the words (stand-in for a good model); ``bias`` flags non-toxic mentions of ``terms``."""
+
+    def __init__(self, bias: float = 0.0, terms=("gay",)):
+        self.bias, self.terms = bias, terms
+
+    def predict_proba(self, texts):
+        bad = ("scum", "despise", "idiot", "stupid", "hates", "losers", "annoying", "boring", "nobody",
+               "belong", "never let", "not be allowed", "out of sight", "creepy", "worthless", "revolting",
+               "morons")
+        out = []
+        for t in texts:
+            score = 0.9 if any(b in t.lower() for b in bad) else 0.1
+            if score < 0.5 and any(term in t.lower().split() for term in self.terms):
+                score += self.bias
+            out.append(score)
+        return np.array(out)
+
+
+class TextBlind:
+    def predict_proba(self, texts):
+        return np.full(len(texts), 0.7)
+
+
+def test_good_model_passes_visible_and_hidden():
+    check_baseline(Oracle())
+    assert check_baseline(Oracle(), hidden_templates=HIDDEN, points=2) == 2
+    assert check_mitigated(Oracle(), Oracle(bias=0.85), hidden_templates=HIDDEN, points=6) == 6
+    check_mitigated(Oracle(), Oracle(bias=0.85))
+
+
+def test_constant_or_text_blind_predictors_fail():
+    with pytest.raises(CheckFailed, match="AUC"):
+        check_baseline(TextBlind())
+    with pytest.raises(CheckFailed):
+        check_baseline(TextBlind(), hidden_templates=HIDDEN)
+    with pytest.raises(CheckFailed):
+        check_mitigated(TextBlind(), Oracle(bias=0.85), hidden_templates=HIDDEN)
+
+
+def test_unmitigated_model_gets_only_the_auc_part(capsys):
+    biased = Oracle(bias=0.85)
+    points = check_mitigated(biased, Oracle(bias=0.85), hidden_templates=HIDDEN, points=6)
+    assert points == pytest.approx(2)
+    out = capsys.readouterr().out
+    assert "BPSN" in out and "improves" in out
+    with pytest.raises(CheckFailed, match="same object"):
+        check_mitigated(biased, biased)
+
+
+def test_hidden_messages_do_not_reveal_hidden_templates(capsys):
+    check_mitigated(Oracle(bias=0.85), Oracle(bias=0.85), hidden_templates=HIDDEN, points=6)
+    out = capsys.readouterr().out
+    assert "revolting" not in out and "floor" not in out
+
+
+def test_bias_table_check():
+    ev = load_moderation(split="eval")
+    model = Oracle(bias=0.85)
+    table = bias_metrics(model.predict_proba(ev.data["text"]), ev.target, ev.data["identity"])
+    check_bias_table(table, model)
+    assert check_bias_table(table, model, hidden=True, points=2) == 2
+    wrong = table.copy()
+    wrong["bpsn_auc"] = 1.0
+    with pytest.raises(CheckFailed, match="bpsn_auc"):
+        check_bias_table(wrong, model)
+    with pytest.raises(CheckFailed, match="DataFrame"):
+        check_bias_table([1, 2], model)
+
+
+def test_model_without_predict_proba_is_explained():
+    with pytest.raises(CheckFailed, match="predict_proba"):
+        check_baseline(object())
+
+
+def test_lesson_exercises():
+    q1.check("BPSN AUC")
+    with pytest.raises(CheckFailed):
+        q1.check("subgroup")
+    a, b = [0, 1, 1, 0, 1], [0, 1, 0, 0, 1]
+    from sklearn.metrics import cohen_kappa_score
+
+    q2.check(cohen_kappa_score(a, b), labels_a=a, labels_b=b)
+    with pytest.raises(CheckFailed):
+        q2.check(0.99, labels_a=a, labels_b=b)
+    frame = identity_eval_set(toxic_templates=["{who} stink."], nontoxic_templates=["Hi {who}.", "Bye {who}."])
+    scores = Oracle(bias=0.3).predict_proba(frame["text"]) + np.linspace(0, 0.01, len(frame))
+    table = bias_metrics(scores, frame["toxic"], frame["identity"], min_size=1)
+    q3.check(table.loc["gay", "bpsn_auc"], scores=scores, labels=frame["toxic"], identities=frame["identity"],
+             identity="gay")
+    results = {"a": evaluate(scores, frame["text"], frame["toxic"], frame["identity"], min_size=1),
+               "b": evaluate(Oracle().predict_proba(frame["text"]), frame["text"], frame["toxic"],
+                             frame["identity"], min_size=1)}
+    comparison = compare(results)
+    q4.check("b", table=comparison)
+    with pytest.raises(CheckFailed):
+        q4.check("a", table=comparison)
