@@ -180,6 +180,60 @@ def _repaired_copy(submitted: Path, target: Path, lab: str, students: list[str],
     return target, changes
 
 
+REGISTRY = ".ethicskit-registered.json"
+
+
+def _source_digest(root: Path, lab: str, db_url: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(db_url.encode())
+    for path in [root / "nbgrader_config.py", *sorted((root / "solutions" / lab).rglob("*"))]:
+        if path.is_file() and ".ipynb_checkpoints" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _register_cached(root: Path, lab: str, *, db_url: str, release_dir: Path) -> None:
+    """``register_lab``, skipped when this exact source was registered in this gradebook before.
+
+    The record (source digest and released notebook) lives in the autograded folder; it is used only
+    while the gradebook still holds the assignment.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from ethicskit.course.release import register_lab
+
+    record_file = _autograded_root(root) / REGISTRY
+    digest = _source_digest(root, lab, db_url)
+    try:
+        record = json.loads(record_file.read_text()).get(lab, {})
+    except (OSError, ValueError):
+        record = {}
+    if record.get("digest") == digest:
+        try:
+            with warnings.catch_warnings(), Gradebook(db_url) as gb:
+                warnings.simplefilter("ignore")
+                registered = {n.name for n in gb.find_assignment(lab).notebooks}
+            if registered != {Path(name).stem for name in record["files"]}:
+                raise KeyError(lab)
+            target = release_dir / lab
+            target.mkdir(parents=True)
+            for name, text in record["files"].items():
+                (target / name).write_text(text)
+            return
+        except (MissingEntry, KeyError, OSError):
+            shutil.rmtree(release_dir, ignore_errors=True)
+    register_lab(root, lab, db_url=db_url, release_dir=release_dir)
+    files = {p.name: p.read_text() for p in (release_dir / lab).glob("*.ipynb")}
+    try:
+        everything = json.loads(record_file.read_text())
+    except (OSError, ValueError):
+        everything = {}
+    everything[lab] = {"digest": digest, "files": files}
+    record_file.parent.mkdir(parents=True, exist_ok=True)
+    record_file.write_text(json.dumps(everything))
+
+
 def _record_zero(db_url: str, lab: str, students: list[str]) -> None:
     """Record a zero for every graded cell of submissions that could not be graded at all."""
     from nbgrader.api import Gradebook
@@ -269,7 +323,6 @@ def grade(
     list of SubmissionResult
         One per student, sorted by student id.
     """
-    from ethicskit.course.release import register_lab
     from ethicskit.course.sandbox import SandboxUnavailable, sandbox_problem
 
     root = Path(root).resolve()
@@ -288,7 +341,7 @@ def grade(
         submitted, found = collect_submissions(Path(submissions), lab, scratch)
         chosen = [s for s in found if students is None or s in students]
         clock = time.perf_counter()
-        register_lab(root, lab, db_url=db_url, release_dir=scratch / "released")
+        _register_cached(root, lab, db_url=db_url, release_dir=scratch / "released")
         say(f"registered {lab} in the gradebook ({time.perf_counter() - clock:.1f} s)")
         submitted = _repaired_copy(
             submitted,
