@@ -91,3 +91,11 @@ def test_random_generators_passed_to_student_code_advance_like_local_ones():
         assert got == want and len(set(got)) == 5
     finally:
         runner.close()
+
+
+def test_torch_modules_load_as_data():
+    torch = pytest.importorskip("torch")
+    layer = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU()).to(torch.float64)
+    loaded = safe_loads(cloudpickle.dumps(layer))
+    x = torch.ones(1, 3, dtype=torch.float64)
+    assert torch.equal(loaded(x), layer(x))

@@ -119,6 +119,8 @@ class SafeUnpickler(pickle.Unpickler):
             raise Forbidden(f"{module}.{name} (defined in {origin})")
         if name in HELPER_NAMES or name.startswith(HELPER_PREFIXES):
             return obj
+        if top == "torch" and type(obj).__name__ in ("dtype", "layout", "memory_format", "device"):
+            return obj  # torch.float32 and the like are pickled by name
         raise Forbidden(f"{module}.{name}")
 
     def persistent_load(self, pid):
