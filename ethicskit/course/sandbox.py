@@ -87,9 +87,12 @@ class SandboxPolicy:
             Path(ethicskit.__file__).resolve().parent,
         }
         needed.update(Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and "site-packages" in p)
+        # /tmp is always replaced by a private tmpfs, so an environment or checkout under /tmp
+        # (a CI clone, say) must be bound back just like one under a hidden folder.
+        covered = [*self.hidden, Path("/tmp")]
         out: list[Path] = []
         for path in sorted(needed):
-            if any(_is_under(path, h) for h in self.hidden) and not any(_is_under(path, o) for o in out):
+            if any(_is_under(path, h) for h in covered) and not any(_is_under(path, o) for o in out):
                 out.append(path)
         return out
 
