@@ -183,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ethicskit`` command."""
+    # jsonschema (under nbformat) imports rfc3987_syntax, when installed, only to check "iri" formats, which
+    # notebook schemas do not use; that import alone takes seconds, so the command skips it
+    sys.modules.setdefault("rfc3987_syntax", None)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
