@@ -8,6 +8,7 @@ gradebook: it reads the sanitized notebook, writes the executed one back, and re
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -41,16 +42,12 @@ def sanitize(notebook, *, db_url: str, lab: str, student: str, notebook_id: str)
     resources = {
         "nbgrader": {"student": student, "assignment": lab, "notebook": notebook_id, "db_url": db_url}
     }
+    quiet = logging.getLogger("ethicskit.course.nbgrader")
+    quiet.setLevel(logging.ERROR)  # nbgrader warns about every restored test cell: expected here
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for preprocessor in (
-            ClearOutput,
-            DeduplicateIds,
-            OverwriteKernelspec,
-            OverwriteCells,
-            CheckCellMetadata,
-        ):
-            notebook, resources = preprocessor().preprocess(notebook, resources)
+        for preprocessor in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+            notebook, resources = preprocessor(log=quiet).preprocess(notebook, resources)
     return notebook
 
 
