@@ -46,7 +46,13 @@ def sanitize(notebook, *, db_url: str, lab: str, student: str, notebook_id: str)
     quiet.setLevel(logging.ERROR)  # nbgrader warns about every restored test cell: expected here
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for preprocessor in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+        for preprocessor in (
+            ClearOutput,
+            DeduplicateIds,
+            OverwriteKernelspec,
+            OverwriteCells,
+            CheckCellMetadata,
+        ):
             notebook, resources = preprocessor(log=quiet).preprocess(notebook, resources)
     return notebook
 
