@@ -34,9 +34,9 @@ __all__ = [
 ]
 
 # Bounds set from the reference solution (see the lab's first cell for the measurements), with margin.
-LAB_MIN_AUC = 0.95          # overall AUC; a constant or text-blind predictor gets 0.5
-LAB_MIN_WORST_BPSN = 0.985  # worst per-identity BPSN AUC of the mitigated model
-LAB_MIN_IMPROVEMENT = 0.005  # mitigated worst BPSN minus the learner's own unmitigated model's
+LAB_MIN_AUC = 0.95          # overall AUC (reference 0.999); a constant or text-blind predictor gets 0.5
+LAB_MIN_WORST_BPSN = 0.99   # worst per-identity BPSN AUC of the mitigated model (reference: 1.000)
+LAB_MIN_IMPROVEMENT = 0.005  # mitigated minus the learner's own baseline worst BPSN (reference: +0.017 hidden)
 LAB_TRAIN_SIZE = 1000
 
 
@@ -162,7 +162,8 @@ def check_mitigated(
     """Lab part C: the mitigated model - overall AUC, worst BPSN AUC, improvement over the baseline."""
     frame = _eval_frame(hidden_templates)
     where = "held-out evaluation templates" if hidden_templates else "the public evaluation split"
-    expect(model is not baseline, "mitigated_model is the same object as baseline_model; train a new model.")
+    if hidden_templates is None:
+        expect(model is not baseline, "mitigated_model is the same object as baseline_model; train a new model.")
     report = _report(model, frame, "mitigated_model")
     base = _report(baseline, frame, "baseline_model")
     if hidden_templates is None:

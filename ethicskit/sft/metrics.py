@@ -135,6 +135,8 @@ def generalized_mean(values: Any, *, power: float = -5.0) -> float:
     array = array[~np.isnan(array)]
     if array.size == 0:
         raise ValueError("values must hold at least one non-NaN number")
+    if power <= 0 and np.any(array <= 0):
+        return 0.0                      # the limit: a zero dominates a mean with a non-positive power
     if power == 0:
         return float(np.exp(np.mean(np.log(array))))
     return float(np.mean(array ** power) ** (1.0 / power))
