@@ -118,13 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             LAB,
             "--jobs",
             str(args.jobs),
-            "--quiet",
-            "--json",
-            str(scratch / "ours.json"),
         ]
         if args.no_sandbox:
             command.append("--no-sandbox")
-        ours_s, progress = run(command, ours)
+        # both sides start with the lab registered in the gradebook (nbgrader: generate_assignment above)
+        run(command + ["--student", "student00", "--quiet"], ours)
+        ours_s, progress = run(command + ["--json", str(scratch / "ours.json")], ours)
         import json
         import re
 
