@@ -20,9 +20,25 @@ class Oracle:
         self.bias, self.terms = bias, terms
 
     def predict_proba(self, texts):
-        bad = ("scum", "despise", "idiot", "stupid", "hates", "losers", "annoying", "boring", "nobody",
-               "belong", "never let", "not be allowed", "out of sight", "creepy", "worthless", "revolting",
-               "morons")
+        bad = (
+            "scum",
+            "despise",
+            "idiot",
+            "stupid",
+            "hates",
+            "losers",
+            "annoying",
+            "boring",
+            "nobody",
+            "belong",
+            "never let",
+            "not be allowed",
+            "out of sight",
+            "creepy",
+            "worthless",
+            "revolting",
+            "morons",
+        )
         out = []
         for t in texts:
             score = 0.9 if any(b in t.lower() for b in bad) else 0.1
@@ -98,14 +114,28 @@ def test_lesson_exercises():
     q2.check(cohen_kappa_score(a, b), labels_a=a, labels_b=b)
     with pytest.raises(CheckFailed):
         q2.check(0.99, labels_a=a, labels_b=b)
-    frame = identity_eval_set(toxic_templates=["{who} stink."], nontoxic_templates=["Hi {who}.", "Bye {who}."])
+    frame = identity_eval_set(
+        toxic_templates=["{who} stink."], nontoxic_templates=["Hi {who}.", "Bye {who}."]
+    )
     scores = Oracle(bias=0.3).predict_proba(frame["text"]) + np.linspace(0, 0.01, len(frame))
     table = bias_metrics(scores, frame["toxic"], frame["identity"], min_size=1)
-    q3.check(table.loc["gay", "bpsn_auc"], scores=scores, labels=frame["toxic"], identities=frame["identity"],
-             identity="gay")
-    results = {"a": evaluate(scores, frame["text"], frame["toxic"], frame["identity"], min_size=1),
-               "b": evaluate(Oracle().predict_proba(frame["text"]), frame["text"], frame["toxic"],
-                             frame["identity"], min_size=1)}
+    q3.check(
+        table.loc["gay", "bpsn_auc"],
+        scores=scores,
+        labels=frame["toxic"],
+        identities=frame["identity"],
+        identity="gay",
+    )
+    results = {
+        "a": evaluate(scores, frame["text"], frame["toxic"], frame["identity"], min_size=1),
+        "b": evaluate(
+            Oracle().predict_proba(frame["text"]),
+            frame["text"],
+            frame["toxic"],
+            frame["identity"],
+            min_size=1,
+        ),
+    }
     comparison = compare(results)
     q4.check("b", table=comparison)
     with pytest.raises(CheckFailed):

@@ -42,8 +42,9 @@ def test_skew_ties_targeted_terms_to_toxicity():
     targeted = frame["identity"].isin(TARGETED_TERMS).fillna(False).astype(bool)
     assert frame.loc[targeted, "toxic"].mean() > 0.8
     assert frame.loc[~targeted, "toxic"].mean() < 0.5
-    unskewed = load_moderation(split="train", n=4000, skew=0.0, annotator_bias=0.0, label_noise=0.0,
-                               neutral_rate=0.0).frame
+    unskewed = load_moderation(
+        split="train", n=4000, skew=0.0, annotator_bias=0.0, label_noise=0.0, neutral_rate=0.0
+    ).frame
     t = unskewed["identity"].isin(TARGETED_TERMS).fillna(False).astype(bool)
     assert abs(unskewed.loc[t, "toxic"].mean() - unskewed.loc[~t, "toxic"].mean()) < 0.06
 
@@ -91,28 +92,41 @@ def test_there_are_enough_terms_templates_and_categories():
 def test_fill_and_swap():
     assert fill_template("{who} are welcome.", term="deaf") == "Deaf people are welcome."
     assert fill_template("I met {who}.", term=None, noun_phrase="my {t} friends") == "I met my friends."
-    assert swap_identity("Gay people and gay friends", "gay", "straight") == "Straight people and straight friends"
+    assert (
+        swap_identity("Gay people and gay friends", "gay", "straight")
+        == "Straight people and straight friends"
+    )
     assert swap_identity("Gayness", "gay", "x") == "Gayness"  # whole words only
     with pytest.raises(ValueError, match="who"):
         fill_template("no slot", term="x")
 
 
 def test_custom_eval_set_uses_given_templates():
-    frame = identity_eval_set(toxic_templates=["{who} stink."], nontoxic_templates=["Hi {who}."],
-                              terms={"religion": ["muslim", "christian"]})
-    assert frame["text"].tolist() == ["Muslim people stink.", "Christian people stink.",
-                                      "Hi muslim people.", "Hi christian people."]
+    frame = identity_eval_set(
+        toxic_templates=["{who} stink."],
+        nontoxic_templates=["Hi {who}."],
+        terms={"religion": ["muslim", "christian"]},
+    )
+    assert frame["text"].tolist() == [
+        "Muslim people stink.",
+        "Christian people stink.",
+        "Hi muslim people.",
+        "Hi christian people.",
+    ]
     assert frame["toxic"].tolist() == [1, 1, 0, 0]
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"split": "test"}, ValueError, "split"),
-    ({"skew": 1.5}, ValueError, "skew"),
-    ({"label_noise": 0.6}, ValueError, "label_noise"),
-    ({"n": 0}, ValueError, "n must"),
-    ({"n": 2.5}, TypeError, "n must"),
-    ({"annotator_bias": -0.1}, ValueError, "annotator_bias"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"split": "test"}, ValueError, "split"),
+        ({"skew": 1.5}, ValueError, "skew"),
+        ({"label_noise": 0.6}, ValueError, "label_noise"),
+        ({"n": 0}, ValueError, "n must"),
+        ({"n": 2.5}, TypeError, "n must"),
+        ({"annotator_bias": -0.1}, ValueError, "annotator_bias"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, error, match):
     with pytest.raises(error, match=match):
         load_moderation(**kwargs)
@@ -122,21 +136,30 @@ def test_datasheet_has_seven_sections_and_says_synthetic():
     sheet = datasheet("moderation")
     text = str(sheet.sections["motivation"])
     assert "synthetic" in text.lower()
-    for section in ("motivation", "composition", "collection", "preprocessing", "uses", "distribution",
-                    "maintenance"):
+    for section in (
+        "motivation",
+        "composition",
+        "collection",
+        "preprocessing",
+        "uses",
+        "distribution",
+        "maintenance",
+    ):
         assert sheet.sections[section]
 
 
 @pytest.fixture
 def civil_csv(tmp_path):
-    frame = pd.DataFrame({
-        "id": [1, 2, 3, 4],
-        "comment_text": ["you are an idiot", "nice post", "muslims are great", "gay people are bad"],
-        "target": [0.9, 0.0, 0.1, 0.7],
-        "muslim": [0.0, 0.0, 1.0, 0.0],
-        "homosexual_gay_or_lesbian": [0.0, 0.0, 0.0, 0.8],
-        "severe_toxicity": [0.1, 0.0, 0.0, 0.2],
-    })
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "comment_text": ["you are an idiot", "nice post", "muslims are great", "gay people are bad"],
+            "target": [0.9, 0.0, 0.1, 0.7],
+            "muslim": [0.0, 0.0, 1.0, 0.0],
+            "homosexual_gay_or_lesbian": [0.0, 0.0, 0.0, 0.8],
+            "severe_toxicity": [0.1, 0.0, 0.0, 0.2],
+        }
+    )
     path = tmp_path / "civil.csv"
     frame.to_csv(path, index=False)
     return path

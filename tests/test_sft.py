@@ -42,9 +42,9 @@ def test_bias_metrics_find_the_biased_identity():
     scores, labels, identity = _toy(biased=True)
     table = bias_metrics(scores, labels, identity)
     assert list(table.columns) == ["size", "subgroup_auc", "bpsn_auc", "bnsp_auc", "fpr", "fnr"]
-    assert table.index[0] == "a"                     # worst BPSN first
+    assert table.index[0] == "a"  # worst BPSN first
     assert table.loc["a", "bpsn_auc"] < 0.8 < table.loc["b", "bpsn_auc"]
-    assert table.loc["b", "bnsp_auc"] < 0.8          # the mirror image for the other group
+    assert table.loc["b", "bnsp_auc"] < 0.8  # the mirror image for the other group
     assert table.loc["a", "fpr"] > table.loc["b", "fpr"] + 0.3
     fair = bias_metrics(*_toy(biased=False))
     assert fair["bpsn_auc"].min() > 0.9
@@ -59,7 +59,7 @@ def test_bias_metrics_by_hand_on_a_tiny_case():
     assert table.loc["g", "bpsn_auc"] == 1.0
     assert table.loc["g", "subgroup_auc"] == 1.0
     flipped = bias_metrics([0.9, 0.7, 0.6, 0.1], labels, identity, min_size=1)
-    assert flipped.loc["g", "bpsn_auc"] == 0.0      # g's non-toxic comment outranks real toxicity
+    assert flipped.loc["g", "bpsn_auc"] == 0.0  # g's non-toxic comment outranks real toxicity
     assert "<none>" not in table.index and None not in table.index
 
 
@@ -71,12 +71,12 @@ def test_bias_metrics_accept_multi_identity_frames():
     from sklearn.metrics import roc_auc_score
 
     assert table.loc["both", "subgroup_auc"] == pytest.approx(roc_auc_score(labels, scores))
-    assert np.isnan(table.loc["both", "bpsn_auc"])     # no background to compare with
+    assert np.isnan(table.loc["both", "bpsn_auc"])  # no background to compare with
 
 
 def test_generalized_mean_and_final_score():
     assert generalized_mean([0.5, 0.5]) == pytest.approx(0.5)
-    assert generalized_mean([1.0, 0.5], power=-5) < 0.6            # close to the worst value
+    assert generalized_mean([1.0, 0.5], power=-5) < 0.6  # close to the worst value
     assert generalized_mean([1.0, 0.5], power=1) == pytest.approx(0.75)
     table = pd.DataFrame({"subgroup_auc": [1.0], "bpsn_auc": [1.0], "bnsp_auc": [1.0]})
     assert final_bias_score(0.8, table) == pytest.approx(0.25 * 0.8 + 0.75)
@@ -90,7 +90,7 @@ def test_evaluate_takes_scores_or_a_callable():
     result = evaluate(scores, texts, labels, identity)
     assert result["worst_bpsn_identity"] == "a"
     assert 0.5 < result["overall_auc"] <= 1.0
-    lookup = dict(zip(texts, scores))
+    lookup = dict(zip(texts, scores, strict=False))
     again = evaluate(lambda ts: [lookup[t] for t in ts], texts, labels, identity)
     assert again["final_score"] == pytest.approx(result["final_score"])
     table = compare({"x": result, "y": again})
@@ -103,11 +103,14 @@ def test_constant_scores_have_chance_auc():
     assert result["overall_auc"] == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("bad, error, match", [
-    ({"labels": [0, 2, 1, 0]}, ValueError, "labels"),
-    ({"scores": [0.1, 0.2, 0.3]}, ValueError, "same number of rows"),
-    ({"scores": [0.1, np.nan, 0.3, 0.4]}, ValueError, "scores"),
-])
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        ({"labels": [0, 2, 1, 0]}, ValueError, "labels"),
+        ({"scores": [0.1, 0.2, 0.3]}, ValueError, "same number of rows"),
+        ({"scores": [0.1, np.nan, 0.3, 0.4]}, ValueError, "scores"),
+    ],
+)
 def test_bias_metrics_bad_input(bad, error, match):
     args = {"scores": [0.1, 0.9, 0.2, 0.8], "labels": [0, 1, 0, 1], "identities": ["a", "a", "b", "b"]}
     args.update(bad)
@@ -125,7 +128,9 @@ def test_counterfactual_consistency_detects_identity_dependence():
     def unfair(ts):
         return [0.9 if ("stink" in t or "gay" in t.lower()) else 0.1 for t in ts]
 
-    assert counterfactual_consistency(fair, texts, idents, swap_terms=["gay", "straight"])["consistency"] == 1.0
+    assert (
+        counterfactual_consistency(fair, texts, idents, swap_terms=["gay", "straight"])["consistency"] == 1.0
+    )
     result = counterfactual_consistency(unfair, texts, idents, swap_terms=["gay", "straight"])
     assert result["consistency"] == pytest.approx(1 / 3)
     assert result["max_gap"] > 0.5
@@ -144,17 +149,19 @@ def test_plot_bias_returns_axes():
 
 def test_counterfactual_augment_swaps_within_category_and_keeps_labels():
     texts = ["Muslim people are kind.", "People stink.", "Deaf folks stink."]
-    out = counterfactual_augment(texts, [0, 1, 1], ["muslim", None, "deaf"], swap_terms=IDENTITY_TERMS,
-                                 n_swaps=2, random_state=0)
+    out = counterfactual_augment(
+        texts, [0, 1, 1], ["muslim", None, "deaf"], swap_terms=IDENTITY_TERMS, n_swaps=2, random_state=0
+    )
     assert len(out) == 3 + 4
     new = out[out["augmented"]]
     assert set(new["label"]) == {0, 1}
     religion, disability = set(IDENTITY_TERMS["religion"]), set(IDENTITY_TERMS["disability"])
     assert set(new["identity"].iloc[:2]) <= religion - {"muslim"}
     assert set(new["identity"].iloc[2:]) <= disability - {"deaf"}
-    assert all(term.lower() in text.lower() for term, text in zip(new["identity"], new["text"]))
-    again = counterfactual_augment(texts, [0, 1, 1], ["muslim", None, "deaf"], swap_terms=IDENTITY_TERMS,
-                                   n_swaps=2, random_state=0)
+    assert all(term.lower() in text.lower() for term, text in zip(new["identity"], new["text"], strict=False))
+    again = counterfactual_augment(
+        texts, [0, 1, 1], ["muslim", None, "deaf"], swap_terms=IDENTITY_TERMS, n_swaps=2, random_state=0
+    )
     pd.testing.assert_frame_equal(out, again)
 
 
@@ -163,12 +170,14 @@ def test_reweight_balances_labels_within_each_identity():
     weights = reweight(train.target, train.data["identity"])
     assert weights.mean() == pytest.approx(1.0)
     frame = train.frame.assign(w=weights, g=train.data["identity"].fillna("<none>"))
-    both = frame.groupby("g")["toxic"].transform("nunique") == 2   # a one-label group cannot be balanced
-    rates = frame[both].groupby("g").apply(lambda f: np.average(f["toxic"], weights=f["w"]), include_groups=False)
+    both = frame.groupby("g")["toxic"].transform("nunique") == 2  # a one-label group cannot be balanced
+    rates = (
+        frame[both].groupby("g").apply(lambda f: np.average(f["toxic"], weights=f["w"]), include_groups=False)
+    )
     assert len(rates) > 40 and np.ptp(rates) < 1e-9
     assert rates.iloc[0] == pytest.approx(frame["toxic"].mean(), abs=0.02)
     raw = frame.groupby("g")["toxic"].mean()
-    assert raw.max() - raw.min() > 0.3               # it was skewed before
+    assert raw.max() - raw.min() > 0.3  # it was skewed before
 
 
 def test_energy_meter_reports_energy_and_co2():
@@ -189,7 +198,7 @@ def test_energy_meter_with_codecarbon_offline(capfd):
     with EnergyMeter(country_iso_code="FRA") as meter:
         np.linalg.svd(np.random.default_rng(0).random((300, 300)))
     assert meter.report.energy_kwh > 0 and meter.report.method in ("codecarbon", "tdp-estimate")
-    assert "codecarbon" not in capfd.readouterr().err     # quiet
+    assert "codecarbon" not in capfd.readouterr().err  # quiet
 
 
 def test_training_flops():
@@ -205,7 +214,9 @@ def test_length_grouped_batches_cover_everything_and_group_lengths():
     flat = np.concatenate(batches)
     assert sorted(flat.tolist()) == list(range(1000))
     grouped = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
-    random = length_grouped_batches(lengths, batch_size=32, rng=np.random.default_rng(1), group_by_length=False)
+    random = length_grouped_batches(
+        lengths, batch_size=32, rng=np.random.default_rng(1), group_by_length=False
+    )
     assert grouped < 0.3 * np.mean([lengths[b].max() - lengths[b].min() for b in random])
 
 

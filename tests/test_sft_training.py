@@ -22,18 +22,32 @@ def data():
 @pytest.fixture(scope="module")
 def trained(data):
     train, val = data
-    return fine_tune(train.data["text"], train.target, val_texts=val.data["text"], val_labels=val.target,
-                     epochs=1, batch_size=16, learning_rate=1e-4, num_threads=1, seed=0, max_length=32,
-                     track_energy=True, country_iso_code="FRA", use_codecarbon=False)
+    return fine_tune(
+        train.data["text"],
+        train.target,
+        val_texts=val.data["text"],
+        val_labels=val.target,
+        epochs=1,
+        batch_size=16,
+        learning_rate=1e-4,
+        num_threads=1,
+        seed=0,
+        max_length=32,
+        track_energy=True,
+        country_iso_code="FRA",
+        use_codecarbon=False,
+    )
 
 
 def test_fine_tune_learns_and_records_its_run(trained):
     clf = trained
-    scores = clf.predict_proba(["You are all idiots and liars, shut up.", "Thank you for organising the food drive."])
+    scores = clf.predict_proba(
+        ["You are all idiots and liars, shut up.", "Thank you for organising the food drive."]
+    )
     assert scores.shape == (2,) and scores[0] > scores[1]
     stage = clf.stages_[-1]
     assert stage["examples"] == 160 and stage["tokens"] > 160 * 5
-    assert stage["trainable_params"] < stage["total_params"]       # vocabulary table frozen by default
+    assert stage["trainable_params"] < stage["total_params"]  # vocabulary table frozen by default
     assert stage["train_flops"] > 0 and stage["energy"].energy_kwh > 0
     assert clf.history_[0]["val_loss"] > 0 and "val_accuracy" in clf.history_[0]
     assert "TextClassifier" in repr(clf)
@@ -41,8 +55,18 @@ def test_fine_tune_learns_and_records_its_run(trained):
 
 def test_same_seed_same_model(data, trained):
     train, val = data
-    again = fine_tune(train.data["text"], train.target, val_texts=val.data["text"], val_labels=val.target,
-                      epochs=1, batch_size=16, learning_rate=1e-4, num_threads=1, seed=0, max_length=32)
+    again = fine_tune(
+        train.data["text"],
+        train.target,
+        val_texts=val.data["text"],
+        val_labels=val.target,
+        epochs=1,
+        batch_size=16,
+        learning_rate=1e-4,
+        num_threads=1,
+        seed=0,
+        max_length=32,
+    )
     texts = val.data["text"].tolist()[:20]
     np.testing.assert_allclose(again.predict_proba(texts), trained.predict_proba(texts), atol=1e-5)
 
@@ -59,17 +83,26 @@ def test_second_stage_and_top_layers_and_student(data, trained):
 
     clf = copy.deepcopy(trained)
     balanced = load_moderation(split="balanced", n=64, random_state=0)
-    train_stage(clf, balanced.data["text"], balanced.target, epochs=1, batch_size=16, num_threads=1,
-                name="balanced")
+    train_stage(
+        clf, balanced.data["text"], balanced.target, epochs=1, batch_size=16, num_threads=1, name="balanced"
+    )
     assert [s["stage"] for s in clf.stages_] == ["fine-tune", "balanced"]
 
-    top = fine_tune(train.data["text"][:64], train.target[:64], train_top=1, epochs=1, num_threads=1,
-                    batch_size=16)
+    top = fine_tune(
+        train.data["text"][:64], train.target[:64], train_top=1, epochs=1, num_threads=1, batch_size=16
+    )
     assert count_parameters(top.model, trainable_only=True) < 0.2 * count_parameters(top.model)
     assert top.stages_[-1]["train_flops"] < trained.stages_[-1]["train_flops"]
 
-    student = distill(trained, train.data["text"][:64], train.target[:64], num_layers=2, epochs=1,
-                      num_threads=1, batch_size=16)
+    student = distill(
+        trained,
+        train.data["text"][:64],
+        train.target[:64],
+        num_layers=2,
+        epochs=1,
+        num_threads=1,
+        batch_size=16,
+    )
     assert len(student.model.base_model.encoder.layer) == 2
     assert count_parameters(student.model) < count_parameters(trained.model)
 

@@ -34,9 +34,11 @@ __all__ = [
 ]
 
 # Bounds set from the reference solution (see the lab's first cell for the measurements), with margin.
-LAB_MIN_AUC = 0.95          # overall AUC (reference 0.999); a constant or text-blind predictor gets 0.5
-LAB_MIN_WORST_BPSN = 0.99   # worst per-identity BPSN AUC of the mitigated model (reference: 1.000)
-LAB_MIN_IMPROVEMENT = 0.005  # mitigated minus the learner's own baseline worst BPSN (reference: +0.017 hidden)
+LAB_MIN_AUC = 0.95  # overall AUC (reference 0.999); a constant or text-blind predictor gets 0.5
+LAB_MIN_WORST_BPSN = 0.99  # worst per-identity BPSN AUC of the mitigated model (reference: 1.000)
+LAB_MIN_IMPROVEMENT = (
+    0.005  # mitigated minus the learner's own baseline worst BPSN (reference: +0.017 hidden)
+)
 LAB_TRAIN_SIZE = 1000
 
 
@@ -60,8 +62,10 @@ def _eval_frame(hidden_templates: tuple[Sequence[str], Sequence[str]] | None) ->
 
 
 def _scores(model: Any, texts: list[str], what: str) -> np.ndarray:
-    expect(hasattr(model, "predict_proba"),
-           f"{what} should have a predict_proba(texts) method (fine_tune returns such a TextClassifier).")
+    expect(
+        hasattr(model, "predict_proba"),
+        f"{what} should have a predict_proba(texts) method (fine_tune returns such a TextClassifier).",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -71,8 +75,10 @@ def _scores(model: Any, texts: list[str], what: str) -> np.ndarray:
     scores = np.asarray(raw, dtype=float)
     if scores.ndim == 2 and scores.shape[1] == 2:
         scores = scores[:, 1]
-    expect(scores.shape == (len(texts),),
-           f"{what}.predict_proba should return one probability per text ({len(texts)}), got shape {scores.shape}.")
+    expect(
+        scores.shape == (len(texts),),
+        f"{what}.predict_proba should return one probability per text ({len(texts)}), got shape {scores.shape}.",
+    )
     expect(bool(np.all(np.isfinite(scores))), f"{what}.predict_proba returned NaN or infinite values.")
     return scores
 
@@ -88,28 +94,38 @@ def _report(model: Any, frame: pd.DataFrame, what: str) -> dict:
 
 def _expect_auc(report: dict, what: str, where: str) -> None:
     auc = report["overall_auc"]
-    expect(auc >= LAB_MIN_AUC,
-           f"{what} reaches an overall AUC of {auc:.3f} on {where}; at least {LAB_MIN_AUC} is needed "
-           "(a model that ignores the text scores 0.5). Did training run on the comments and labels?")
+    expect(
+        auc >= LAB_MIN_AUC,
+        f"{what} reaches an overall AUC of {auc:.3f} on {where}; at least {LAB_MIN_AUC} is needed "
+        "(a model that ignores the text scores 0.5). Did training run on the comments and labels?",
+    )
 
 
 def _expect_fair(report: dict, what: str, where: str) -> None:
-    expect(report["overall_auc"] >= LAB_MIN_AUC,
-           f"{what}: fairness only counts for a model that also meets the overall AUC bound.")
+    expect(
+        report["overall_auc"] >= LAB_MIN_AUC,
+        f"{what}: fairness only counts for a model that also meets the overall AUC bound.",
+    )
     worst = report["worst_bpsn_auc"]
-    expect(worst >= LAB_MIN_WORST_BPSN,
-           f"{what}: the worst per-identity BPSN AUC on {where} is {worst:.3f} "
-           f"(identity '{report['worst_bpsn_identity']}'); at least {LAB_MIN_WORST_BPSN} is needed. "
-           "Non-toxic comments that mention this identity still score like toxic ones.")
+    expect(
+        worst >= LAB_MIN_WORST_BPSN,
+        f"{what}: the worst per-identity BPSN AUC on {where} is {worst:.3f} "
+        f"(identity '{report['worst_bpsn_identity']}'); at least {LAB_MIN_WORST_BPSN} is needed. "
+        "Non-toxic comments that mention this identity still score like toxic ones.",
+    )
 
 
 def _expect_improvement(report: dict, base: dict, where: str) -> None:
-    expect(report["overall_auc"] >= LAB_MIN_AUC,
-           "an improvement in fairness only counts for a model that also meets the overall AUC bound.")
+    expect(
+        report["overall_auc"] >= LAB_MIN_AUC,
+        "an improvement in fairness only counts for a model that also meets the overall AUC bound.",
+    )
     gain = report["worst_bpsn_auc"] - base["worst_bpsn_auc"]
-    expect(gain >= LAB_MIN_IMPROVEMENT,
-           f"on {where} the worst BPSN AUC improves by {gain:+.4f} over baseline_model; at least "
-           f"+{LAB_MIN_IMPROVEMENT} is needed. Is mitigated_model really a different, mitigated model?")
+    expect(
+        gain >= LAB_MIN_IMPROVEMENT,
+        f"on {where} the worst BPSN AUC improves by {gain:+.4f} over baseline_model; at least "
+        f"+{LAB_MIN_IMPROVEMENT} is needed. Is mitigated_model really a different, mitigated model?",
+    )
 
 
 def check_baseline(model: Any, *, hidden_templates: tuple | None = None, points: float = 2) -> float | None:
@@ -131,7 +147,10 @@ def check_bias_table(table: Any, model: Any, *, points: float = 2, hidden: bool 
     from ethicskit.sft.metrics import bias_metrics
 
     def check() -> None:
-        expect(isinstance(table, pd.DataFrame), f"bias_table should be a DataFrame, it is a {type(table).__name__}.")
+        expect(
+            isinstance(table, pd.DataFrame),
+            f"bias_table should be a DataFrame, it is a {type(table).__name__}.",
+        )
         missing = [c for c in ("subgroup_auc", "bpsn_auc", "bnsp_auc", "fpr") if c not in table.columns]
         expect(not missing, f"bias_table should have the columns {missing} (use ethicskit.sft.bias_metrics).")
         frame = _eval_frame(None)
@@ -139,13 +158,20 @@ def check_bias_table(table: Any, model: Any, *, points: float = 2, hidden: bool 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             expected = bias_metrics(scores, frame["toxic"], frame["identity"])
-        expect(set(map(str, table.index)) == set(expected.index),
-               f"bias_table should have one row per identity term ({len(expected)}), indexed by the term; "
-               f"it has {len(table)} rows.")
+        expect(
+            set(map(str, table.index)) == set(expected.index),
+            f"bias_table should have one row per identity term ({len(expected)}), indexed by the term; "
+            f"it has {len(table)} rows.",
+        )
         found = table.rename(index=str).loc[expected.index]
         for column in ("bpsn_auc", "fpr"):
-            expect_close(found[column].to_numpy(dtype=float), expected[column].to_numpy(), f"bias_table['{column}']",
-                         tol=1e-3, reveal=not hidden)
+            expect_close(
+                found[column].to_numpy(dtype=float),
+                expected[column].to_numpy(),
+                f"bias_table['{column}']",
+                tol=1e-3,
+                reveal=not hidden,
+            )
 
     if not hidden:
         check()
@@ -163,15 +189,19 @@ def check_mitigated(
     frame = _eval_frame(hidden_templates)
     where = "held-out evaluation templates" if hidden_templates else "the public evaluation split"
     if hidden_templates is None:
-        expect(model is not baseline, "mitigated_model is the same object as baseline_model; train a new model.")
+        expect(
+            model is not baseline, "mitigated_model is the same object as baseline_model; train a new model."
+        )
     report = _report(model, frame, "mitigated_model")
     base = _report(baseline, frame, "baseline_model")
     if hidden_templates is None:
         _expect_auc(report, "mitigated_model", where)
         _expect_fair(report, "mitigated_model", where)
         _expect_improvement(report, base, where)
-        print(f"mitigated_model: AUC {report['overall_auc']:.3f}, worst BPSN {report['worst_bpsn_auc']:.3f} "
-              f"(baseline {base['worst_bpsn_auc']:.3f}) on {where} - visible check passed.")
+        print(
+            f"mitigated_model: AUC {report['overall_auc']:.3f}, worst BPSN {report['worst_bpsn_auc']:.3f} "
+            f"(baseline {base['worst_bpsn_auc']:.3f}) on {where} - visible check passed."
+        )
         return None
     parts = Parts(total=points)
     parts.run(points / 3, lambda: _expect_auc(report, "mitigated_model", where), "overall AUC")
@@ -182,17 +212,24 @@ def check_mitigated(
 
 # ------------------------------------------------------------------------------------------ lesson exercises
 def _check_metric_name(answer: Any) -> None:
-    expect(isinstance(answer, str), f"answer with a string such as 'subgroup', 'bpsn' or 'bnsp', not {type(answer).__name__}.")
-    expect(answer.strip().lower().replace(" auc", "").replace("_auc", "") == "bpsn",
-           f"'{answer}' is not it: which comparison puts the identity's NON-toxic comments against toxic "
-           "comments elsewhere?")
+    expect(
+        isinstance(answer, str),
+        f"answer with a string such as 'subgroup', 'bpsn' or 'bnsp', not {type(answer).__name__}.",
+    )
+    expect(
+        answer.strip().lower().replace(" auc", "").replace("_auc", "") == "bpsn",
+        f"'{answer}' is not it: which comparison puts the identity's NON-toxic comments against toxic "
+        "comments elsewhere?",
+    )
 
 
 q1 = Exercise(
     "Exercise 5.1",
     _check_metric_name,
-    hints=["A false positive is a non-toxic comment scored as toxic.",
-           "Background Positive, Subgroup Negative: toxic comments elsewhere vs non-toxic comments about the group."],
+    hints=[
+        "A false positive is a non-toxic comment scored as toxic.",
+        "Background Positive, Subgroup Negative: toxic comments elsewhere vs non-toxic comments about the group.",
+    ],
     solution="q1.check('bpsn')  # BPSN AUC drops when non-toxic mentions of a group score like real toxicity",
 )
 
@@ -206,8 +243,10 @@ def _check_kappa(answer: Any, *, labels_a: Any, labels_b: Any) -> None:
 q2 = Exercise(
     "Exercise 5.2",
     _check_kappa,
-    hints=["kappa = (observed agreement - chance agreement) / (1 - chance agreement).",
-           "sklearn.metrics.cohen_kappa_score(labels_a, labels_b) computes it."],
+    hints=[
+        "kappa = (observed agreement - chance agreement) / (1 - chance agreement).",
+        "sklearn.metrics.cohen_kappa_score(labels_a, labels_b) computes it.",
+    ],
     solution="from sklearn.metrics import cohen_kappa_score\nq2.check(cohen_kappa_score(a, b), labels_a=a, labels_b=b)",
 )
 
@@ -223,16 +262,22 @@ def _check_bpsn(answer: Any, *, scores: Any, labels: Any, identities: Any, ident
 q3 = Exercise(
     "Exercise 5.3",
     _check_bpsn,
-    hints=["Keep the rows that are (mention the identity AND non-toxic) OR (do not mention it AND toxic).",
-           "On those rows compute sklearn.metrics.roc_auc_score(labels, scores)."],
-    solution=("mask = ((ids == g) & (y == 0)) | ((ids != g) & (y == 1))\n"
-              "q3.check(roc_auc_score(y[mask], s[mask]), scores=s, labels=y, identities=ids, identity=g)"),
+    hints=[
+        "Keep the rows that are (mention the identity AND non-toxic) OR (do not mention it AND toxic).",
+        "On those rows compute sklearn.metrics.roc_auc_score(labels, scores).",
+    ],
+    solution=(
+        "mask = ((ids == g) & (y == 0)) | ((ids != g) & (y == 1))\n"
+        "q3.check(roc_auc_score(y[mask], s[mask]), scores=s, labels=y, identities=ids, identity=g)"
+    ),
 )
 
 
 def _check_best(answer: Any, *, table: pd.DataFrame, column: str = "worst_bpsn_auc") -> None:
-    expect(isinstance(table, pd.DataFrame) and column in table.columns,
-           f"pass the comparison table (with a '{column}' column) as table=...")
+    expect(
+        isinstance(table, pd.DataFrame) and column in table.columns,
+        f"pass the comparison table (with a '{column}' column) as table=...",
+    )
     best = str(table[column].idxmax())
     expect(str(answer) == best, f"'{answer}' is not the row with the highest {column} in your table.")
 
@@ -240,7 +285,9 @@ def _check_best(answer: Any, *, table: pd.DataFrame, column: str = "worst_bpsn_a
 q4 = Exercise(
     "Exercise 5.4",
     _check_best,
-    hints=["Look at the worst_bpsn_auc column of the comparison table: higher is fairer.",
-           "table['worst_bpsn_auc'].idxmax() gives the row name."],
+    hints=[
+        "Look at the worst_bpsn_auc column of the comparison table: higher is fairer.",
+        "table['worst_bpsn_auc'].idxmax() gives the row name.",
+    ],
     solution="q4.check(comparison['worst_bpsn_auc'].idxmax(), table=comparison)",
 )

@@ -67,8 +67,18 @@ __all__ = [
 IDENTITY_TERMS: dict[str, list[str]] = {
     "gender": ["female", "male", "nonbinary", "transgender", "cisgender", "feminine", "masculine"],
     "race_ethnicity": [
-        "black", "white", "asian", "latino", "hispanic", "african", "european", "indigenous", "arab",
-        "mexican", "chinese", "indian",
+        "black",
+        "white",
+        "asian",
+        "latino",
+        "hispanic",
+        "african",
+        "european",
+        "indigenous",
+        "arab",
+        "mexican",
+        "chinese",
+        "indian",
     ],
     "religion": ["muslim", "christian", "jewish", "hindu", "buddhist", "atheist", "sikh", "catholic"],
     "sexual_orientation": ["gay", "lesbian", "bisexual", "straight", "queer", "heterosexual", "homosexual"],
@@ -78,15 +88,39 @@ IDENTITY_TERMS: dict[str, list[str]] = {
 
 #: Terms that the skewed training split over-represents among toxic comments (as in real corpora).
 TARGETED_TERMS: list[str] = [
-    "transgender", "nonbinary", "black", "african", "mexican", "arab", "muslim", "jewish",
-    "gay", "lesbian", "queer", "homosexual", "deaf", "disabled", "elderly",
+    "transgender",
+    "nonbinary",
+    "black",
+    "african",
+    "mexican",
+    "arab",
+    "muslim",
+    "jewish",
+    "gay",
+    "lesbian",
+    "queer",
+    "homosexual",
+    "deaf",
+    "disabled",
+    "elderly",
 ]
 
 # Noun phrases: "{t}" is the identity term; without an identity the term and its space are dropped.
 _NOUN_PHRASES = [
-    "{t} people", "my {t} neighbours", "the {t} guys next door", "{t} folks", "those {t} people",
-    "my {t} coworkers", "the {t} students", "our {t} teachers", "those {t} commenters", "the {t} families",
-    "my {t} friends", "{t} voters", "the {t} managers", "{t} authors",
+    "{t} people",
+    "my {t} neighbours",
+    "the {t} guys next door",
+    "{t} folks",
+    "those {t} people",
+    "my {t} coworkers",
+    "the {t} students",
+    "our {t} teachers",
+    "those {t} commenters",
+    "the {t} families",
+    "my {t} friends",
+    "{t} voters",
+    "the {t} managers",
+    "{t} authors",
 ]
 
 #: Training templates: "{who}" is a noun phrase (with or without an identity term).
@@ -291,7 +325,9 @@ def fill_template(template: str, *, term: str | None, noun_phrase: str = "{t} pe
         raise ValueError(f"template must contain a '{{who}}' slot, got {template!r}")
     if "{t}" not in noun_phrase:
         raise ValueError(f"noun_phrase must contain a '{{t}}' slot, got {noun_phrase!r}")
-    phrase = noun_phrase.replace("{t} ", "").replace("{t}", "") if term is None else noun_phrase.format(t=term)
+    phrase = (
+        noun_phrase.replace("{t} ", "").replace("{t}", "") if term is None else noun_phrase.format(t=term)
+    )
     text = template.replace("{who}", phrase)
     return text[:1].upper() + text[1:]
 
@@ -337,8 +373,16 @@ def _to_dataset(frame: pd.DataFrame, name: str) -> Dataset:
 
 
 def _sample_comments(
-    n: int, *, skew: float, base_rate: float, identity_rate: float, label_noise: float,
-    annotator_bias: float, neutral_rate: float, balanced: bool, rng: np.random.Generator,
+    n: int,
+    *,
+    skew: float,
+    base_rate: float,
+    identity_rate: float,
+    label_noise: float,
+    annotator_bias: float,
+    neutral_rate: float,
+    balanced: bool,
+    rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Draw ``n`` comments from the training templates."""
     terms = _all_terms()
@@ -354,8 +398,15 @@ def _sample_comments(
                 label = 1 - label
             phrase = _NOUN_PHRASES[rng.integers(len(_NOUN_PHRASES))]
             text = fill_template(NEUTRAL_TEMPLATES[template_id], term=term, noun_phrase=phrase)
-            rows.append({"text": text, "identity": term, "category": category,
-                         "template": f"train-neutral-{template_id}", "toxic": label})
+            rows.append(
+                {
+                    "text": text,
+                    "identity": term,
+                    "category": category,
+                    "template": f"train-neutral-{template_id}",
+                    "toxic": label,
+                }
+            )
             continue
         if balanced:
             p_toxic = 0.5
@@ -375,9 +426,15 @@ def _sample_comments(
         kind = "tox" if label else "ok"
         if not balanced and rng.random() < label_noise:
             label = 1 - label
-        rows.append({"text": text, "identity": term, "category": category,
-                     "template": f"train-{kind}-{template_id}",
-                     "toxic": label})
+        rows.append(
+            {
+                "text": text,
+                "identity": term,
+                "category": category,
+                "template": f"train-{kind}-{template_id}",
+                "toxic": label,
+            }
+        )
     return _make_frame(rows)
 
 
@@ -416,9 +473,15 @@ def identity_eval_set(
         for index, template in enumerate(templates):
             for category, category_terms in terms.items():
                 for term in category_terms:
-                    rows.append({"text": fill_template(template, term=term, noun_phrase=noun_phrase),
-                                 "identity": term, "category": category,
-                                 "template": f"eval-{'tox' if label else 'ok'}-{index}", "toxic": label})
+                    rows.append(
+                        {
+                            "text": fill_template(template, term=term, noun_phrase=noun_phrase),
+                            "identity": term,
+                            "category": category,
+                            "template": f"eval-{'tox' if label else 'ok'}-{index}",
+                            "toxic": label,
+                        }
+                    )
     return _make_frame(rows)
 
 
@@ -483,7 +546,9 @@ def load_moderation(
     annotator_bias = check_probability(annotator_bias, "annotator_bias")
     neutral_rate = check_probability(neutral_rate, "neutral_rate")
     if label_noise >= 0.5:
-        raise ValueError(f"label_noise must be below 0.5 (otherwise labels carry no signal), got {label_noise}")
+        raise ValueError(
+            f"label_noise must be below 0.5 (otherwise labels carry no signal), got {label_noise}"
+        )
     if n is None:
         n = 500 if split == "validation" else 2000
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
@@ -493,18 +558,45 @@ def load_moderation(
     stream = {"train": 0, "validation": 1, "balanced": 2}[split]
     rng = np.random.default_rng([int(random_state), stream])
     frame = _sample_comments(
-        int(n), skew=skew, base_rate=base_rate, identity_rate=identity_rate, label_noise=label_noise,
-        annotator_bias=annotator_bias, neutral_rate=neutral_rate, balanced=split == "balanced", rng=rng,
+        int(n),
+        skew=skew,
+        base_rate=base_rate,
+        identity_rate=identity_rate,
+        label_noise=label_noise,
+        annotator_bias=annotator_bias,
+        neutral_rate=neutral_rate,
+        balanced=split == "balanced",
+        rng=rng,
     )
     return _to_dataset(frame, f"moderation-{split}")
 
 
 #: Identity columns of the Civil Comments / Jigsaw Unintended Bias corpus.
 CIVIL_IDENTITY_COLUMNS: list[str] = [
-    "male", "female", "transgender", "other_gender", "heterosexual", "homosexual_gay_or_lesbian", "bisexual",
-    "other_sexual_orientation", "christian", "jewish", "muslim", "hindu", "buddhist", "atheist",
-    "other_religion", "black", "white", "asian", "latino", "other_race_or_ethnicity", "physical_disability",
-    "intellectual_or_learning_disability", "psychiatric_or_mental_illness", "other_disability",
+    "male",
+    "female",
+    "transgender",
+    "other_gender",
+    "heterosexual",
+    "homosexual_gay_or_lesbian",
+    "bisexual",
+    "other_sexual_orientation",
+    "christian",
+    "jewish",
+    "muslim",
+    "hindu",
+    "buddhist",
+    "atheist",
+    "other_religion",
+    "black",
+    "white",
+    "asian",
+    "latino",
+    "other_race_or_ethnicity",
+    "physical_disability",
+    "intellectual_or_learning_disability",
+    "psychiatric_or_mental_illness",
+    "other_disability",
 ]
 
 
@@ -557,7 +649,9 @@ def load_moderation_csv(
     threshold = check_probability(threshold, "threshold", open_interval=True)
     raw = pd.read_csv(path)
     text_column = text_column or _first_present(raw, ["comment_text", "text"], "text_column")
-    label_column = label_column or _first_present(raw, ["target", "toxicity", "toxic", "label"], "label_column")
+    label_column = label_column or _first_present(
+        raw, ["target", "toxicity", "toxic", "label"], "label_column"
+    )
     check_columns(raw, [text_column, label_column], "the CSV (text_column/label_column)")
     if identity_columns is None:
         identity_columns = [c for c in CIVIL_IDENTITY_COLUMNS if c in raw.columns]
@@ -571,7 +665,9 @@ def load_moderation_csv(
     texts = raw[text_column]
     empty = texts.isna() | (texts.astype(str).str.strip() == "")
     if empty.any():
-        raise ValueError(f"the CSV column {text_column!r} has {int(empty.sum())} empty text(s); drop them first")
+        raise ValueError(
+            f"the CSV column {text_column!r} has {int(empty.sum())} empty text(s); drop them first"
+        )
     labels = pd.to_numeric(raw[label_column], errors="coerce")
     bad = labels.isna() | (labels < 0) | (labels > 1)
     if bad.any():
@@ -589,5 +685,10 @@ def load_moderation_csv(
     data["identity"] = pd.Series(first, index=data.index, dtype="string")
     data["category"] = pd.Series(pd.NA, index=data.index, dtype="string")
     target = (labels >= threshold).astype(int).rename("toxic")
-    return Dataset(name=name, data=data, target=target, sensitive_features=["identity", *identity_columns],
-                   target_description="the comment is toxic (1) or not (0)")
+    return Dataset(
+        name=name,
+        data=data,
+        target=target,
+        sensitive_features=["identity", *identity_columns],
+        target_description="the comment is toxic (1) or not (0)",
+    )

@@ -22,7 +22,13 @@ from ethicskit.sft.metrics import (
     plot_bias,
 )
 from ethicskit.sft.mitigation import counterfactual_augment, reweight
-from ethicskit.sft.model import ModelNotFoundError, count_parameters, freeze_lower_layers, load_encoder, model_path
+from ethicskit.sft.model import (
+    ModelNotFoundError,
+    count_parameters,
+    freeze_lower_layers,
+    load_encoder,
+    model_path,
+)
 from ethicskit.sft.train import TextClassifier, distill, fine_tune, train_stage
 
 __all__ = [
@@ -46,4 +52,5 @@ __all__ = [
     "plot_bias",
     "reweight",
     "train_stage",
+    "training_flops",
 ]

@@ -87,9 +87,17 @@ class EnergyMeter:
     'tdp-estimate'
     """
 
-    def __init__(self, *, country_iso_code: str = "USA", use_codecarbon: bool = True, threads: int | None = None):
-        if not isinstance(country_iso_code, str) or len(country_iso_code) != 3 or not country_iso_code.isalpha():
-            raise ValueError(f"country_iso_code must be a three-letter ISO code like 'FRA', got {country_iso_code!r}")
+    def __init__(
+        self, *, country_iso_code: str = "USA", use_codecarbon: bool = True, threads: int | None = None
+    ):
+        if (
+            not isinstance(country_iso_code, str)
+            or len(country_iso_code) != 3
+            or not country_iso_code.isalpha()
+        ):
+            raise ValueError(
+                f"country_iso_code must be a three-letter ISO code like 'FRA', got {country_iso_code!r}"
+            )
         self.country_iso_code = country_iso_code.upper()
         self.use_codecarbon = use_codecarbon
         self.threads = threads
@@ -111,8 +119,11 @@ class EnergyMeter:
                 from codecarbon import OfflineEmissionsTracker
 
                 tracker = OfflineEmissionsTracker(
-                    country_iso_code=self.country_iso_code, log_level="error", save_to_file=False,
-                    measure_power_secs=5, allow_multiple_runs=True,
+                    country_iso_code=self.country_iso_code,
+                    log_level="error",
+                    save_to_file=False,
+                    measure_power_secs=5,
+                    allow_multiple_runs=True,
                 )
                 tracker.start()
             return tracker
@@ -153,7 +164,11 @@ def training_flops(*, total_params: int, trainable_params: int, tokens: int) -> 
     ``2 * total_params * tokens + 4 * trainable_params * tokens``.
     Attention's quadratic term is ignored (small for sequences of ~50 tokens).
     """
-    for name, value in (("total_params", total_params), ("trainable_params", trainable_params), ("tokens", tokens)):
+    for name, value in (
+        ("total_params", total_params),
+        ("trainable_params", trainable_params),
+        ("tokens", tokens),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative int, got {value!r}")
     if trainable_params > total_params:

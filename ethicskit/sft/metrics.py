@@ -58,7 +58,9 @@ def _membership(identities: Any, n: int) -> pd.DataFrame:
     """Boolean DataFrame: one column per identity, True where a comment mentions it."""
     if isinstance(identities, pd.DataFrame):
         frame = identities.reset_index(drop=True)
-        if not all(pd.api.types.is_bool_dtype(frame[c]) or pd.api.types.is_numeric_dtype(frame[c]) for c in frame):
+        if not all(
+            pd.api.types.is_bool_dtype(frame[c]) or pd.api.types.is_numeric_dtype(frame[c]) for c in frame
+        ):
             raise TypeError("identities as a DataFrame must hold boolean (or 0/1) columns, one per identity")
         return frame.fillna(0).astype(bool)
     values = pd.Series(as_1d_array(identities, "identities"), dtype="object")
@@ -136,13 +138,15 @@ def generalized_mean(values: Any, *, power: float = -5.0) -> float:
     if array.size == 0:
         raise ValueError("values must hold at least one non-NaN number")
     if power <= 0 and np.any(array <= 0):
-        return 0.0                      # the limit: a zero dominates a mean with a non-positive power
+        return 0.0  # the limit: a zero dominates a mean with a non-positive power
     if power == 0:
         return float(np.exp(np.mean(np.log(array))))
-    return float(np.mean(array ** power) ** (1.0 / power))
+    return float(np.mean(array**power) ** (1.0 / power))
 
 
-def final_bias_score(overall_auc: float, table: pd.DataFrame, *, weight: float = 0.25, power: float = -5.0) -> float:
+def final_bias_score(
+    overall_auc: float, table: pd.DataFrame, *, weight: float = 0.25, power: float = -5.0
+) -> float:
     """Jigsaw's combined score: ``weight * overall AUC + (1 - weight) * mean of the generalised means``."""
     means = [generalized_mean(table[c], power=power) for c in BIAS_COLUMNS]
     return float(weight * overall_auc + (1 - weight) * np.mean(means))
@@ -279,7 +283,7 @@ def plot_bias(table: pd.DataFrame, *, ax: Any = None, top: int | None = 15, titl
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.32 * len(shown) + 1.2))
     positions = np.arange(len(shown))
-    for offset, column in zip((-0.27, 0.0, 0.27), BIAS_COLUMNS):
+    for offset, column in zip((-0.27, 0.0, 0.27), BIAS_COLUMNS, strict=False):
         ax.barh(positions + offset, shown[column], height=0.27, label=column.replace("_", " "))
     ax.set_yticks(positions, [str(i) for i in shown.index])
     ax.invert_yaxis()
@@ -298,13 +302,19 @@ def compare(results: dict[str, dict], *, extra: dict[str, dict] | None = None) -
     """
     if not isinstance(results, dict) or not results:
         raise ValueError("results must be a non-empty dict of name -> evaluate(...) result")
-    keep = ["overall_auc", "accuracy", "worst_bpsn_auc", "worst_bpsn_identity", "gmean_bpsn_auc",
-            "gmean_bnsp_auc", "gmean_subgroup_auc", "final_score"]
+    keep = [
+        "overall_auc",
+        "accuracy",
+        "worst_bpsn_auc",
+        "worst_bpsn_identity",
+        "gmean_bpsn_auc",
+        "gmean_bnsp_auc",
+        "gmean_subgroup_auc",
+        "final_score",
+    ]
     rows = {name: {k: r[k] for k in keep if k in r} for name, r in results.items()}
     for name, values in (extra or {}).items():
         rows.setdefault(name, {}).update(values)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pd.DataFrame.from_dict(rows, orient="index")
-
-

@@ -66,17 +66,25 @@ def counterfactual_augment(
         raise ValueError(f"n_swaps must be a positive int, got {n_swaps!r}")
     pools = _pools(swap_terms)
     rng = np.random.default_rng(random_state)
-    rows = [{"text": t, "label": int(y), "identity": i if isinstance(i, str) else None, "augmented": False}
-            for t, y, i in zip(texts, labels, idents)]
-    for text, label, term in zip(texts, labels, idents):
+    rows = [
+        {"text": t, "label": int(y), "identity": i if isinstance(i, str) else None, "augmented": False}
+        for t, y, i in zip(texts, labels, idents, strict=False)
+    ]
+    for text, label, term in zip(texts, labels, idents, strict=False):
         if not isinstance(term, str) or not term:
             continue
         pool = [t for t in pools.get(term, pools[None]) if t != term]
         if not pool:
             continue
         for new in rng.choice(pool, size=min(n_swaps, len(pool)), replace=False):
-            rows.append({"text": swap_identity(text, term, str(new)), "label": int(label),
-                         "identity": str(new), "augmented": True})
+            rows.append(
+                {
+                    "text": swap_identity(text, term, str(new)),
+                    "label": int(label),
+                    "identity": str(new),
+                    "augmented": True,
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -83,7 +83,7 @@ def quiet_transformers():
         hf_logging.set_verbosity(previous)
         if bars:
             hf_logging.enable_progress_bar()
-        for lg, level in zip(loggers, levels):
+        for lg, level in zip(loggers, levels, strict=False):
             lg.setLevel(level)
 
 

@@ -58,7 +58,9 @@ def check_texts(texts: Any, name: str = "texts") -> list[str]:
         raise TypeError(f"{name} must contain strings; item {bad[0]} is a {type(array[bad[0]]).__name__}")
     empty = [i for i, t in enumerate(array) if not t.strip()]
     if empty:
-        raise ValueError(f"{name} contains {len(empty)} empty text(s) (first at position {empty[0]}); drop them")
+        raise ValueError(
+            f"{name} contains {len(empty)} empty text(s) (first at position {empty[0]}); drop them"
+        )
     return [str(t) for t in array]
 
 
@@ -134,7 +136,7 @@ class TextClassifier:
         self.model.eval()
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
-                batch = order[start:start + batch_size]
+                batch = order[start : start + batch_size]
                 input_ids, mask = _pad([ids[i] for i in batch], pad_id, None)
                 logits = self.model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
                 scores[batch] = torch.softmax(logits.float(), dim=-1)[:, 1].cpu().numpy()
@@ -147,8 +149,10 @@ class TextClassifier:
     def __repr__(self) -> str:
         from ethicskit.sft.model import count_parameters
 
-        return (f"TextClassifier({type(self.model).__name__}, params={count_parameters(self.model):,}, "
-                f"trainable={count_parameters(self.model, trainable_only=True):,}, stages={len(self.stages_)})")
+        return (
+            f"TextClassifier({type(self.model).__name__}, params={count_parameters(self.model):,}, "
+            f"trainable={count_parameters(self.model, trainable_only=True):,}, stages={len(self.stages_)})"
+        )
 
 
 def _pad(sequences: list[list[int]], pad_id: int, pad_to: int | None):
@@ -160,8 +164,8 @@ def _pad(sequences: list[list[int]], pad_id: int, pad_to: int | None):
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, seq in enumerate(sequences):
         seq = seq[:width]
-        input_ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, :len(seq)] = 1
+        input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, : len(seq)] = 1
     return input_ids, mask
 
 
@@ -177,11 +181,13 @@ def length_grouped_batches(
     if group_by_length:
         lengths = np.asarray(lengths)
         chunk = batch_size * 50
-        order = np.concatenate([
-            part[np.argsort(-lengths[part], kind="stable")]
-            for part in (order[i:i + chunk] for i in range(0, len(order), chunk))
-        ])
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        order = np.concatenate(
+            [
+                part[np.argsort(-lengths[part], kind="stable")]
+                for part in (order[i : i + chunk] for i in range(0, len(order), chunk))
+            ]
+        )
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
@@ -205,7 +211,9 @@ def _use_accelerate(use_accelerate: bool | None) -> bool:
         try:
             import accelerate  # noqa: F401
         except ImportError:
-            raise ImportError("use_accelerate=True needs the 'accelerate' package: pip install accelerate") from None
+            raise ImportError(
+                "use_accelerate=True needs the 'accelerate' package: pip install accelerate"
+            ) from None
     return bool(use_accelerate)
 
 
@@ -307,8 +315,12 @@ def train_stage(
         val_texts = check_texts(val_texts, "val_texts")
         val_labels = check_binary(val_labels, "val_labels")
         check_consistent_length(val_texts=val_texts, val_labels=val_labels)
-    for arg, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience),
-                       ("evals_per_epoch", evals_per_epoch)):
+    for arg, value in (
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("patience", patience),
+        ("evals_per_epoch", evals_per_epoch),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{arg} must be a positive int, got {value!r}")
     check_positive(learning_rate, "learning_rate")
@@ -318,8 +330,11 @@ def train_stage(
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    meter = EnergyMeter(country_iso_code=country_iso_code, threads=threads,
-                        use_codecarbon=use_codecarbon) if track_energy else None
+    meter = (
+        EnergyMeter(country_iso_code=country_iso_code, threads=threads, use_codecarbon=use_codecarbon)
+        if track_energy
+        else None
+    )
     if meter is not None:
         meter.__enter__()
     start = time.perf_counter()
@@ -344,7 +359,8 @@ def train_stage(
     total_steps = steps_per_epoch * epochs
     warmup = max(1, int(warmup_ratio * total_steps))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
+        optimizer,
+        lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup))),
     )
     accelerator = None
     if _use_accelerate(use_accelerate):
@@ -365,9 +381,11 @@ def train_stage(
     bar = tqdm(total=total_steps, desc=name, disable=not show, leave=False, file=sys.stderr)
     step = 0
     for epoch in range(epochs):
-        batches = length_grouped_batches(lengths, batch_size=batch_size, rng=rng, group_by_length=group_by_length)
+        batches = length_grouped_batches(
+            lengths, batch_size=batch_size, rng=rng, group_by_length=group_by_length
+        )
         if accelerator is not None and accelerator.num_processes > 1:
-            batches = batches[accelerator.process_index::accelerator.num_processes]
+            batches = batches[accelerator.process_index :: accelerator.num_processes]
         epoch_start, running, seen = time.perf_counter(), 0.0, 0
         for batch in batches:
             model.train()
@@ -386,16 +404,24 @@ def train_stage(
                 val_loss, val_acc = _validate(classifier, val_ids, val_labels, pad_id, dev)
                 bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
                 if val_loss < best["loss"] - 1e-4:
-                    best = {"loss": val_loss, "acc": val_acc, "epoch": round(step / steps_per_epoch, 2),
-                            "state": copy.deepcopy(_unwrap(model, accelerator).state_dict())}
+                    best = {
+                        "loss": val_loss,
+                        "acc": val_acc,
+                        "epoch": round(step / steps_per_epoch, 2),
+                        "state": copy.deepcopy(_unwrap(model, accelerator).state_dict()),
+                    }
                     checks_without_gain = 0
                 else:
                     checks_without_gain += 1
                     if checks_without_gain >= patience:
                         stopped = True
                         break
-        row = {"stage": name, "epoch": epoch + 1, "train_loss": running / max(seen, 1),
-               "seconds": time.perf_counter() - epoch_start}
+        row = {
+            "stage": name,
+            "epoch": epoch + 1,
+            "train_loss": running / max(seen, 1),
+            "seconds": time.perf_counter() - epoch_start,
+        }
         if has_val:
             row["val_loss"], row["val_accuracy"] = _validate(classifier, val_ids, val_labels, pad_id, dev)
         classifier.history_.append(row)
@@ -411,14 +437,21 @@ def train_stage(
         meter.__exit__(None, None, None)
     total = count_parameters(classifier.model)
     trainable = count_parameters(classifier.model, trainable_only=True)
-    classifier.stages_.append({
-        "stage": name, "epochs_run": len(classifier.history_) - sum(r["stage"] != name for r in classifier.history_),
-        "best_epoch": best["epoch"] if best["state"] is not None else None,
-        "early_stopped": stopped, "examples": len(texts), "tokens": tokens_seen, "seconds": seconds,
-        "total_params": total, "trainable_params": trainable,
-        "train_flops": training_flops(total_params=total, trainable_params=trainable, tokens=tokens_seen),
-        "energy": meter.report if meter is not None else None,
-    })
+    classifier.stages_.append(
+        {
+            "stage": name,
+            "epochs_run": len(classifier.history_) - sum(r["stage"] != name for r in classifier.history_),
+            "best_epoch": best["epoch"] if best["state"] is not None else None,
+            "early_stopped": stopped,
+            "examples": len(texts),
+            "tokens": tokens_seen,
+            "seconds": seconds,
+            "total_params": total,
+            "trainable_params": trainable,
+            "train_flops": training_flops(total_params=total, trainable_params=trainable, tokens=tokens_seen),
+            "energy": meter.report if meter is not None else None,
+        }
+    )
     return classifier
 
 
@@ -453,7 +486,7 @@ def _validate(classifier, val_ids, val_labels, pad_id, device, batch_size: int =
     order = np.argsort([len(x) for x in val_ids], kind="stable")
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             input_ids, mask = _pad([val_ids[i] for i in batch], pad_id, None)
             logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits.float()
             target = torch.as_tensor(val_labels[batch], dtype=torch.long, device=device)
@@ -521,8 +554,9 @@ def fine_tune(
         model.base_model.embeddings.word_embeddings.weight.requires_grad = False
     classifier = TextClassifier(model, tokenizer, max_length=max_length)
     stage_kwargs.setdefault("name", "fine-tune" if train_top is None else f"fine-tune top {train_top}")
-    return train_stage(classifier, texts, labels, val_texts=val_texts, val_labels=val_labels, seed=seed,
-                       **stage_kwargs)
+    return train_stage(
+        classifier, texts, labels, val_texts=val_texts, val_labels=val_labels, seed=seed, **stage_kwargs
+    )
 
 
 def distill(
@@ -545,5 +579,12 @@ def distill(
     soft = teacher.predict_proba(texts)
     stage_kwargs.setdefault("name", f"distil {num_layers} layers")
     stage_kwargs.setdefault("max_length", teacher.max_length)
-    return fine_tune(texts, labels, num_layers=num_layers, seed=seed, soft_targets=soft, soft_weight=soft_weight,
-                     **stage_kwargs)
+    return fine_tune(
+        texts,
+        labels,
+        num_layers=num_layers,
+        seed=seed,
+        soft_targets=soft,
+        soft_weight=soft_weight,
+        **stage_kwargs,
+    )
