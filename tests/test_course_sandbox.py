@@ -60,7 +60,7 @@ def test_cgroup_limits_stop_a_fork_bomb_and_a_memory_hog():
     try:
         fork = (
             "import os\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
-            "            import time; time.sleep(30)\n"
+            "            os.close(1); os.close(2); import time; time.sleep(30)\n"
             "        n += 1\nexcept OSError:\n    print('refused after', n)\n"
         )
         out = subprocess.run(
