@@ -39,12 +39,23 @@ __all__ = ["TextClassifier", "fine_tune", "train_stage", "distill", "check_texts
 
 
 def default_threads() -> int:
-    """Threads for torch on this machine: the CPUs this process may use, at most 8."""
+    """Torch CPU threads: the cores this process may use (at most 8), fewer when they are busy.
+
+    On a dedicated 2-core laptop this is 2. On a shared machine (a JupyterHub node, a CI runner running
+    tests in parallel) the 1-minute load average shows how many cores other processes already use;
+    asking for more threads than there are idle cores makes OpenMP threads wait on each other and
+    training gets several times *slower*, so the count drops to the idle cores (at least 1).
+    """
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         available = os.cpu_count() or 1
-    return max(1, min(available, 8))
+    available = max(1, min(available, 8))
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on this platform
+        return available
+    return max(1, min(available, int(available - busy + 1)))
 
 
 def check_texts(texts: Any, name: str = "texts") -> list[str]:
@@ -385,7 +396,8 @@ def train_stage(
             lengths, batch_size=batch_size, rng=rng, group_by_length=group_by_length
         )
         if accelerator is not None and accelerator.num_processes > 1:
-            batches = batches[accelerator.process_index :: accelerator.num_processes]
+            per_process = len(batches) // accelerator.num_processes  # equal step counts: no DDP hang
+            batches = batches[accelerator.process_index :: accelerator.num_processes][:per_process]
         epoch_start, running, seen = time.perf_counter(), 0.0, 0
         for batch in batches:
             model.train()
