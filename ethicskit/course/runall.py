@@ -88,8 +88,8 @@ def grade_demos(root: Path, *, out: Path, jobs: int = 2, sandbox: bool = True) -
                 jobs=jobs,
                 sandbox=sandbox,
                 students=list(expected),
-                cell_timeout=300,
-                notebook_timeout=900,
+                cell_timeout=1200,
+                notebook_timeout=1800,
                 memory_mb=6144,
                 max_processes=512,
             )
