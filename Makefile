@@ -20,7 +20,7 @@ start: env  ## students and self-learners: open JupyterLab on the course
 		--LabApp.default_url=/lab/tree/lessons/00-welcome.ipynb
 
 test: env  ## the whole test suite (unit, notebooks, grading round trips)
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=25
 
 test-fast: env  ## only the fast unit tests
 	$(PY) -m pytest -m "not notebook and not grading and not slow"
