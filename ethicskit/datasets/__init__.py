@@ -22,5 +22,7 @@ __all__ = [
     "load_compas",
     "load_dataset",
     "load_german",
+    "load_moderation",
+    "load_moderation_csv",
     "split_dataset",
 ]

@@ -20,13 +20,13 @@ from __future__ import annotations
 import copy
 import math
 import os
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ethicskit._progress import progress as progress_bar
 from ethicskit._validation import (
     as_1d_array,
     check_binary,
@@ -73,14 +73,6 @@ def check_texts(texts: Any, name: str = "texts") -> list[str]:
             f"{name} contains {len(empty)} empty text(s) (first at position {empty[0]}); drop them"
         )
     return [str(t) for t in array]
-
-
-def _progress_enabled(progress: bool | None) -> bool:
-    if progress is not None:
-        return bool(progress)
-    if os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes"):
-        return False
-    return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
 def _pick_device(device: str | None) -> str:
@@ -290,7 +282,7 @@ def train_stage(
     num_threads : int, optional
         Torch CPU threads; default :func:`default_threads` (2 on a 2-core laptop).
     progress : bool, optional
-        Show a tqdm progress bar; default: only in an interactive session and not when TQDM_DISABLE=1.
+        False hides the progress bar; otherwise it shows in an interactive session unless TQDM_DISABLE=1.
     track_energy : bool
         Measure energy and CO2 with :class:`ethicskit.sft.energy.EnergyMeter`.
     country_iso_code : str
@@ -386,10 +378,8 @@ def train_stage(
     checks_without_gain = 0
     tokens_seen = 0
     stopped = False
-    show = _progress_enabled(progress) and (accelerator is None or accelerator.is_main_process)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total_steps, desc=name, disable=not show, leave=False, file=sys.stderr)
+    show = progress is not False and (accelerator is None or accelerator.is_main_process)
+    bar = progress_bar(total=total_steps, desc=name, enabled=show)
     step = 0
     for epoch in range(epochs):
         batches = length_grouped_batches(
