@@ -85,7 +85,8 @@ def first_order_coefficients(record: TrainingRecord, stage: int | str) -> tuple[
     return float(theta[0]), float(theta[1])
 
 
-def _hvp(record: TrainingRecord, stage_index: int, step: Any, params: Any, vector: Any):
+def _step_loss(record: TrainingRecord, stage_index: int, step: Any) -> Callable[[Any], Any]:
+    """The minibatch loss of one recorded step, as a function of the flat parameter vector."""
     import torch
 
     stage = record.stages[stage_index]
@@ -96,6 +97,13 @@ def _hvp(record: TrainingRecord, stage_index: int, step: Any, params: Any, vecto
     def loss_of(flat):
         return batch_loss(record.model, X, y, weight, record.loss, params=unflatten(record.model, flat))
 
+    return loss_of
+
+
+def _hvp(record: TrainingRecord, stage_index: int, step: Any, params: Any, vector: Any):
+    import torch
+
+    loss_of = _step_loss(record, stage_index, step)
     with _quiet():
         return torch.func.jvp(torch.func.grad(loss_of), (params,), (vector,))[1]
 
@@ -108,14 +116,7 @@ def _adamw_step(record: TrainingRecord, stage_index: int, step: Any, params: Any
     """
     import torch
 
-    stage = record.stages[stage_index]
-    idx = torch.as_tensor(step.batch)
-    weight = None if stage.sample_weight is None else stage.sample_weight[idx]
-    X, y = stage.X[idx], stage.y[idx]
-
-    def loss_of(flat):
-        return batch_loss(record.model, X, y, weight, record.loss, params=unflatten(record.model, flat))
-
+    loss_of = _step_loss(record, stage_index, step)
     with _quiet():
         grad, hvp = torch.func.jvp(torch.func.grad(loss_of), (params,), (state["theta"],))
     beta1, beta2 = step.betas

@@ -105,28 +105,21 @@ def _is_under(path: Path, folder: Path) -> bool:
         return False
 
 
+# What every sandbox (and the probe that tests whether one can start) shares: fresh namespaces,
+# the unprivileged uid/gid 65534, a read-only view of the filesystem, private /dev and /proc.
+_ISOLATION = [
+    "--unshare-all", "--uid", "65534", "--gid", "65534",
+    "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+]
+
+
 def sandbox_problem() -> str | None:
     """Return why the sandbox cannot run here, or None when it can (runs a tiny bwrap probe)."""
     if not Path(BWRAP).exists() and not shutil.which("bwrap"):
         return "bubblewrap (bwrap) is not installed.\n" + INSTALL_HELP
     try:
         probe = subprocess.run(
-            [
-                _bwrap(),
-                "--unshare-all",
-                "--uid",
-                "65534",
-                "--gid",
-                "65534",
-                "--ro-bind",
-                "/",
-                "/",
-                "--dev",
-                "/dev",
-                "--proc",
-                "/proc",
-                "true",
-            ],
+            [_bwrap(), *_ISOLATION, "true"],
             capture_output=True,
             text=True,
             timeout=30,
@@ -144,25 +137,7 @@ def _bwrap() -> str:
 
 def bwrap_command(command: list[str], *, policy: SandboxPolicy, writable: list[Path], cwd: Path) -> list[str]:
     """Wrap ``command`` in bubblewrap following ``policy``; ``writable`` folders stay writable."""
-    args = [
-        _bwrap(),
-        "--unshare-all",
-        "--uid",
-        "65534",
-        "--gid",
-        "65534",
-        "--die-with-parent",
-        "--new-session",
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/tmp",
-    ]
+    args = [_bwrap(), *_ISOLATION, "--die-with-parent", "--new-session", "--tmpfs", "/tmp"]
     if Path("/sys/class/net").exists():
         args += ["--tmpfs", "/sys/class/net"]
     for hidden in policy.hidden:
