@@ -48,3 +48,10 @@ def test_release_then_check_then_drift(course, capsys):
 def test_unknown_lab_is_named(course):
     with pytest.raises(ValueError, match="no-such-lab"):
         release(course, ["no-such-lab"])
+
+
+@pytest.mark.slow
+def test_committed_labs_match_solutions():
+    """The student versions in labs/ are exactly what solutions/ generate (CI fails on drift)."""
+    stale = check_release(REPO_ROOT)
+    assert stale == {}, f"labs/ is out of date; run `ethicskit course release`: {stale}"
