@@ -14,6 +14,7 @@ from ethicskit.sft import (
     compare,
     counterfactual_augment,
     counterfactual_consistency,
+    embed_texts,
     evaluate,
     final_bias_score,
     generalized_mean,
@@ -252,3 +253,35 @@ def test_load_encoder_is_quiet_seeded_and_shrinkable(capfd):
     assert len(small.base_model.encoder.layer) == 2
     with pytest.raises(ValueError, match="num_layers"):
         load_encoder(num_layers=9)
+
+
+@pytest.mark.slow
+def test_embed_texts_frozen_sentence_embeddings():
+    texts = [
+        "Gay people live in my street.",
+        "Straight people live in my street.",
+        "The weather is cold and rainy today, bring a coat.",
+    ]
+    embeddings = embed_texts(texts)
+    assert embeddings.shape == (3, 384) and embeddings.dtype == np.float32
+    assert np.array_equal(embeddings, embed_texts(texts))  # deterministic: frozen, no dropout
+    # rows follow the input order whatever the length-sorted batching does
+    reordered = embed_texts([texts[2], texts[0]], batch_size=1)
+    np.testing.assert_allclose(reordered, embeddings[[2, 0]], rtol=1e-4, atol=1e-5)
+
+    def cosine(a, b):
+        return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+    # two texts that differ only in the identity term are closer than two unrelated texts
+    assert cosine(embeddings[0], embeddings[1]) > cosine(embeddings[0], embeddings[2]) + 0.2
+
+
+def test_embed_texts_bad_input_is_a_clear_error(tmp_path):
+    with pytest.raises(TypeError, match="single string"):
+        embed_texts("Gay people live in my street.")
+    with pytest.raises(ValueError, match="empty text"):
+        embed_texts(["fine", "  "])
+    with pytest.raises(ValueError, match="batch_size"):
+        embed_texts(["fine"], batch_size=0)
+    with pytest.raises(ModelNotFoundError, match="config.json"):
+        embed_texts(["fine"], model_dir=tmp_path)

@@ -4,7 +4,8 @@ Importing this package is cheap: torch and transformers load only when a functio
 
 Submodules::
 
-    ethicskit.sft.model       find/load all-MiniLM-L6-v2, freeze layers, count parameters
+    ethicskit.sft.model       find/load all-MiniLM-L6-v2, frozen sentence embeddings, freeze layers,
+                              count parameters
     ethicskit.sft.train       TextClassifier, fine_tune, train_stage (one composable stage), distill
     ethicskit.sft.metrics     overall AUC, Borkan et al. unintended-bias metrics, counterfactual consistency
     ethicskit.sft.mitigation  counterfactual data augmentation, reweighting
@@ -25,6 +26,7 @@ from ethicskit.sft.mitigation import counterfactual_augment, reweight
 from ethicskit.sft.model import (
     ModelNotFoundError,
     count_parameters,
+    embed_texts,
     freeze_lower_layers,
     load_encoder,
     model_path,
@@ -42,6 +44,7 @@ __all__ = [
     "counterfactual_augment",
     "counterfactual_consistency",
     "distill",
+    "embed_texts",
     "evaluate",
     "final_bias_score",
     "fine_tune",

@@ -11,8 +11,11 @@ import contextlib
 import importlib.util
 import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 __all__ = [
     "ModelNotFoundError",
@@ -20,6 +23,7 @@ __all__ = [
     "load_encoder",
     "count_parameters",
     "freeze_lower_layers",
+    "embed_texts",
     "quiet_transformers",
 ]
 
@@ -130,6 +134,83 @@ def load_encoder(
         model = AutoModelForSequenceClassification.from_pretrained(folder, config=config)
         tokenizer = AutoTokenizer.from_pretrained(folder)
     return model, tokenizer
+
+
+def embed_texts(
+    texts: Sequence[str],
+    *,
+    model_dir: str | Path | None = None,
+    max_length: int = 48,
+    batch_size: int = 128,
+) -> np.ndarray:
+    """Sentence embeddings from the *frozen* pretrained encoder (mean pooling, as all-MiniLM-L6-v2 does).
+
+    Each text is tokenised (truncated to ``max_length`` tokens), run through the pretrained encoder
+    without its classification head and without gradients, and its last hidden states are averaged over
+    the real tokens (the attention mask; padding does not count). No weights change and nothing is
+    downloaded. Texts are processed in length-sorted batches, so padding stays small; the rows of the
+    result follow the order of ``texts``.
+
+    Use it to train a small model *on top of* the pretrained encoder (a linear or MLP head) when the
+    encoder itself is to stay fixed, e.g. to record and replay the head's training stages exactly
+    (lesson 06).
+
+    Parameters
+    ----------
+    texts : sequence of str
+        Non-empty texts (a list, a pandas Series, ...; not a single string).
+    model_dir : str or Path, optional
+        Model folder (default: the installed all-MiniLM-L6-v2, see :func:`model_path`).
+    max_length : int
+        Texts are truncated to this many tokens (special tokens included).
+    batch_size : int
+        Texts per forward pass.
+
+    Returns
+    -------
+    numpy.ndarray of shape (len(texts), hidden_size)
+        One float32 row per text (hidden size 384 for all-MiniLM-L6-v2), not normalised.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When ``texts`` is a single string, holds non-strings or empty texts, or ``max_length`` or
+        ``batch_size`` is not a positive int.
+    ModelNotFoundError
+        When the model folder is missing.
+    """
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from ethicskit.sft.train import check_texts
+
+    texts = check_texts(texts)
+    for name, value, low in (("max_length", max_length, 2), ("batch_size", batch_size, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    folder = model_path(model_dir)
+    with quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        encoder = AutoModel.from_pretrained(folder)
+    encoder.eval()
+    ids = tokenizer(texts, truncation=True, max_length=int(max_length))["input_ids"]
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    pad_id = tokenizer.pad_token_id or 0
+    out = np.empty((len(texts), encoder.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), int(batch_size)):
+            batch = order[start : start + int(batch_size)]
+            width = max(len(ids[i]) for i in batch)
+            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                input_ids[row, : len(ids[i])] = torch.as_tensor(ids[i])
+                mask[row, : len(ids[i])] = 1
+            hidden = encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+            out[batch] = pooled.float().numpy()
+    return out
 
 
 def count_parameters(model: Any, *, trainable_only: bool = False) -> int:
