@@ -140,3 +140,43 @@ def test_lesson_exercises():
     q4.check("b", table=comparison)
     with pytest.raises(CheckFailed):
         q4.check("a", table=comparison)
+
+
+class Memoriser(Oracle):
+    """A model trained on the public evaluation split: near-certain there, an ordinary oracle elsewhere."""
+
+    def __init__(self):
+        super().__init__()
+        frame = load_moderation(split="eval").frame
+        self.known = dict(zip(frame["text"], frame["toxic"], strict=True))
+
+    def predict_proba(self, texts):
+        guesses = super().predict_proba(texts)
+        return np.array([0.999 if self.known.get(t) == 1 else 0.001 if t in self.known else g
+                         for t, g in zip(texts, guesses, strict=True)])
+
+
+def test_model_that_fits_the_public_evaluation_split_too_well_scores_zero(capsys):
+    with pytest.raises(CheckFailed, match="evaluation split"):
+        check_baseline(Memoriser(), hidden_templates=HIDDEN, points=2)
+    with pytest.raises(CheckFailed, match="evaluation split"):
+        check_mitigated(Memoriser(), Oracle(bias=0.85), hidden_templates=HIDDEN, points=6)
+    check_baseline(Memoriser())  # the visible check cannot know: it has no unseen templates
+
+
+def test_recorded_training_on_evaluation_texts_fails_visibly():
+    from ethicskit.sft.train import TextClassifier
+
+    class Recorded(TextClassifier):
+        def predict_proba(self, texts):
+            return Oracle().predict_proba(texts)
+
+    clean, leaked = Recorded(None, None), Recorded(None, None)
+    clean.remember_training_texts(load_moderation(split="train", n=200).data["text"])
+    leaked.remember_training_texts(load_moderation(split="eval").data["text"])
+    check_baseline(clean)
+    assert check_baseline(clean, hidden_templates=HIDDEN, points=2) == 2
+    with pytest.raises(CheckFailed, match="trained on 100% of the public evaluation comments"):
+        check_baseline(leaked)
+    with pytest.raises(CheckFailed, match="trained on 100%"):
+        check_mitigated(leaked, Oracle(bias=0.85), hidden_templates=HIDDEN, points=6)

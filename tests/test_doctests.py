@@ -14,6 +14,7 @@ MODULES = {
     "ethicskit.privacy.crypto": NORMALIZE,
     "ethicskit.privacy.anonymity": NORMALIZE,
     "ethicskit.privacy.mechanisms": NORMALIZE,
+    "ethicskit.sft.train": NORMALIZE,
     "ethicskit.attribution.recorder": ELLIPSIS,
     "ethicskit.attribution.queries": ELLIPSIS,
     "ethicskit.attribution.synthetic": ELLIPSIS,

@@ -39,7 +39,8 @@ def trained(data):
     )
 
 
-def test_fine_tune_learns_and_records_its_run(trained):
+def test_fine_tune_learns_and_records_its_run(data, trained):
+    train, val = data
     clf = trained
     scores = clf.predict_proba(
         ["You are all idiots and liars, shut up.", "Thank you for organising the food drive."]
@@ -51,6 +52,9 @@ def test_fine_tune_learns_and_records_its_run(trained):
     assert stage["train_flops"] > 0 and stage["energy"].energy_kwh > 0
     assert clf.history_[0]["val_loss"] > 0 and "val_accuracy" in clf.history_[0]
     assert "TextClassifier" in repr(clf)
+    # it remembers fingerprints of what it trained on, not the validation data
+    assert clf.training_overlap(train.data["text"]) == 1.0
+    assert clf.training_overlap(val.data["text"]) < 0.1
 
 
 def test_same_seed_same_model(data, trained):
@@ -87,6 +91,7 @@ def test_second_stage_and_top_layers_and_student(data, trained):
         clf, balanced.data["text"], balanced.target, epochs=1, batch_size=16, num_threads=1, name="balanced"
     )
     assert [s["stage"] for s in clf.stages_] == ["fine-tune", "balanced"]
+    assert clf.training_overlap(balanced.data["text"]) == 1.0 and trained.training_overlap(balanced.data["text"]) < 1
 
     top = fine_tune(
         train.data["text"][:64], train.target[:64], train_top=1, epochs=1, num_threads=1, batch_size=16
@@ -119,3 +124,44 @@ def test_bad_training_input(trained):
     with pytest.raises(TypeError, match="TextClassifier"):
         train_stage("model", ["a"], [0])
     assert isinstance(trained, TextClassifier)
+
+
+DISTRIBUTED_SCRIPT = """
+import json, os
+import torch
+from ethicskit.datasets import load_moderation
+from ethicskit.sft import fine_tune
+
+train = load_moderation(split="train", n=64, random_state=0)
+clf = fine_tune(train.data["text"], train.target, epochs=1, batch_size=8, num_layers=1, num_threads=1, seed=0)
+flat = torch.cat([p.detach().flatten() for p in clf.model.parameters()]).double()
+print("RESULT", json.dumps({"rank": int(os.environ.get("RANK", 0)), "world": int(os.environ.get("WORLD_SIZE", 1)),
+                            "checksum": float(flat.sum()), "tokens": clf.stages_[-1]["tokens"]}))
+"""
+
+
+def test_fine_tune_runs_data_parallel_under_a_distributed_launcher(tmp_path):
+    """Two CPU processes (torchrun, as `accelerate launch` starts them on GPUs): shards, then one model."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("accelerate")
+    script = tmp_path / "train_ddp.py"
+    script.write_text(DISTRIBUTED_SCRIPT)
+    env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1", TQDM_DISABLE="1", HF_HUB_OFFLINE="1")
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or "torchrun"
+
+    def results(command):
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return [json.loads(line.split("RESULT", 1)[1]) for line in done.stdout.splitlines() if "RESULT" in line]
+
+    ranks = results([torchrun, "--standalone", "--nproc_per_node", "2", str(script)])
+    (single,) = results([sys.executable, str(script)])
+    assert sorted(r["rank"] for r in ranks) == [0, 1] and {r["world"] for r in ranks} == {2}
+    # every process ends with the same parameters (gradients were averaged), each trained on its shard
+    assert ranks[0]["checksum"] == ranks[1]["checksum"] != single["checksum"]
+    assert 0 < ranks[0]["tokens"] < single["tokens"] and sum(r["tokens"] for r in ranks) == single["tokens"]

@@ -39,6 +39,11 @@ LAB_MIN_WORST_BPSN = 0.99  # worst per-identity BPSN AUC of the mitigated model 
 LAB_MIN_IMPROVEMENT = (
     0.005  # mitigated minus the learner's own baseline worst BPSN (reference: +0.017 hidden)
 )
+# Contamination: a model trained on the public evaluation split must not pass. Two independent signs:
+LAB_MAX_EVAL_OVERLAP = 0.01  # share of public evaluation texts a model's training stages saw (fingerprints)
+# mean cross-entropy on the public evaluation split / on the hidden templates. Measured: models trained on
+# train/validation only 0.98-1.14; trained on train + public evaluation 0.72, on the evaluation split alone 0.63
+LAB_MIN_FIT_RATIO = 0.85
 LAB_TRAIN_SIZE = 1000
 
 
@@ -92,6 +97,41 @@ def _report(model: Any, frame: pd.DataFrame, what: str) -> dict:
         return evaluate(scores, frame["text"], frame["toxic"], frame["identity"], min_size=2)
 
 
+def _expect_not_trained_on_eval(model: Any, what: str) -> None:
+    """Fail when the model's recorded training texts include the public evaluation split."""
+    overlap_of = getattr(model, "training_overlap", None)
+    if not callable(overlap_of) or not hasattr(model, "seen_texts_"):
+        return  # not an ethicskit TextClassifier: the hidden fit-ratio check still applies
+    texts = _eval_frame(None)["text"].tolist()
+    try:
+        overlap = float(overlap_of(texts))
+    except Exception:  # noqa: BLE001 - a broken record cannot prove contamination; the fit ratio decides
+        return
+    expect(
+        overlap <= LAB_MAX_EVAL_OVERLAP,
+        f"{what} was trained on {overlap:.0%} of the public evaluation comments. The evaluation split is "
+        "for measuring only: train on `train` and `validation` (or data derived from them).",
+    )
+
+
+def _mean_log_loss(model: Any, frame: pd.DataFrame, what: str) -> float:
+    p = np.clip(_scores(model, frame["text"].tolist(), what), 1e-6, 1 - 1e-6)
+    y = frame["toxic"].to_numpy(dtype=float)
+    return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
+
+
+def _expect_generalises(model: Any, hidden: pd.DataFrame, what: str) -> None:
+    """Fail when the model fits the public evaluation split far better than unseen templates."""
+    _expect_not_trained_on_eval(model, what)
+    ratio = _mean_log_loss(model, _eval_frame(None), what) / max(_mean_log_loss(model, hidden, what), 1e-9)
+    expect(
+        ratio >= LAB_MIN_FIT_RATIO,
+        f"{what} fits the public evaluation comments much better than comments it has never seen (loss "
+        f"ratio {ratio:.2f}; at least {LAB_MIN_FIT_RATIO} for a model that never saw them). Was it trained "
+        "on the evaluation split? Train only on `train` and `validation`.",
+    )
+
+
 def _expect_auc(report: dict, what: str, where: str) -> None:
     auc = report["overall_auc"]
     expect(
@@ -134,11 +174,13 @@ def check_baseline(model: Any, *, hidden_templates: tuple | None = None, points:
     report = _report(model, frame, "baseline_model")
     where = "held-out evaluation templates" if hidden_templates else "the public evaluation split"
     if hidden_templates is None:
+        _expect_not_trained_on_eval(model, "baseline_model")
         _expect_auc(report, "baseline_model", where)
         print(f"baseline_model: overall AUC {report['overall_auc']:.3f} on {where} - visible check passed.")
         return None
     parts = Parts(total=points)
-    parts.run(points, lambda: _expect_auc(report, "baseline_model", where), "overall AUC")
+    if parts.run(0, lambda: _expect_generalises(model, frame, "baseline_model"), "evaluation data"):
+        parts.run(points, lambda: _expect_auc(report, "baseline_model", where), "overall AUC")
     return parts.result()
 
 
@@ -195,6 +237,7 @@ def check_mitigated(
     report = _report(model, frame, "mitigated_model")
     base = _report(baseline, frame, "baseline_model")
     if hidden_templates is None:
+        _expect_not_trained_on_eval(model, "mitigated_model")
         _expect_auc(report, "mitigated_model", where)
         _expect_fair(report, "mitigated_model", where)
         _expect_improvement(report, base, where)
@@ -204,6 +247,9 @@ def check_mitigated(
         )
         return None
     parts = Parts(total=points)
+    # a model trained on the evaluation split earns none of the three parts
+    if not parts.run(0, lambda: _expect_generalises(model, frame, "mitigated_model"), "evaluation data"):
+        return parts.result()
     parts.run(points / 3, lambda: _expect_auc(report, "mitigated_model", where), "overall AUC")
     parts.run(points / 3, lambda: _expect_fair(report, "mitigated_model", where), "worst BPSN AUC")
     parts.run(points / 3, lambda: _expect_improvement(report, base, where), "improvement")

@@ -9,10 +9,13 @@ length together) and *dynamically padded* (to the longest text of the batch, not
 which is what makes CPU training fast. AdamW with weight decay, a linear learning-rate schedule with
 warm-up, and early stopping on a validation split guard against overfitting small data.
 
-Multi-GPU: run the same script with ``accelerate launch script.py`` (``pip install accelerate``). When
-:func:`train_stage` finds itself launched that way (``WORLD_SIZE`` > 1 and accelerate installed), or is
-called with ``use_accelerate=True``, it wraps model, optimiser and data loader with
-``accelerate.Accelerator`` and each process trains on its shard of every epoch.
+Multi-GPU: run the same script with ``accelerate launch --multi_gpu --num_processes N script.py``
+(``pip install ethicskit[multi-gpu]``). When :func:`train_stage` finds itself launched that way
+(``WORLD_SIZE`` > 1), or is called with ``use_accelerate=True``, it wraps model, optimiser and scheduler
+with ``accelerate.Accelerator``; each process trains on its shard of every epoch's batches and the
+gradients are averaged, so every process ends with the same model. Without GPUs, ``ACCELERATE_USE_CPU=1
+torchrun --standalone --nproc_per_node 2 script.py`` runs the same code as two CPU processes (the test
+suite does exactly that). See ``docs/sft.md``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,15 @@ from ethicskit._validation import (
     check_positive,
 )
 
-__all__ = ["TextClassifier", "fine_tune", "train_stage", "distill", "check_texts", "default_threads"]
+__all__ = [
+    "TextClassifier",
+    "fine_tune",
+    "train_stage",
+    "distill",
+    "check_texts",
+    "default_threads",
+    "text_fingerprints",
+]
 
 
 def default_threads() -> int:
@@ -75,6 +86,17 @@ def check_texts(texts: Any, name: str = "texts") -> list[str]:
     return [str(t) for t in array]
 
 
+def text_fingerprints(texts: Sequence[str]) -> np.ndarray:
+    """64-bit BLAKE2b fingerprints of texts, folded for case and whitespace (one per text)."""
+    import hashlib
+
+    def fingerprint(text: str) -> int:
+        folded = " ".join(text.split()).casefold().encode()
+        return int.from_bytes(hashlib.blake2b(folded, digest_size=8).digest(), "big")
+
+    return np.array([fingerprint(t) for t in texts], dtype=np.uint64)
+
+
 def _pick_device(device: str | None) -> str:
     import torch
 
@@ -105,6 +127,9 @@ class TextClassifier:
         One row per epoch of every training stage: stage, epoch, train_loss, val_loss, val_accuracy, seconds.
     stages_ : list of dict
         One summary per stage: name, epochs run, best epoch, tokens seen, seconds, energy report, FLOPs.
+    seen_texts_ : numpy.ndarray of uint64
+        Sorted 64-bit fingerprints of every text any stage trained on (not the texts themselves), so
+        :meth:`training_overlap` can tell whether evaluation data leaked into training.
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, max_length: int = 48):
@@ -113,6 +138,28 @@ class TextClassifier:
         self.max_length = int(check_positive(max_length, "max_length"))
         self.history_: list[dict] = []
         self.stages_: list[dict] = []
+        self.seen_texts_ = np.empty(0, dtype=np.uint64)
+
+    def remember_training_texts(self, texts: Sequence[str]) -> None:
+        """Add the fingerprints of ``texts`` to :attr:`seen_texts_` (each training stage calls this)."""
+        self.seen_texts_ = np.union1d(self.seen_texts_, text_fingerprints(texts))
+
+    def training_overlap(self, texts: Sequence[str]) -> float:
+        """Share of ``texts`` (after case and whitespace folding) that some training stage saw.
+
+        Evaluate on data with an overlap of 0: a model scored on texts it trained on looks better than
+        it is (test-set contamination).
+
+        Examples
+        --------
+        >>> from ethicskit.sft.train import TextClassifier
+        >>> clf = TextClassifier(model=None, tokenizer=None)
+        >>> clf.remember_training_texts(["You are kind.", "Go away!"])
+        >>> clf.training_overlap(["you are  KIND.", "Hello"])
+        0.5
+        """
+        fingerprints = text_fingerprints(check_texts(texts))
+        return float(np.isin(fingerprints, self.seen_texts_).mean())
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text (truncated, special tokens added, no padding)."""
@@ -346,6 +393,7 @@ def train_stage(
     dev = _pick_device(device)
     model.to(dev)
     ids = classifier.encode(texts)
+    classifier.remember_training_texts(texts)
     lengths = [len(x) for x in ids]
     val_ids = classifier.encode(val_texts) if has_val else None
     pad_id = classifier.tokenizer.pad_token_id or 0
