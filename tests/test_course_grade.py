@@ -101,3 +101,19 @@ def test_a_crashing_worker_fails_only_its_own_submission(monkeypatch):
     outcomes = grading._execute_all(tasks, jobs=2, say=lambda message: None)
     assert [o.get("who") for o in outcomes] == ["a", None, "b", "c"]
     assert outcomes[1]["status"] == "error" and "crashed" in outcomes[1]["reason"]
+
+
+def test_a_lab_sets_its_own_grading_limits(tmp_path):
+    import json
+
+    from ethicskit.course._config import DEFAULT_LIMITS, lab_grading_limits
+
+    assert lab_grading_limits(REPO_ROOT, "lab1-bias-mitigation") == DEFAULT_LIMITS
+    finetuning = lab_grading_limits(REPO_ROOT, "lab3-ethics-finetuning")  # minutes of training per cell
+    assert finetuning["cell_timeout"] > DEFAULT_LIMITS["cell_timeout"]
+    assert finetuning["max_processes"] == DEFAULT_LIMITS["max_processes"]
+    lab = tmp_path / "solutions" / "odd"
+    lab.mkdir(parents=True)
+    (lab / "odd.ipynb").write_text(json.dumps({"metadata": {"ethicskit": {"grading": {"cpu": 3}}}}))
+    with pytest.raises(ValueError, match="unknown grading limits"):
+        lab_grading_limits(tmp_path, "odd")

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["find_course_root", "load_course_config", "lab_ids"]
+__all__ = ["find_course_root", "load_course_config", "lab_ids", "lab_grading_limits", "DEFAULT_LIMITS"]
+
+#: Sandbox limits for grading a lab whose source notebook sets none (a lab sets its own under the
+#: notebook metadata key ``ethicskit.grading``, e.g. lab3 fine-tunes a transformer for minutes).
+DEFAULT_LIMITS = {"cell_timeout": 60.0, "notebook_timeout": 600.0, "memory_mb": 4096, "max_processes": 256}
 
 
 def find_course_root(start: str | os.PathLike | None = None) -> Path:
@@ -42,3 +46,24 @@ def lab_ids(root: Path) -> list[str]:
     if not source.is_dir():
         return []
     return sorted(p.name for p in source.iterdir() if p.is_dir() and (p / f"{p.name}.ipynb").is_file())
+
+
+def lab_grading_limits(root: Path, lab: str) -> dict:
+    """Grading limits of ``lab``: :data:`DEFAULT_LIMITS` updated with its notebook's own.
+
+    A lab that needs more (a fine-tuning lab) says so in its source notebook's metadata::
+
+        "metadata": {"ethicskit": {"grading": {"cell_timeout": 900, "notebook_timeout": 1800}}}
+    """
+    import json
+
+    notebook = Path(root) / "solutions" / lab / f"{lab}.ipynb"
+    try:
+        metadata = json.loads(notebook.read_text()).get("metadata", {})
+    except (OSError, ValueError):
+        return dict(DEFAULT_LIMITS)
+    own = metadata.get("ethicskit", {}).get("grading", {})
+    unknown = sorted(set(own) - set(DEFAULT_LIMITS))
+    if unknown:
+        raise ValueError(f"{notebook}: unknown grading limits {unknown}; known: {sorted(DEFAULT_LIMITS)}")
+    return {**DEFAULT_LIMITS, **own}

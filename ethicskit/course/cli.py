@@ -147,16 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--no-recheck", action="store_true", help="skip the fresh-process recheck of test cells"
     )
-    grade.add_argument("--cell-timeout", type=float, default=60, help="seconds per cell (default 60)")
-    grade.add_argument(
-        "--notebook-timeout", type=float, default=600, help="seconds per notebook (default 600)"
-    )
-    grade.add_argument(
-        "--memory-mb", type=int, default=4096, help="memory per submission in MiB (default 4096)"
-    )
-    grade.add_argument(
-        "--max-processes", type=int, default=256, help="processes/threads per submission (default 256)"
-    )
+    lab_default = "default: the lab's own (notebook metadata ethicskit.grading), else"
+    grade.add_argument("--cell-timeout", type=float, help=f"seconds per cell ({lab_default} 60)")
+    grade.add_argument("--notebook-timeout", type=float, help=f"seconds per notebook ({lab_default} 600)")
+    grade.add_argument("--memory-mb", type=int, help=f"memory per submission in MiB ({lab_default} 4096)")
+    grade.add_argument("--max-processes", type=int, help=f"processes/threads per submission ({lab_default} 256)")
     grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
     grade.add_argument("--json", help="also write the results as JSON to this file")
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress messages")

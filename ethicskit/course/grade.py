@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from ethicskit.course._config import lab_ids, load_course_config
+from ethicskit.course._config import lab_grading_limits, lab_ids, load_course_config
 from ethicskit.course.execute import execute_submission
 from ethicskit.course.sanitize import released_metadata, repair_notebook
 
@@ -285,10 +285,10 @@ def grade(
     lab: str,
     jobs: int = 1,
     sandbox: bool = True,
-    cell_timeout: float = 60,
-    notebook_timeout: float = 600,
-    memory_mb: int = 4096,
-    max_processes: int = 256,
+    cell_timeout: float | None = None,
+    notebook_timeout: float | None = None,
+    memory_mb: int | None = None,
+    max_processes: int | None = None,
     recheck: bool = True,
     students: list[str] | None = None,
     progress=None,
@@ -307,10 +307,11 @@ def grade(
         Submissions executed at once.
     sandbox : bool
         Run each kernel in the bubblewrap sandbox (refused where it cannot run).
-    cell_timeout, notebook_timeout : float
+    cell_timeout, notebook_timeout : float, optional
         Wall-time limits in seconds.
-    memory_mb, max_processes : int
-        Limits of each sandbox.
+    memory_mb, max_processes : int, optional
+        Limits of each sandbox. Each limit left as None comes from the lab
+        (:func:`~ethicskit.course._config.lab_grading_limits`: its notebook's own, else the defaults).
     recheck : bool
         Re-run each test cell in a fresh process (tamper resistance).
     students : list of str, optional
@@ -335,6 +336,10 @@ def grade(
         if problem:
             raise SandboxUnavailable(problem)
     say = progress or (lambda message: None)
+    given = dict(
+        cell_timeout=cell_timeout, notebook_timeout=notebook_timeout, memory_mb=memory_mb, max_processes=max_processes
+    )
+    limits = {**lab_grading_limits(root, lab), **{k: v for k, v in given.items() if v is not None}}
     db_url = load_course_config(root).CourseDirectory.db_url
     scratch = Path(tempfile.mkdtemp(prefix="ethicskit-grade-"))
     try:
@@ -373,10 +378,7 @@ def grade(
                         "source_dir": str(root / "solutions" / lab),
                         "sandbox": sandbox,
                         "hidden": _hidden_paths(root, submitted) + [str(scratch)],
-                        "cell_timeout": cell_timeout,
-                        "notebook_timeout": notebook_timeout,
-                        "memory_mb": memory_mb,
-                        "max_processes": max_processes,
+                        **limits,
                         "recheck": recheck,
                         "scratch_root": str(scratch),
                     }
