@@ -82,8 +82,9 @@ class Stage:
 
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"name must be a non-empty string, got {self.name!r}")
-        self.X = torch.as_tensor(np.asarray(self.X), dtype=torch.float32)
-        y = np.asarray(self.y)
+        # np.array copies: pandas 3 hands out read-only views, which torch warns about
+        self.X = torch.as_tensor(np.array(self.X, dtype=np.float32))
+        y = np.array(self.y)
         self.y = torch.as_tensor(y, dtype=torch.long if y.dtype.kind in "iub" else torch.float32)
         if self.X.ndim != 2:
             raise ValueError(f"X of stage {self.name!r} must be 2-d (n_samples, n_features), got shape "
