@@ -147,6 +147,8 @@ def _make_executor(*, manager_class, cell_timeout: float, deadline: float, snaps
     executor.startup_timeout = 120
     executor.iopub_timeout = 10
     executor.raise_on_iopub_timeout = False
+    # every output is in hand when the last cell ends: kill the kernel rather than wait for it to exit
+    executor.shutdown_kernel = "immediate"
     return executor
 
 
