@@ -24,7 +24,7 @@ from ethicskit.sft import (
     reweight,
     training_flops,
 )
-from ethicskit.sft.train import check_texts, length_grouped_batches
+from ethicskit.sft.train import _busy_cores, check_texts, default_threads, length_grouped_batches
 
 
 def _toy(biased: bool, seed: int = 0):
@@ -219,6 +219,26 @@ def test_length_grouped_batches_cover_everything_and_group_lengths():
         lengths, batch_size=32, rng=np.random.default_rng(1), group_by_length=False
     )
     assert grouped < 0.3 * np.mean([lengths[b].max() - lengths[b].min() for b in random])
+
+
+def test_thread_count_leaves_cores_that_other_processes_use():
+    import os
+    import subprocess
+    import sys
+
+    if _busy_cores() is None:
+        pytest.skip("no /proc/stat here")
+    available = min(len(os.sched_getaffinity(0)), 8)
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+
+        time.sleep(0.3)
+        assert _busy_cores() >= 0.7  # the spinning process keeps about one core busy
+        assert 1 <= default_threads() <= max(1, available - 1)
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def test_check_texts_rejects_empty_and_non_strings():

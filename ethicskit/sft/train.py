@@ -50,23 +50,45 @@ __all__ = [
 
 
 def default_threads() -> int:
-    """Torch CPU threads: the cores this process may use (at most 8), fewer when they are busy.
+    """Torch CPU threads: the cores this process may use (at most 8), fewer when others keep them busy.
 
     On a dedicated 2-core laptop this is 2. On a shared machine (a JupyterHub node, a CI runner running
-    tests in parallel) the 1-minute load average shows how many cores other processes already use;
-    asking for more threads than there are idle cores makes OpenMP threads wait on each other and
-    training gets several times *slower*, so the count drops to the idle cores (at least 1).
+    tests in parallel) asking for more threads than there are idle cores makes OpenMP threads wait on
+    each other and training gets several times *slower*, so the count drops to the idle cores (at
+    least 1). Busy cores are measured over the next 0.2 s (``/proc/stat``), while this process itself
+    is idle: the load average would also count this process's own previous training run, so a
+    notebook that fine-tunes twice would wrongly fall back to one thread for the second run.
     """
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         available = os.cpu_count() or 1
     available = max(1, min(available, 8))
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not available on this platform
+    busy = _busy_cores()
+    if busy is None:
         return available
-    return max(1, min(available, int(available - busy + 1)))
+    return max(1, min(available, int(available - busy + 0.5)))
+
+
+def _busy_cores(sample_seconds: float = 0.2) -> float | None:
+    """Cores kept busy by other processes, measured over ``sample_seconds``; None where unknown."""
+
+    def snapshot() -> tuple[int, int]:
+        with open("/proc/stat") as handle:
+            fields = [int(x) for x in handle.readline().split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all jiffies, idle + iowait
+
+    try:
+        total_before, idle_before = snapshot()
+        time.sleep(sample_seconds)
+        total_after, idle_after = snapshot()
+    except (OSError, ValueError, IndexError):  # no /proc (not Linux)
+        return None
+    elapsed = total_after - total_before
+    if elapsed <= 0:
+        return None
+    cpus = os.cpu_count() or 1
+    return cpus * (1 - (idle_after - idle_before) / elapsed)
 
 
 def check_texts(texts: Any, name: str = "texts") -> list[str]:
