@@ -182,6 +182,7 @@ def embed_texts(
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    from ethicskit.sft.train import _pad as pad_batch
     from ethicskit.sft.train import check_texts
 
     texts = check_texts(texts)
@@ -200,12 +201,7 @@ def embed_texts(
     with torch.inference_mode():
         for start in range(0, len(order), int(batch_size)):
             batch = order[start : start + int(batch_size)]
-            width = max(len(ids[i]) for i in batch)
-            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                input_ids[row, : len(ids[i])] = torch.as_tensor(ids[i])
-                mask[row, : len(ids[i])] = 1
+            input_ids, mask = pad_batch([ids[i] for i in batch], pad_id, None)
             hidden = encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
