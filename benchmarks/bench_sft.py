@@ -87,7 +87,8 @@ def main() -> None:
         f"(CPU): {padded['cpu_s'] / dynamic['cpu_s']:.2f}x   target >= 2.5x"
     )
     print(
-        f"epoch time (wall) {dynamic['wall_s']:.1f} s, (CPU/threads) {dynamic['cpu_s'] / args.threads:.1f} s; "
+        f"epoch time (wall) {dynamic['wall_s']:.1f} s, "
+        f"(CPU/threads) {dynamic['cpu_s'] / args.threads:.1f} s; "
         "target <= 25 s"
     )
     print(f"peak memory of a training process (max RSS): {peak_mb:.0f} MB; target < 1500 MB (dynamic loop)")

@@ -34,7 +34,9 @@ def as_1d_array(values: Any, name: str) -> np.ndarray:
         array = values.to_numpy()
     elif isinstance(values, pd.DataFrame):
         if values.shape[1] != 1:
-            raise ValueError(f"{name} must be one-dimensional, got a DataFrame with {values.shape[1]} columns")
+            raise ValueError(
+                f"{name} must be one-dimensional, got a DataFrame with {values.shape[1]} columns"
+            )
         array = values.iloc[:, 0].to_numpy()
     else:
         array = np.asarray(values)
@@ -113,7 +115,9 @@ def check_in_choices(value: Any, choices: Iterable[Any], name: str) -> Any:
     return value
 
 
-def check_random_state(seed: int | np.random.Generator | None, name: str = "random_state") -> np.random.Generator:
+def check_random_state(
+    seed: int | np.random.Generator | None, name: str = "random_state"
+) -> np.random.Generator:
     """Return a numpy Generator from an int seed, an existing Generator or None."""
     if isinstance(seed, np.random.Generator):
         return seed

@@ -48,7 +48,8 @@ def _datasets() -> list[EnvironmentCheck]:
     for loader in (load_adult, load_compas, load_german):
         try:
             dataset = loader()
-            rows.append(EnvironmentCheck(f"dataset {dataset.name}", True, f"{len(dataset):,} rows, checksum verified"))
+            detail = f"{len(dataset):,} rows, checksum verified"
+            rows.append(EnvironmentCheck(f"dataset {dataset.name}", True, detail))
         except Exception as error:  # report every failure, do not stop at the first
             rows.append(EnvironmentCheck(f"dataset {loader.__name__[5:]}", False, str(error)))
     return rows
@@ -75,7 +76,10 @@ def _encoder() -> EnvironmentCheck:
             hidden = model(**tokenizer(["An offline test sentence."], return_tensors="pt")).last_hidden_state
         seconds = time.perf_counter() - start
         parameters = sum(p.numel() for p in model.parameters())
-        detail = f"all-MiniLM-L6-v2 loaded offline: {parameters / 1e6:.1f} M parameters, hidden size {hidden.shape[-1]}, {seconds:.1f} s"
+        detail = (
+            f"all-MiniLM-L6-v2 loaded offline: {parameters / 1e6:.1f} M parameters, "
+            f"hidden size {hidden.shape[-1]}, {seconds:.1f} s"
+        )
         return EnvironmentCheck("pretrained encoder", True, detail)
     except Exception as error:
         return EnvironmentCheck("pretrained encoder", False, f"{type(error).__name__}: {error}")

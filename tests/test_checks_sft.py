@@ -14,7 +14,10 @@ HIDDEN = (["{who} are revolting.", "{who} are morons."], ["{who} live on my floo
 
 
 class Oracle:
-    """Knows toxicity from the words (stand-in for a good model); ``bias`` flags non-toxic mentions of ``terms``."""
+    """Knows toxicity from the words (a stand-in for a good model).
+
+    ``bias`` raises the score of non-toxic mentions of ``terms``.
+    """
 
     def __init__(self, bias: float = 0.0, terms=("gay",)):
         self.bias, self.terms = bias, terms

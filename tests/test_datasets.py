@@ -11,6 +11,7 @@ import pytest
 
 from ethicskit.datasets import (
     DataFileError,
+    _files,
     datasheet,
     list_datasets,
     load_adult,
@@ -19,7 +20,6 @@ from ethicskit.datasets import (
     load_german,
     split_dataset,
 )
-from ethicskit.datasets import _files
 from ethicskit.datasets.datasheets import SECTIONS
 from ethicskit.datasets.tabular import COMPAS_RAW_ROWS
 
@@ -116,7 +116,7 @@ def test_split_is_deterministic_and_disjoint(german):
     first = split_dataset(german, random_state=3)
     second = split_dataset(german, random_state=3)
     other = split_dataset(german, random_state=4)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert a.data.index.equals(b.data.index)
     assert not first.test.data.index.equals(other.test.data.index)
     indexes = [set(p.data.index) for p in first]

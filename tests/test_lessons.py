@@ -20,8 +20,12 @@ ALL_NOTEBOOKS = sorted(
 @pytest.mark.parametrize("notebook", ALL_NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_notebook_committed_without_outputs(notebook):
     cells = json.loads(notebook.read_text())["cells"]
-    with_output = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
-    assert not with_output, f"{notebook.name}: cells {with_output} carry outputs; strip them before committing"
+    with_output = [
+        i
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
+    assert not with_output, f"{notebook.name}: cells {with_output} carry outputs; strip them first"
 
 
 @pytest.mark.notebook
@@ -30,6 +34,8 @@ def test_lesson_runs_top_to_bottom(lesson):
     start = time.perf_counter()
     executed = execute_notebook(lesson, timeout=600)
     elapsed = time.perf_counter() - start
-    errors = [c for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    errors = [
+        c for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
     assert not errors, f"{lesson.name} produced error outputs"
     print(f"{lesson.name}: {elapsed:.1f} s")

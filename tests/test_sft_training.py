@@ -91,7 +91,8 @@ def test_second_stage_and_top_layers_and_student(data, trained):
         clf, balanced.data["text"], balanced.target, epochs=1, batch_size=16, num_threads=1, name="balanced"
     )
     assert [s["stage"] for s in clf.stages_] == ["fine-tune", "balanced"]
-    assert clf.training_overlap(balanced.data["text"]) == 1.0 and trained.training_overlap(balanced.data["text"]) < 1
+    assert clf.training_overlap(balanced.data["text"]) == 1.0
+    assert trained.training_overlap(balanced.data["text"]) < 1
 
     top = fine_tune(
         train.data["text"][:64], train.target[:64], train_top=1, epochs=1, num_threads=1, batch_size=16
@@ -135,8 +136,9 @@ from ethicskit.sft import fine_tune
 train = load_moderation(split="train", n=64, random_state=0)
 clf = fine_tune(train.data["text"], train.target, epochs=1, batch_size=8, num_layers=1, num_threads=1, seed=0)
 flat = torch.cat([p.detach().flatten() for p in clf.model.parameters()]).double()
-print("RESULT", json.dumps({"rank": int(os.environ.get("RANK", 0)), "world": int(os.environ.get("WORLD_SIZE", 1)),
-                            "checksum": float(flat.sum()), "tokens": clf.stages_[-1]["tokens"]}))
+result = {"rank": int(os.environ.get("RANK", 0)), "world": int(os.environ.get("WORLD_SIZE", 1)),
+          "checksum": float(flat.sum()), "tokens": clf.stages_[-1]["tokens"]}
+print("RESULT", json.dumps(result))
 """
 
 
@@ -157,7 +159,8 @@ def test_fine_tune_runs_data_parallel_under_a_distributed_launcher(tmp_path):
     def results(command):
         done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
-        return [json.loads(line.split("RESULT", 1)[1]) for line in done.stdout.splitlines() if "RESULT" in line]
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
+        return [json.loads(line.split("RESULT", 1)[1]) for line in lines]
 
     ranks = results([torchrun, "--standalone", "--nproc_per_node", "2", str(script)])
     (single,) = results([sys.executable, str(script)])

@@ -247,7 +247,9 @@ class Datasheet:
     def validate(self, *, min_words: int = 5) -> Findings:
         """Check every section is answered, specifically, without placeholders; the licence is SPDX."""
         findings = Findings(
-            check_license(self.license, license_name=self.metadata.get("license_name"), where="datasheet.license")
+            check_license(
+                self.license, license_name=self.metadata.get("license_name"), where="datasheet.license"
+            )
         )
         for key, title in SECTIONS.items():
             answers = self.sections[key]

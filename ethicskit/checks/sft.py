@@ -42,7 +42,8 @@ LAB_MIN_IMPROVEMENT = (
 # Contamination: a model trained on the public evaluation split must not pass. Two independent signs:
 LAB_MAX_EVAL_OVERLAP = 0.01  # share of public evaluation texts a model's training stages saw (fingerprints)
 # mean cross-entropy on the public evaluation split / on the hidden templates. Measured: models trained on
-# train/validation only 0.98-1.14; trained on train + public evaluation 0.72, on the evaluation split alone 0.63
+# train/validation only 0.98-1.14; trained on train + public evaluation 0.72, on the evaluation split
+# alone 0.63
 LAB_MIN_FIT_RATIO = 0.85
 LAB_TRAIN_SIZE = 1000
 
@@ -82,7 +83,8 @@ def _scores(model: Any, texts: list[str], what: str) -> np.ndarray:
         scores = scores[:, 1]
     expect(
         scores.shape == (len(texts),),
-        f"{what}.predict_proba should return one probability per text ({len(texts)}), got shape {scores.shape}.",
+        f"{what}.predict_proba should return one probability per text ({len(texts)}), "
+        f"got shape {scores.shape}.",
     )
     expect(bool(np.all(np.isfinite(scores))), f"{what}.predict_proba returned NaN or infinite values.")
     return scores
@@ -274,7 +276,8 @@ q1 = Exercise(
     _check_metric_name,
     hints=[
         "A false positive is a non-toxic comment scored as toxic.",
-        "Background Positive, Subgroup Negative: toxic comments elsewhere vs non-toxic comments about the group.",
+        "Background Positive, Subgroup Negative: toxic comments elsewhere vs non-toxic comments about "
+        "the group.",
     ],
     solution="q1.check('bpsn')  # BPSN AUC drops when non-toxic mentions of a group score like real toxicity",
 )
@@ -293,7 +296,10 @@ q2 = Exercise(
         "kappa = (observed agreement - chance agreement) / (1 - chance agreement).",
         "sklearn.metrics.cohen_kappa_score(labels_a, labels_b) computes it.",
     ],
-    solution="from sklearn.metrics import cohen_kappa_score\nq2.check(cohen_kappa_score(a, b), labels_a=a, labels_b=b)",
+    solution=(
+        "from sklearn.metrics import cohen_kappa_score\n"
+        "q2.check(cohen_kappa_score(a, b), labels_a=a, labels_b=b)"
+    ),
 )
 
 

@@ -151,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--cell-timeout", type=float, help=f"seconds per cell ({lab_default} 60)")
     grade.add_argument("--notebook-timeout", type=float, help=f"seconds per notebook ({lab_default} 600)")
     grade.add_argument("--memory-mb", type=int, help=f"memory per submission in MiB ({lab_default} 4096)")
-    grade.add_argument("--max-processes", type=int, help=f"processes/threads per submission ({lab_default} 256)")
+    grade.add_argument(
+        "--max-processes", type=int, help=f"processes/threads per submission ({lab_default} 256)"
+    )
     grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
     grade.add_argument("--json", help="also write the results as JSON to this file")
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress messages")

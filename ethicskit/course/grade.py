@@ -336,9 +336,12 @@ def grade(
         if problem:
             raise SandboxUnavailable(problem)
     say = progress or (lambda message: None)
-    given = dict(
-        cell_timeout=cell_timeout, notebook_timeout=notebook_timeout, memory_mb=memory_mb, max_processes=max_processes
-    )
+    given = {
+        "cell_timeout": cell_timeout,
+        "notebook_timeout": notebook_timeout,
+        "memory_mb": memory_mb,
+        "max_processes": max_processes,
+    }
     limits = {**lab_grading_limits(root, lab), **{k: v for k, v in given.items() if v is not None}}
     db_url = load_course_config(root).CourseDirectory.db_url
     scratch = Path(tempfile.mkdtemp(prefix="ethicskit-grade-"))

@@ -18,8 +18,8 @@ Splits of :func:`load_moderation`:
     A share ``neutral_rate`` of identity-bearing comments are neutral statements
     (:data:`NEUTRAL_TEMPLATES`, "Gay people live in my street."), and annotators over-flag those that
     mention a targeted term (Sap et al. 2019; Dixon et al. 2018 saw the same for short identity
-    statements): they are labelled toxic with probability ``annotator_bias``. A fraction ``label_noise`` of all
-    labels is flipped at random (annotators disagree).
+    statements): they are labelled toxic with probability ``annotator_bias``. A fraction ``label_noise``
+    of all labels is flipped at random (annotators disagree).
 ``"balanced"``
     Comments from the training templates, with every identity term equally often toxic and non-toxic
     (for a second, balanced fine-tuning stage). No template overlap with ``"eval"``.
