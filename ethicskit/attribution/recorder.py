@@ -30,6 +30,13 @@ __all__ = ["Stage", "StepRecord", "TrainingRecord", "record_training", "replay_s
 LOSSES = ("cross_entropy", "mse")
 
 
+def _writable_array(values: Any) -> np.ndarray:
+    """A writable numpy copy of array-like ``values`` (tensors included)."""
+    if hasattr(values, "detach"):  # a torch tensor
+        return values.detach().cpu().numpy().copy()
+    return np.array(values)
+
+
 @dataclass
 class Stage:
     """One training stage.
@@ -82,9 +89,9 @@ class Stage:
 
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"name must be a non-empty string, got {self.name!r}")
-        # np.array copies: pandas 3 hands out read-only views, which torch warns about
-        self.X = torch.as_tensor(np.array(self.X, dtype=np.float32))
-        y = np.array(self.y)
+        # copies: pandas 3 hands out read-only views, which torch warns about
+        self.X = torch.as_tensor(_writable_array(self.X), dtype=torch.float32)
+        y = _writable_array(self.y)
         self.y = torch.as_tensor(y, dtype=torch.long if y.dtype.kind in "iub" else torch.float32)
         if self.X.ndim != 2:
             raise ValueError(f"X of stage {self.name!r} must be 2-d (n_samples, n_features), got shape "
