@@ -96,7 +96,9 @@ def _report(model: Any, frame: pd.DataFrame, what: str) -> dict:
     scores = _scores(model, frame["text"].tolist(), what)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return evaluate(scores, frame["text"], frame["toxic"], frame["identity"], min_size=2)
+        report = evaluate(scores, frame["text"], frame["toxic"], frame["identity"], min_size=2)
+    report["scores"] = scores  # reused by the contamination check: one prediction pass per frame
+    return report
 
 
 def _expect_not_trained_on_eval(model: Any, what: str) -> None:
@@ -116,16 +118,21 @@ def _expect_not_trained_on_eval(model: Any, what: str) -> None:
     )
 
 
-def _mean_log_loss(model: Any, frame: pd.DataFrame, what: str) -> float:
-    p = np.clip(_scores(model, frame["text"].tolist(), what), 1e-6, 1 - 1e-6)
-    y = frame["toxic"].to_numpy(dtype=float)
+def _mean_log_loss(scores: np.ndarray, labels: Any) -> float:
+    p = np.clip(scores, 1e-6, 1 - 1e-6)
+    y = np.asarray(labels, dtype=float)
     return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
 
 
-def _expect_generalises(model: Any, hidden: pd.DataFrame, what: str) -> None:
-    """Fail when the model fits the public evaluation split far better than unseen templates."""
+def _expect_generalises(model: Any, hidden: dict, hidden_frame: pd.DataFrame, what: str) -> None:
+    """Fail when the model fits the public evaluation split far better than unseen templates.
+
+    ``hidden`` is the model's report on ``hidden_frame`` (the held-out templates), scores included.
+    """
     _expect_not_trained_on_eval(model, what)
-    ratio = _mean_log_loss(model, _eval_frame(None), what) / max(_mean_log_loss(model, hidden, what), 1e-9)
+    public = _eval_frame(None)
+    public_loss = _mean_log_loss(_scores(model, public["text"].tolist(), what), public["toxic"])
+    ratio = public_loss / max(_mean_log_loss(hidden["scores"], hidden_frame["toxic"]), 1e-9)
     expect(
         ratio >= LAB_MIN_FIT_RATIO,
         f"{what} fits the public evaluation comments much better than comments it has never seen (loss "
@@ -181,7 +188,7 @@ def check_baseline(model: Any, *, hidden_templates: tuple | None = None, points:
         print(f"baseline_model: overall AUC {report['overall_auc']:.3f} on {where} - visible check passed.")
         return None
     parts = Parts(total=points)
-    if parts.run(0, lambda: _expect_generalises(model, frame, "baseline_model"), "evaluation data"):
+    if parts.run(0, lambda: _expect_generalises(model, report, frame, "baseline_model"), "evaluation data"):
         parts.run(points, lambda: _expect_auc(report, "baseline_model", where), "overall AUC")
     return parts.result()
 
@@ -249,8 +256,11 @@ def check_mitigated(
         )
         return None
     parts = Parts(total=points)
-    # a model trained on the evaluation split earns none of the three parts
-    if not parts.run(0, lambda: _expect_generalises(model, frame, "mitigated_model"), "evaluation data"):
+
+    def uncontaminated() -> None:  # a model trained on the evaluation split earns none of the parts
+        _expect_generalises(model, report, frame, "mitigated_model")
+
+    if not parts.run(0, uncontaminated, "evaluation data"):
         return parts.result()
     parts.run(points / 3, lambda: _expect_auc(report, "mitigated_model", where), "overall AUC")
     parts.run(points / 3, lambda: _expect_fair(report, "mitigated_model", where), "worst BPSN AUC")
