@@ -143,7 +143,7 @@ print("RESULT", json.dumps(result))
 
 
 def test_fine_tune_runs_data_parallel_under_a_distributed_launcher(tmp_path):
-    """Two CPU processes (torchrun, as `accelerate launch` starts them on GPUs): shards, then one model."""
+    """`accelerate launch --multi_gpu` on CPU (ACCELERATE_USE_CPU=1, gloo): two shards, one model."""
     import json
     import os
     import shutil
@@ -154,7 +154,7 @@ def test_fine_tune_runs_data_parallel_under_a_distributed_launcher(tmp_path):
     script = tmp_path / "train_ddp.py"
     script.write_text(DISTRIBUTED_SCRIPT)
     env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1", TQDM_DISABLE="1", HF_HUB_OFFLINE="1")
-    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or "torchrun"
+    launcher = shutil.which("accelerate", path=os.path.dirname(sys.executable)) or "accelerate"
 
     def results(command):
         done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
@@ -162,7 +162,8 @@ def test_fine_tune_runs_data_parallel_under_a_distributed_launcher(tmp_path):
         lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
         return [json.loads(line.split("RESULT", 1)[1]) for line in lines]
 
-    ranks = results([torchrun, "--standalone", "--nproc_per_node", "2", str(script)])
+    launch = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+    ranks = results([*launch, "--mixed_precision", "no", "--dynamo_backend", "no", str(script)])
     (single,) = results([sys.executable, str(script)])
     assert sorted(r["rank"] for r in ranks) == [0, 1] and {r["world"] for r in ranks} == {2}
     # every process ends with the same parameters (gradients were averaged), each trained on its shard

@@ -13,9 +13,9 @@ Multi-GPU: run the same script with ``accelerate launch --multi_gpu --num_proces
 (``pip install ethicskit[multi-gpu]``). When :func:`train_stage` finds itself launched that way
 (``WORLD_SIZE`` > 1), or is called with ``use_accelerate=True``, it wraps model, optimiser and scheduler
 with ``accelerate.Accelerator``; each process trains on its shard of every epoch's batches and the
-gradients are averaged, so every process ends with the same model. Without GPUs, ``ACCELERATE_USE_CPU=1
-torchrun --standalone --nproc_per_node 2 script.py`` runs the same code as two CPU processes (the test
-suite does exactly that). See ``docs/sft.md``.
+gradients are averaged, so every process ends with the same model. Without GPUs,
+``ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 script.py`` runs the same code as
+two CPU processes (the test suite does exactly that). See ``docs/sft.md``.
 """
 
 from __future__ import annotations
