@@ -71,24 +71,38 @@ def default_threads() -> int:
 
 
 def _busy_cores(sample_seconds: float = 0.2) -> float | None:
-    """Cores kept busy by other processes, measured over ``sample_seconds``; None where unknown."""
+    """Of the cores this process may use, how many others keep busy (over ``sample_seconds``).
 
-    def snapshot() -> tuple[int, int]:
+    None where ``/proc/stat`` is missing (not Linux).
+    """
+    try:
+        allowed = os.sched_getaffinity(0)
+    except AttributeError:  # not Linux
+        return None
+
+    def snapshot() -> dict[int, tuple[int, int]]:
+        """Per allowed core: (all jiffies, idle + iowait jiffies)."""
+        out = {}
         with open("/proc/stat") as handle:
-            fields = [int(x) for x in handle.readline().split()[1:]]
-        return sum(fields), fields[3] + fields[4]  # all jiffies, idle + iowait
+            for line in handle:
+                name, *fields = line.split()
+                if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in allowed:
+                    numbers = [int(x) for x in fields]
+                    out[int(name[3:])] = (sum(numbers), numbers[3] + numbers[4])
+        return out
 
     try:
-        total_before, idle_before = snapshot()
+        before = snapshot()
         time.sleep(sample_seconds)
-        total_after, idle_after = snapshot()
-    except (OSError, ValueError, IndexError):  # no /proc (not Linux)
+        after = snapshot()
+    except (OSError, ValueError, IndexError):
         return None
-    elapsed = total_after - total_before
-    if elapsed <= 0:
-        return None
-    cpus = os.cpu_count() or 1
-    return cpus * (1 - (idle_after - idle_before) / elapsed)
+    busy = 0.0
+    for core, (total, idle) in after.items():
+        elapsed = total - before.get(core, (total, idle))[0]
+        if elapsed > 0:
+            busy += 1 - (idle - before[core][1]) / elapsed
+    return busy if after else None
 
 
 def check_texts(texts: Any, name: str = "texts") -> list[str]:
