@@ -99,9 +99,9 @@ def _busy_cores(sample_seconds: float = 0.2) -> float | None:
         return None
     busy = 0.0
     for core, (total, idle) in after.items():
-        elapsed = total - before.get(core, (total, idle))[0]
-        if elapsed > 0:
-            busy += 1 - (idle - before[core][1]) / elapsed
+        total_before, idle_before = before.get(core, (total, idle))
+        if total > total_before:
+            busy += 1 - (idle - idle_before) / (total - total_before)
     return busy if after else None
 
 
