@@ -19,24 +19,25 @@ def data():
     return train, val
 
 
-@pytest.fixture(scope="module")
-def trained(data):
+# one small, fully seeded run: every test that trains uses these settings
+SMALL_RUN = dict(epochs=1, batch_size=16, learning_rate=1e-4, num_threads=1, seed=0, max_length=32)
+
+
+def _fine_tune_small(data, **extra):
     train, val = data
     return fine_tune(
         train.data["text"],
         train.target,
         val_texts=val.data["text"],
         val_labels=val.target,
-        epochs=1,
-        batch_size=16,
-        learning_rate=1e-4,
-        num_threads=1,
-        seed=0,
-        max_length=32,
-        track_energy=True,
-        country_iso_code="FRA",
-        use_codecarbon=False,
+        **SMALL_RUN,
+        **extra,
     )
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    return _fine_tune_small(data, track_energy=True, country_iso_code="FRA", use_codecarbon=False)
 
 
 def test_fine_tune_learns_and_records_its_run(data, trained):
@@ -58,19 +59,8 @@ def test_fine_tune_learns_and_records_its_run(data, trained):
 
 
 def test_same_seed_same_model(data, trained):
-    train, val = data
-    again = fine_tune(
-        train.data["text"],
-        train.target,
-        val_texts=val.data["text"],
-        val_labels=val.target,
-        epochs=1,
-        batch_size=16,
-        learning_rate=1e-4,
-        num_threads=1,
-        seed=0,
-        max_length=32,
-    )
+    _, val = data
+    again = _fine_tune_small(data)
     texts = val.data["text"].tolist()[:20]
     np.testing.assert_allclose(again.predict_proba(texts), trained.predict_proba(texts), atol=1e-5)
 
