@@ -6,8 +6,12 @@ what was expected, so that a learner who passes the wrong thing knows what to fi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from numbers import Integral, Real
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -23,7 +27,26 @@ __all__ = [
     "check_in_choices",
     "check_random_state",
     "check_min_groups",
+    "Constraint",
+    "Interval",
+    "Options",
+    "InstanceOf",
+    "Boolean",
+    "NonEmptyString",
+    "check_param",
+    "validate_params",
+    "check_bool",
+    "check_int",
+    "check_text",
+    "as_numeric_array",
+    "check_finite",
+    "as_2d_numeric",
+    "as_bool_array",
+    "check_unique",
+    "check_timestamp",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def as_1d_array(values: Any, name: str) -> np.ndarray:
@@ -135,3 +158,347 @@ def check_min_groups(groups: np.ndarray, name: str, *, minimum: int = 2) -> np.n
             f"{list(distinct)[:5]}"
         )
     return groups
+
+
+# --------------------------------------------------------------------------------------------
+# Scalar parameters: declarative constraints (in the spirit of scikit-learn's ``validate_params``)
+# --------------------------------------------------------------------------------------------
+#
+# A public function states what each parameter may be, next to its signature:
+#
+#     @validate_params({"epsilon": [Interval("real", 0, None, closed="neither")], "seed": ["random_state"]})
+#     def laplace_mechanism(value, *, epsilon, seed=None): ...
+#
+# and every call is checked before the body runs. We write our own small version rather than import
+# scikit-learn's, because sklearn.utils._param_validation is private (its API moved between releases)
+# and its messages do not say "got nan" in the words a learner needs.
+
+
+class Constraint:
+    """One allowed kind of value for a parameter; ``str(constraint)`` reads as "a number in (0, 1]"."""
+
+    def type_ok(self, value: Any) -> bool:
+        """Whether ``value`` has a type this constraint could accept (decides TypeError vs ValueError)."""
+        return True
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        raise NotImplementedError
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (Real, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_integral(value: Any) -> bool:
+    return isinstance(value, (Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+class Interval(Constraint):
+    """A finite real (``kind="real"``) or integer (``kind="integral"``) number within bounds.
+
+    NaN and infinities never satisfy an interval: a learner's ``float("nan")`` epsilon is a mistake,
+    not a request for "no privacy". ``None`` as a bound means unbounded on that side.
+    """
+
+    def __init__(
+        self, kind: str, left: float | None, right: float | None, *, closed: str = "both"
+    ) -> None:
+        if kind not in ("real", "integral") or closed not in ("both", "left", "right", "neither"):
+            raise ValueError(f"bad Interval({kind!r}, closed={closed!r})")
+        self.kind, self.left, self.right, self.closed = kind, left, right, closed
+
+    def type_ok(self, value: Any) -> bool:
+        if self.kind == "integral":
+            return _is_integral(value) or (_is_real(value) and float(value).is_integer())
+        return _is_real(value)
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if not self.type_ok(value) or not np.isfinite(float(value)):
+            return False
+        value = float(value)
+        if self.left is not None:
+            low_ok = value >= self.left if self.closed in ("both", "left") else value > self.left
+            if not low_ok:
+                return False
+        if self.right is not None:
+            return value <= self.right if self.closed in ("both", "right") else value < self.right
+        return True
+
+    def __str__(self) -> str:
+        what = "an integer" if self.kind == "integral" else "a finite number"
+        if self.left is None and self.right is None:
+            return what
+        if self.right is None:
+            return f"{what} {'>=' if self.closed in ('both', 'left') else '>'} {self.left}"
+        if self.left is None:
+            return f"{what} {'<=' if self.closed in ('both', 'right') else '<'} {self.right}"
+        low = "[" if self.closed in ("both", "left") else "("
+        high = "]" if self.closed in ("both", "right") else ")"
+        return f"{what} in {low}{self.left}, {self.right}{high}"
+
+
+class Options(Constraint):
+    """One of a fixed set of values (compared with ``==``; bools never stand in for 0/1)."""
+
+    def __init__(self, *values: Any) -> None:
+        self.values = values
+
+    def type_ok(self, value: Any) -> bool:
+        return any(type(value) is type(v) or (_is_real(value) and _is_real(v)) for v in self.values)
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if isinstance(value, (bool, np.bool_)) and not any(isinstance(v, bool) for v in self.values):
+            return False
+        try:
+            return any(value == v and type(value) is not type(None) for v in self.values)
+        except (TypeError, ValueError):  # arrays compare elementwise
+            return False
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+class InstanceOf(Constraint):
+    """An instance of one of ``types`` (``label`` is how the message names them)."""
+
+    def __init__(self, *types: type, label: str | None = None) -> None:
+        self.types, self.label = types, label
+
+    def type_ok(self, value: Any) -> bool:
+        return isinstance(value, self.types)
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, self.types)
+
+    def __str__(self) -> str:
+        return self.label or "a " + " or ".join(t.__name__ for t in self.types)
+
+
+class Boolean(Constraint):
+    """``True`` or ``False`` (numpy bools too); never a truthy string or number such as ``"yes"`` or 2."""
+
+    def type_ok(self, value: Any) -> bool:
+        return isinstance(value, (bool, np.bool_))
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, (bool, np.bool_))
+
+    def __str__(self) -> str:
+        return "True or False"
+
+
+class NonEmptyString(Constraint):
+    """A string with at least one non-space character."""
+
+    def type_ok(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, str) and bool(value.strip())
+
+    def __str__(self) -> str:
+        return "a non-empty string"
+
+
+class _Predicate(Constraint):
+    def __init__(self, test: Callable[[Any], bool], text: str) -> None:
+        self.test, self.text = test, text
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return bool(self.test(value))
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _is_array_like(value: Any) -> bool:
+    return (
+        isinstance(value, (np.ndarray, pd.Series, pd.DataFrame, pd.Index, list, tuple))
+        or (hasattr(value, "__array__") and not np.isscalar(value))
+    )
+
+
+#: Short names usable in a constraint list, as in scikit-learn.
+_NAMED: dict[str, Constraint] = {
+    "boolean": Boolean(),
+    "array-like": _Predicate(_is_array_like, "an array-like (list, numpy array or pandas object)"),
+    "dataframe": InstanceOf(pd.DataFrame, label="a pandas DataFrame"),
+    "callable": _Predicate(callable, "a callable"),
+    "random_state": _Predicate(
+        lambda v: isinstance(v, np.random.Generator) or _is_integral(v), "an int seed or a numpy Generator"
+    ),
+    "text": NonEmptyString(),
+}
+
+
+def _as_constraint(spec: Any) -> Constraint | None:
+    if spec is None:
+        return None
+    if isinstance(spec, Constraint):
+        return spec
+    if isinstance(spec, str):
+        return _NAMED[spec]
+    if isinstance(spec, type):
+        return InstanceOf(spec)
+    raise TypeError(f"not a parameter constraint: {spec!r}")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (np.ndarray, pd.Series, pd.DataFrame, list, tuple)):
+        return f"a {type(value).__name__} of length {len(value)}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_param(value: Any, name: str, constraints: Sequence[Any]) -> Any:
+    """Raise unless ``value`` satisfies one of ``constraints`` (``None`` in the list allows None).
+
+    A value of a type no constraint accepts raises ``TypeError``; a value of the right type but
+    out of range (NaN, negative, unknown option) raises ``ValueError``. Either names ``name``.
+
+    >>> check_param(0.5, "epsilon", [Interval("real", 0, None, closed="neither")])
+    0.5
+    >>> check_param(float("nan"), "epsilon", [Interval("real", 0, None, closed="neither")])
+    Traceback (most recent call last):
+    ...
+    ValueError: epsilon must be a finite number > 0, got nan
+    """
+    allowed = [_as_constraint(c) for c in constraints]
+    if value is None and None in allowed:
+        return value
+    real = [c for c in allowed if c is not None]
+    if any(c.is_satisfied_by(value) for c in real):
+        return value
+    wanted = " or ".join(str(c) for c in real) + (" or None" if None in allowed else "")
+    error = ValueError if any(c.type_ok(value) for c in real) else TypeError
+    raise error(f"{name} must be {wanted}, got {_describe(value)}")
+
+
+def validate_params(constraints: dict[str, Sequence[Any]]) -> Callable[[F], F]:
+    """Decorate a function so each named parameter is checked with :func:`check_param` on every call.
+
+    Parameters not named are not checked here (arrays are checked in the body, where their
+    lengths can be compared). Constraints are looked up by parameter name, defaults included.
+    """
+
+    def decorate(function: F) -> F:
+        signature = inspect.signature(function)
+        unknown = set(constraints) - set(signature.parameters)
+        if unknown:
+            raise TypeError(f"{function.__qualname__} has no parameter(s) {sorted(unknown)}")
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)  # a TypeError for wrong names is Python's own
+            bound.apply_defaults()
+            for name, allowed in constraints.items():
+                check_param(bound.arguments[name], name, allowed)
+            return function(*args, **kwargs)
+
+        wrapper.__wrapped_constraints__ = constraints  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+# --------------------------------------------------------------------------------------------
+# Arrays: numbers, flags, identifiers
+# --------------------------------------------------------------------------------------------
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` as a bool, refusing truthy stand-ins (``"yes"``, ``2``, ``None``)."""
+    return bool(check_param(value, name, ["boolean"]))
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as an int within [minimum, maximum], refusing bools, NaN and 2.5."""
+    return int(check_param(value, name, [Interval("integral", minimum, maximum)]))
+
+
+def check_text(value: Any, name: str) -> str:
+    """Return ``value`` stripped, refusing non-strings and blank strings."""
+    return str(check_param(value, name, ["text"])).strip()
+
+
+def as_numeric_array(values: Any, name: str, *, allow_nan: bool = False) -> np.ndarray:
+    """Return ``values`` as a 1-d float array; strings, NaN (unless ``allow_nan``) and inf are refused."""
+    array = as_1d_array(values, name)
+    if array.dtype == bool or array.dtype.kind not in "biuf":
+        if array.dtype.kind == "O" and all(_is_real(v) or v is None for v in array.tolist()):
+            array = array.astype(float)
+        else:
+            kinds = sorted({type(v).__name__ for v in array.tolist()})[:3]
+            raise TypeError(f"{name} must hold numbers, found values of type {kinds}")
+    array = array.astype(float)
+    return check_finite(array, name, allow_nan=allow_nan)
+
+
+def check_finite(array: np.ndarray, name: str, *, allow_nan: bool = False) -> np.ndarray:
+    """Raise if a float ``array`` holds NaN (unless ``allow_nan``) or +/-inf, counting them."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "fc":
+        return array
+    bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
+    if np.any(bad):
+        raise ValueError(
+            f"{name} contains {int(np.sum(bad))} non-finite value(s) (NaN or inf); drop or impute them first"
+        )
+    return array
+
+
+def as_2d_numeric(X: Any, name: str = "X") -> np.ndarray:
+    """Return ``X`` as a 2-d float array with at least one row, refusing text, NaN and inf."""
+    if X is None:
+        raise TypeError(f"{name} must be a 2-d array or DataFrame of numbers, got None")
+    if isinstance(X, pd.DataFrame):
+        text = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or X[c].dtype == bool)]
+        if text:
+            raise TypeError(f"{name} must hold numbers only; column(s) {text[:5]} are not numeric")
+        array = X.to_numpy(dtype=float)
+    else:
+        try:
+            array = np.asarray(X, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a 2-d array of numbers") from None
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be two-dimensional (rows x features), got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape}); at least one row and one column needed")
+    return check_finite(array, name)
+
+
+def as_bool_array(values: Any, name: str) -> np.ndarray:
+    """Return ``values`` as a bool array from bools or 0/1 only (``"no"`` is not False)."""
+    array = check_no_nan(as_1d_array(values, name), name)
+    if array.dtype == bool:
+        return array
+    if array.dtype.kind in "iuf" or array.dtype.kind == "O":
+        found = set(pd.unique(array).tolist())
+        if all(isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating)) for v in found) and found <= {
+            0,
+            1,
+        }:
+            return array.astype(bool)
+    shown = sorted(map(repr, pd.unique(array).tolist()))[:5]
+    raise ValueError(f"{name} must hold True/False (or 1/0), found {shown}")
+
+
+def check_unique(array: np.ndarray, name: str) -> np.ndarray:
+    """Raise if ``array`` repeats a value, naming the first repeats."""
+    values = pd.Series(np.asarray(array, dtype=object))
+    repeated = values[values.duplicated()].unique().tolist()
+    if repeated:
+        raise ValueError(f"{name} must be unique; repeated: {repeated[:5]}")
+    return array
+
+
+def check_timestamp(value: Any, name: str) -> str:
+    """Return ``value`` if it is an ISO-8601 date-time string (e.g. ``2024-05-01T12:00:00+00:00``)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be an ISO-8601 string, got {type(value).__name__}")
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO-8601 date-time such as '2024-05-01T12:00:00+00:00', got {value!r}") from None
+    return value
