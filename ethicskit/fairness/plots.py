@@ -124,7 +124,17 @@ def plot_tradeoff(
             xytext=(4, 4),
             textcoords="offset points",
         )
-    ax.set_xlabel(f"{disparity} (lower is fairer)")
+    ax.set_xlabel(_DISPARITY_LABELS.get(disparity, f"{disparity} (0 = no gap on this measure)"))
     ax.set_ylabel(performance)
-    ax.set_title("trade-off on held-out data")
+    # Each point is an option with its own costs; a smaller gap on *this* measure can come with a larger
+    # gap on another one, so the axis names the measure instead of calling one side "fairer".
+    ax.set_title("trade-off on held-out data (one gap measure of several)")
     return ax
+
+
+_DISPARITY_LABELS = {
+    "demographic_parity_difference": "demographic parity difference\n(gap in selection rate; 0 = equal rates)",
+    "demographic_parity_ratio": "demographic parity ratio\n(lower rate / higher rate; 1 = equal rates)",
+    "equalized_odds_difference": "equalized odds difference\n(larger of the TPR and FPR gaps; 0 = equal)",
+    "equal_opportunity_difference": "equal opportunity difference\n(gap in TPR; 0 = equal)",
+}
