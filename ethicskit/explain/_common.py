@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._progress import progress
-from ethicskit._validation import check_no_nan
+from ethicskit._validation import check_finite, check_no_nan
 
 __all__ = [
     "quiet",
@@ -54,8 +54,14 @@ def check_model(model: Any, name: str = "model") -> Any:
     return model
 
 
-def check_frame(X: Any, name: str = "X", *, columns: pd.Index | None = None) -> pd.DataFrame:
-    """Return ``X`` as a numeric DataFrame without NaN; with ``columns``, require the same columns."""
+def check_frame(
+    X: Any, name: str = "X", *, columns: pd.Index | None = None, model: Any = None
+) -> pd.DataFrame:
+    """Return ``X`` as a numeric DataFrame without NaN or inf; with ``columns``, require the same columns.
+
+    With ``model``, the columns must also be the ones the model was fitted on, in the same order:
+    an explainer that reads columns by position would otherwise attribute to the wrong features.
+    """
     if not isinstance(X, pd.DataFrame):
         raise TypeError(
             f"{name} must be a pandas DataFrame with named feature columns, got {type(X).__name__}"
@@ -69,6 +75,13 @@ def check_frame(X: Any, name: str = "X", *, columns: pd.Index | None = None) -> 
             "(encode them first, e.g. with ethicskit.explain.ordinal_encode)"
         )
     check_no_nan(X.to_numpy(), name)
+    check_finite(X.to_numpy(dtype=float), name)
+    fitted = getattr(model, "feature_names_in_", None)
+    if fitted is not None and list(X.columns) != list(fitted):
+        raise ValueError(
+            f"{name} must have the columns the model was fitted on, in the same order: {list(fitted)}; "
+            f"got {list(X.columns)} (select them with X[model.feature_names_in_])"
+        )
     if columns is not None and list(X.columns) != list(columns):
         raise ValueError(f"{name} must have the model's columns {list(columns)}, got {list(X.columns)}")
     return X

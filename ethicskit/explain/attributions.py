@@ -74,6 +74,22 @@ class LocalExplanation:
     output: str = "probability"
     info: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Quality measures pair values[i, j] with data[i, j]; a mismatch would pair the wrong cells.
+        for name in ("values", "data"):
+            if not isinstance(getattr(self, name), pd.DataFrame):
+                raise TypeError(f"{name} must be a pandas DataFrame, got {type(getattr(self, name)).__name__}")
+        if self.values.shape != self.data.shape or list(self.values.columns) != list(self.data.columns):
+            raise ValueError(
+                f"values and data must have the same shape and columns, got {self.values.shape} "
+                f"{list(self.values.columns)[:5]} and {self.data.shape} {list(self.data.columns)[:5]}"
+            )
+        base = np.atleast_1d(np.asarray(self.base_values, dtype=float))
+        if base.size not in (1, len(self.values)):
+            raise ValueError(
+                f"base_values must hold one value or one per row ({len(self.values)}), got {base.size}"
+            )
+
     def __len__(self) -> int:
         return len(self.values)
 
@@ -201,7 +217,7 @@ def shap_values(
     """
     shap = import_shap()
     check_model(model)
-    X = check_frame(X)
+    X = check_frame(X, model=model)
     background = _background(background, X)
     check_in_choices(algorithm, ["auto", "tree", "linear", "exact", "permutation"], "algorithm")
     family = _model_family(model) if algorithm == "auto" else algorithm
@@ -293,7 +309,7 @@ def lime_values(
     from lime.lime_tabular import LimeTabularExplainer
 
     check_model(model)
-    X = check_frame(X)
+    X = check_frame(X, model=model)
     training_data = check_frame(training_data, "training_data", columns=X.columns)
     num_samples = int(check_positive(num_samples, "num_samples"))
     unknown = [c for c in categorical_features if c not in X.columns]
@@ -424,7 +440,7 @@ def permutation_importances(
     from sklearn.inspection import permutation_importance
 
     check_model(model)
-    X = check_frame(X)
+    X = check_frame(X, model=model)
     y = check_binary(y, "y")
     check_consistent_length(X=X, y=y)
     n_repeats = int(check_positive(n_repeats, "n_repeats"))

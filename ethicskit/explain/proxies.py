@@ -92,7 +92,7 @@ def proxy_analysis(
         group means of the predictions.
     """
     check_model(model)
-    X = check_frame(X)
+    X = check_frame(X, model=model)
     groups = _groups(sensitive, len(X))
     n_repeats = int(check_positive(n_repeats, "n_repeats"))
     rng = check_random_state(random_state)

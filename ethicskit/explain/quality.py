@@ -91,6 +91,7 @@ def _predict_masked(model: Any, data: np.ndarray, keep: np.ndarray, reference: p
 def _curve(model, expl, reference, *, mode: str, random_state: int | None) -> np.ndarray:
     check_model(model)
     expl = _check_expl(expl)
+    check_frame(expl.data, "explanation.data", model=model)
     reference = _reference(reference, expl)
     data = expl.data.to_numpy(dtype=float)
     rng = None if random_state is None else check_random_state(random_state)
@@ -176,6 +177,7 @@ def faithfulness_correlation(
     in prediction when that feature alone is removed. 1 = attributions predict the effects exactly."""
     check_model(model)
     explanation = _check_expl(explanation)
+    check_frame(explanation.data, "explanation.data", model=model)
     reference = _reference(reference, explanation)
     data = explanation.data.to_numpy(dtype=float)
     n, p = data.shape

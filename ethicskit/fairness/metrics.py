@@ -76,42 +76,61 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den > 0 else float("nan")
 
 
-def base_rate(y_true: Any, y_pred: Any) -> float:
-    """Share of label 1 in ``y_true`` (``y_pred`` ignored)."""
+def _labels(y_true: Any, y_pred: Any, *, need_true: bool = True, need_pred: bool = True):
+    """Both label vectors as 0/1 arrays of one length; the one a metric ignores may be None.
+
+    Every metric validates, rather than letting numpy broadcast ``[1]`` against 100 labels or
+    average a 2 into a "rate" above 1: a silently wrong metric teaches the wrong lesson.
+    """
+    true = validate_labels(y_true, "y_true") if need_true or y_true is not None else None
+    pred = validate_labels(y_pred, "y_pred") if need_pred or y_pred is not None else None
+    check_lengths(y_true=true, y_pred=pred)
+    return true, pred
+
+
+def base_rate(y_true: Any, y_pred: Any = None) -> float:
+    """Share of label 1 in ``y_true`` (``y_pred`` ignored, but checked when given).
+
+    >>> base_rate([1, 0, 0, 1], None)
+    0.5
+    """
+    y_true, _ = _labels(y_true, y_pred, need_pred=False)
     return float(np.mean(y_true))
 
 
 def selection_rate(y_true: Any, y_pred: Any) -> float:
-    """Share of predicted positives (``y_true`` ignored)."""
+    """Share of predicted positives (``y_true`` ignored, but checked when given)."""
+    _, y_pred = _labels(y_true, y_pred, need_true=False)
     return float(np.mean(y_pred))
 
 
 def accuracy(y_true: Any, y_pred: Any) -> float:
     """Share of correct predictions."""
-    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+    y_true, y_pred = _labels(y_true, y_pred)
+    return float(np.mean(y_true == y_pred))
 
 
 def true_positive_rate(y_true: Any, y_pred: Any) -> float:
     """TP / (TP + FN); NaN when there are no positives."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred = _labels(y_true, y_pred)
     return _ratio(np.sum((y_true == 1) & (y_pred == 1)), np.sum(y_true == 1))
 
 
 def false_positive_rate(y_true: Any, y_pred: Any) -> float:
     """FP / (FP + TN); NaN when there are no negatives."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred = _labels(y_true, y_pred)
     return _ratio(np.sum((y_true == 0) & (y_pred == 1)), np.sum(y_true == 0))
 
 
 def false_negative_rate(y_true: Any, y_pred: Any) -> float:
     """FN / (TP + FN); NaN when there are no positives."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred = _labels(y_true, y_pred)
     return _ratio(np.sum((y_true == 1) & (y_pred == 0)), np.sum(y_true == 1))
 
 
 def precision(y_true: Any, y_pred: Any) -> float:
     """TP / (TP + FP); NaN when nothing is predicted positive."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred = _labels(y_true, y_pred)
     return _ratio(np.sum((y_true == 1) & (y_pred == 1)), np.sum(y_pred == 1))
 
 
