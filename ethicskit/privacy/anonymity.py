@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._progress import progress
-from ethicskit._validation import check_columns, check_probability
+from ethicskit._validation import check_columns, check_int, check_probability
 
 __all__ = [
     "AnonymisationResult",
@@ -178,6 +178,14 @@ class MaskHierarchy(Hierarchy):
 
     def _generalise(self, values: pd.Series, level: int) -> pd.Series:
         text = values.astype(str)
+        wrong = text[values.notna() & (text.str.len() != self.length)]
+        if len(wrong):
+            # masking "2138" (a zip code 02138 read as a number) to "2138*" would hide nothing
+            raise ValueError(
+                f"MaskHierarchy(length={self.length}) needs codes of exactly {self.length} characters; "
+                f"found {wrong.unique()[:3].tolist()}. A code read as a number loses its leading zeros: "
+                "read the column as text (e.g. dtype=str)"
+            )
         return (text.str.slice(0, self.length - level) + SUPPRESSED * level).astype(object)
 
     def __repr__(self) -> str:
@@ -249,11 +257,23 @@ def information_loss(
     Each kept record loses ``level / height`` on each quasi-identifier (a weighted mean over the
     quasi-identifiers, equal weights by default); each suppressed record loses 1.
     """
-    if n_rows < 1 or not 0 <= n_suppressed <= n_rows:
-        raise ValueError(f"need n_rows >= 1 and 0 <= n_suppressed <= n_rows, got {n_rows} and {n_suppressed}")
+    n_rows = check_int(n_rows, "n_rows", minimum=1)
+    n_suppressed = check_int(n_suppressed, "n_suppressed", minimum=0, maximum=n_rows)
+    _check_levels(levels, hierarchies)
     w = _weights(hierarchies, weights)
     per_record = sum(w[c] * levels.get(c, 0) / h.height for c, h in hierarchies.items())
     return ((n_rows - n_suppressed) * per_record + n_suppressed) / n_rows
+
+
+def _check_levels(levels: Mapping[str, int], hierarchies: Mapping[str, Hierarchy]) -> None:
+    """Each level names a hierarchy and lies in 0..height (a level 5 of a height-4 hierarchy is a typo)."""
+    if not isinstance(levels, Mapping):
+        raise TypeError(f"levels must be a dict of column -> level, got {type(levels).__name__}")
+    unknown = set(levels) - set(hierarchies)
+    if unknown:
+        raise ValueError(f"levels names column(s) {sorted(unknown)} that have no hierarchy")
+    for column, level in levels.items():
+        check_int(level, f"levels[{column!r}]", minimum=0, maximum=hierarchies[column].height)
 
 
 def _weights(hierarchies: Mapping[str, Hierarchy], weights: Mapping[str, float] | None) -> dict[str, float]:
@@ -467,6 +487,9 @@ def linkage_attack(
     """
     qis = _check_qis(released, quasi_identifiers)
     check_columns(external, [*qis, identifier], "external")
+    for name, table in (("released", released), ("external", external)):
+        if len(table) == 0:
+            raise ValueError(f"{name} is empty; a linkage attack needs at least one record in each table")
     if hierarchies is not None or levels is not None:
         if hierarchies is None or levels is None:
             raise ValueError("give both hierarchies and levels to generalise the external table, or neither")

@@ -161,13 +161,26 @@ def rotate_token(token: bytes, *, new_key: bytes, old_keys: Sequence[bytes]) -> 
         ) from None
 
 
+#: Marks a token written with its column types (a JSON table schema), so "01234" stays text.
+_FRAME_MAGIC = b"ethicskit-frame-v2\n"
+
+
 def encrypt_frame(data: pd.DataFrame, *, key: bytes) -> bytes:
-    """Serialise ``data`` to CSV and encrypt it; store the token, keep the key elsewhere."""
+    """Serialise ``data`` with its column types (JSON table schema) and encrypt it.
+
+    Store the token, keep the key elsewhere. Types are kept so that a code such as ``"01234"``
+    comes back as the same text, not as the number 1234.
+    """
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    return encrypt_bytes(data.to_csv(index=False).encode(), key=key)
+    payload = data.reset_index(drop=True).to_json(orient="table", index=False)
+    return encrypt_bytes(_FRAME_MAGIC + payload.encode("utf-8"), key=key)
 
 
 def decrypt_frame(token: bytes, *, keys: bytes | Sequence[bytes]) -> pd.DataFrame:
-    """Inverse of :func:`encrypt_frame` (dtypes are re-inferred from the CSV)."""
-    return pd.read_csv(io.BytesIO(decrypt_bytes(token, keys=keys)))
+    """Inverse of :func:`encrypt_frame` (column types restored; older CSV tokens are re-inferred)."""
+    payload = decrypt_bytes(token, keys=keys)
+    if payload.startswith(_FRAME_MAGIC):
+        text = payload[len(_FRAME_MAGIC) :].decode("utf-8")
+        return pd.read_json(io.StringIO(text), orient="table")
+    return pd.read_csv(io.BytesIO(payload))

@@ -18,7 +18,15 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._progress import progress
-from ethicskit._validation import check_binary, check_consistent_length, check_positive, check_probability
+from ethicskit._validation import (
+    Interval,
+    check_binary,
+    check_consistent_length,
+    check_int,
+    check_param,
+    check_positive,
+    check_probability,
+)
 
 __all__ = ["DPSGDClassifier", "TabularEncoder", "epsilon_from_history"]
 
@@ -37,6 +45,10 @@ class TabularEncoder:
             for c in frame.columns
             if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
         ]
+        _check_numeric(frame, self.numeric_)
+        empty = [c for c in self.numeric_ if frame[c].isna().all()]
+        if empty:  # its mean is NaN: the column would be silently zero-filled
+            raise ValueError(f"X column(s) {empty} hold no values at all (all NaN); drop them first")
         self.means_ = frame[self.numeric_].astype(float).mean()
         self.scales_ = frame[self.numeric_].astype(float).std(ddof=0).replace(0.0, 1.0).fillna(1.0)
         self.categories_ = {
@@ -54,6 +66,7 @@ class TabularEncoder:
         missing = [c for c in self.columns_ if c not in frame.columns]
         if missing:
             raise ValueError(f"X lacks the column(s) {missing} seen in fit")
+        _check_numeric(frame, self.numeric_)
         parts = [((frame[self.numeric_].astype(float) - self.means_) / self.scales_).fillna(0.0).to_numpy()]
         for column, categories in self.categories_.items():
             values = frame[column].astype(str).to_numpy()
@@ -63,6 +76,14 @@ class TabularEncoder:
     def fit_transform(self, X: pd.DataFrame) -> np.ndarray:
         """``fit`` then ``transform``."""
         return self.fit(X).transform(X)
+
+
+def _check_numeric(frame: pd.DataFrame, columns: list[str]) -> None:
+    """Refuse +/-inf: it standardises to NaN and trains a model that predicts NaN."""
+    values = frame[columns].to_numpy(dtype=float)
+    if np.isinf(values).any():
+        bad = [c for c in columns if np.isinf(frame[c].to_numpy(dtype=float)).any()]
+        raise ValueError(f"X column(s) {bad} contain inf; replace or drop those values first")
 
 
 def _as_frame(X: Any, name: str) -> pd.DataFrame:
@@ -82,13 +103,25 @@ def epsilon_from_history(history: list[tuple[float, float, float]], *, delta: fl
     from opacus.accountants import RDPAccountant
 
     check_probability(delta, "delta", open_interval=True)
+    if not isinstance(history, (list, tuple)):
+        raise TypeError(f"history must be a list of (noise_multiplier, sample_rate, steps), got {type(history).__name__}")
     if not history:
         return float("inf")
     accountant = RDPAccountant()
-    accountant.history = [(float(sigma), float(rate), int(steps)) for sigma, rate, steps in history]
+    accountant.history = [_history_step(step, i) for i, step in enumerate(history)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return float(accountant.get_epsilon(delta))
+
+
+def _history_step(step: Any, index: int) -> tuple[float, float, int]:
+    """One accountant record, checked: a negative step count would "refund" privacy (epsilon < 0)."""
+    if not isinstance(step, (list, tuple)) or len(step) != 3:
+        raise ValueError(f"history[{index}] must be a (noise_multiplier, sample_rate, steps) triple, got {step!r}")
+    sigma, rate, steps = step
+    sigma = check_positive(sigma, f"history[{index}] noise_multiplier")
+    rate = check_param(rate, f"history[{index}] sample_rate", [Interval("real", 0, 1, closed="right")])
+    return sigma, float(rate), check_int(steps, f"history[{index}] steps", minimum=0)
 
 
 class DPSGDClassifier:

@@ -54,6 +54,8 @@ def _check_value(value: Any, name: str = "value") -> float | np.ndarray:
         raise TypeError(f"{name} must be a number or an array of numbers, got a string")
     if np.any(np.isnan(array)):
         raise ValueError(f"{name} contains NaN; a mechanism needs a true value to add noise to")
+    if np.any(np.isinf(array)):  # inf + noise is inf: no privacy and no information, silently
+        raise ValueError(f"{name} contains inf; a mechanism needs a finite true value to add noise to")
     return float(array) if array.ndim == 0 else array
 
 
@@ -95,7 +97,8 @@ def gaussian_sigma(*, sensitivity: float, epsilon: float, delta: float) -> float
 
     def excess(sigma: float) -> float:
         a, b = sens / (2 * sigma), eps * sigma / sens
-        return norm.cdf(a - b) - math.exp(eps) * norm.cdf(-a - b) - dlt
+        # exp(eps) * cdf(x) in log space: exp(1000) alone overflows a float
+        return norm.cdf(a - b) - math.exp(min(eps + norm.logcdf(-a - b), 700.0)) - dlt
 
     high = sens
     while excess(high) > 0:

@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit._validation import check_binary, check_consistent_length, check_random_state
+from ethicskit._validation import (
+    Interval,
+    check_binary,
+    check_consistent_length,
+    check_param,
+    check_random_state,
+)
 
 __all__ = [
     "MembershipResult",
@@ -218,10 +224,10 @@ def dp_advantage_bound(epsilon: float, delta: float = 0.0) -> float:
     For (epsilon, delta)-DP, TPR <= e^eps * FPR + delta and 1 - FPR <= e^eps (1 - TPR) + delta; the
     largest TPR - FPR allowed is ``(e^eps - 1 + 2 delta) / (e^eps + 1)``.
     """
-    if not np.isfinite(epsilon):
-        return 1.0
-    if epsilon < 0 or not 0 <= delta <= 1:
-        raise ValueError(f"need epsilon >= 0 and delta in [0, 1], got epsilon={epsilon}, delta={delta}")
+    check_param(delta, "delta", [Interval("real", 0, 1)])
+    if isinstance(epsilon, (float, np.floating)) and epsilon == np.inf:
+        return 1.0  # no privacy guarantee (a model trained without DP reports epsilon_ = inf)
+    epsilon = check_param(epsilon, "epsilon", [Interval("real", 0, None)])
     return float(min(1.0, (np.expm1(epsilon) + 2 * delta) / (np.exp(epsilon) + 1)))
 
 
