@@ -51,6 +51,9 @@ def expect_columns(frame: Any, columns: list[str], what: str) -> None:
     """Raise unless ``frame`` is a DataFrame holding every name in ``columns``."""
     import pandas as pd
 
+    if isinstance(columns, (str, bytes)) or not all(isinstance(c, str) for c in columns):
+        # "ab" would silently be read as the columns "a" and "b"
+        raise TypeError(f"columns must be a list of column names, got {columns!r}")
     expect_type(frame, pd.DataFrame, what)
     missing = [c for c in columns if c not in frame.columns]
     expect(not missing, f"{what} should have the column(s) {missing}; it has {list(frame.columns)}.")
@@ -70,6 +73,8 @@ def expect_close(found: Any, expected: Any, what: str, *, tol: float = 1e-6, rev
     reveal : bool
         When False (hidden tests) the expected value is not shown, only how far off the answer is.
     """
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol < 0:
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")  # nan would pass everything
     try:
         found_arr = np.asarray(found, dtype=float)
     except (TypeError, ValueError):
@@ -83,6 +88,11 @@ def expect_close(found: Any, expected: Any, what: str, *, tol: float = 1e-6, rev
         )
     if np.any(np.isnan(found_arr) & ~np.isnan(expected_arr)):
         raise CheckFailed(f"{what} contains NaN where a number was expected.")
+    if np.any(~np.isnan(found_arr) & np.isnan(expected_arr)):  # an undefined value must stay undefined
+        raise CheckFailed(
+            f"{what} holds a number where the value is undefined (NaN): check for an empty group "
+            "or a division by zero."
+        )
     diff = np.abs(np.nan_to_num(found_arr - expected_arr, nan=0.0))
     worst = float(diff.max()) if diff.size else 0.0
     if worst > tol:
@@ -122,10 +132,23 @@ class Parts:
             raise ValueError(f"total must be a positive number of points, got {total!r}")
         self.total = float(total)
         self.earned = 0.0
+        self.assigned = 0.0  # points of every part run so far, passed or not
         self.messages: list[str] = []
 
     def run(self, points: float, check: Callable[[], Any], label: str = "") -> bool:
-        """Run one part; add ``points`` when ``check`` raises nothing, else keep its message."""
+        """Run one part; add ``points`` when ``check`` raises nothing, else keep its message.
+
+        The parts' points must be >= 0 and add up to at most ``total``: a test cell must never
+        award more than the points it is worth.
+        """
+        if isinstance(points, bool) or not isinstance(points, (int, float)) or not math.isfinite(points):
+            raise TypeError(f"points must be a finite number, got {points!r}")
+        if points < 0 or self.assigned + points > self.total + 1e-9:
+            raise ValueError(
+                f"points must be >= 0 and the parts must add up to at most total={self.total:g}; "
+                f"{self.assigned:g} already assigned, this part asks for {points:g}"
+            )
+        self.assigned += points
         prefix = f"{label}: " if label else ""
         try:
             check()
