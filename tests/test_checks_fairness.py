@@ -111,19 +111,25 @@ def test_parity_gaps_checks():
 
 
 def test_lesson_exercises(capsys):
-    checks.q1.check("calibration")
-    assert "correct" in capsys.readouterr().out
-    with pytest.raises(CheckFailed, match="Exercise 1"):
-        checks.q1.check("equalized odds")
+    for said in ("calibration", "sufficiency", "Calibration within groups", "predictive parity"):
+        checks.q1.check(said)
+        assert "correct" in capsys.readouterr().out
+    for wrong in ("equalized odds", "separation", "not calibration"):
+        with pytest.raises(CheckFailed, match="Exercise 1"):
+            checks.q1.check(wrong)
     checks.q2.check(1.5)
     with pytest.raises(CheckFailed):
         checks.q2.check(0.5)
     checks.q3.check(0.6, False)
     with pytest.raises(CheckFailed):
         checks.q3.check(0.6, True)
-    checks.q4.check(False)
-    with pytest.raises(CheckFailed):
-        checks.q4.check(True)
+    # (a) per-group thresholds can equalise error rates; (b) one imperfect predictor cannot
+    checks.q4.check(True, False)
+    for wrong in [(False, False), (True, True)]:
+        with pytest.raises(CheckFailed):
+            checks.q4.check(*wrong)
+    with pytest.raises(CheckFailed, match="answer_a, answer_b"):
+        checks.q4.check(False)
     answer = {
         "reweighing": "pre",
         "correlation_remover": "pre",

@@ -358,8 +358,12 @@ def _check_overlap_function(fn: Any) -> None:
 def _check_proxy(answer: Any, table: Any) -> None:
     expect(isinstance(answer, str), "Answer with the name of one feature, as a string.")
     expect_type(table, pd.DataFrame, "the second argument (the proxy table)")
-    expect(answer != "sex", "sex is not an input of the model; which input carries it in?")
-    expect(answer in table.index, f"{answer!r} is not a feature of the table: {list(table.index)}.")
+    expect(answer.strip().lower() != "sex", "sex is not an input of the model; which input carries it in?")
+    spelled = {str(name).lower(): name for name in table.index}
+    expect(
+        answer.strip().lower() in spelled, f"{answer!r} is not a feature of the table: {list(table.index)}."
+    )
+    answer = spelled[answer.strip().lower()]
     expect(
         answer == table["gap_drop"].idxmax(),
         f"Shuffling {answer!r} shrinks the gap less than another feature does; read the gap_drop column.",

@@ -438,13 +438,22 @@ def check_mitigated_model_hidden(fit_mitigated_model: Callable, *, hidden_seed: 
 # --------------------------------------------------------------------------- lesson exercises
 
 
+_SUFFICIENCY_WORDS = ("calibrat", "sufficien", "predictive parity", "predictive value parity",
+                      "equal precision", "equal ppv", "ppv parity")
+
+
+def _normalise_words(text: str) -> str:
+    return " ".join(text.strip().lower().replace("_", " ").replace("-", " ").split())
+
+
 def _check_q1(definition: Any) -> None:
     expect_type(definition, str, "your answer")
-    answer = definition.strip().lower().replace("_", " ").replace("-", " ")
+    answer = _normalise_words(definition)
     expect(
-        answer in {"calibration", "predictive parity"},
+        not answer.startswith(("not ", "no ", "mis", "un")) and any(w in answer for w in _SUFFICIENCY_WORDS),
         f"you answered {definition!r}. Northpointe showed that a score of, say, 7 means about the same "
-        "re-offence rate for Black and white defendants. Which definition is that?",
+        "re-offence rate for Black and white defendants. Which family of definitions (or which property) "
+        "is that?",
     )
 
 
@@ -461,12 +470,23 @@ def _check_q3(ratio: Any, passes: Any) -> None:
     expect(not passes, "a ratio below 0.8 fails the four-fifths rule, so passes should be False.")
 
 
-def _check_q4(possible: Any) -> None:
-    expect(isinstance(possible, (bool, np.bool_)), "answer True or False.")
+def _check_q4(thresholded: Any, one_predictor: Any = None) -> None:
+    for value, what in ((thresholded, "the first answer (a)"), (one_predictor, "the second answer (b)")):
+        expect(
+            isinstance(value, (bool, np.bool_)),
+            f"{what} should be True or False, not {value!r}. Call q4.check(answer_a, answer_b).",
+        )
     expect(
-        not possible,
-        "not when base rates differ and the classifier is imperfect: that is the impossibility "
-        "result (Chouldechova 2017; Kleinberg, Mullainathan and Raghavan 2016).",
+        bool(thresholded),
+        "(a) is possible: group-specific (if needed, randomised) thresholds on one calibrated score can "
+        "give equal false positive and false negative rates. Section 6's threshold_optimizer_eo does "
+        "exactly that (Hardt, Price and Srebro 2016). The thresholded decisions are a new predictor.",
+    )
+    expect(
+        not one_predictor,
+        "(b) is the impossibility result: for one predictor, FPR = p/(1-p) * (1-PPV)/PPV * (1-FNR) in "
+        "every group (Chouldechova 2017), so with equal precision (PPV) and equal FNR, different base rates "
+        "p force different FPRs, unless the predictions are perfect.",
     )
 
 
@@ -488,9 +508,10 @@ q1 = Exercise(
     _check_q1,
     hints=[
         "ProPublica looked at error rates; the vendor looked at what a score means in each group.",
-        "The property 'same score, same re-offence rate in every group' has a name starting with 'c'.",
+        "The property 'same score, same re-offence rate in every group' is one of the three families of "
+        "section 1; its best-known form starts with 'c'.",
     ],
-    solution="q1.check('calibration')  # also called predictive parity (by score)",
+    solution="q1.check('sufficiency')  # in the form 'calibration within groups' (also: predictive parity)",
 )
 q2 = Exercise(
     "Exercise 2",
@@ -514,10 +535,12 @@ q4 = Exercise(
     "Exercise 4",
     _check_q4,
     hints=[
-        "Recall the numeric experiment: calibrated scores, different base rates, one threshold.",
-        "Look at the FPR of the two groups in that experiment.",
+        "(a) Look at the threshold_optimizer_eo row of section 6's table: its equalized odds difference.",
+        "(b) Section 5: with one threshold, then with per-group thresholds, compare precision, FPR and FNR. "
+        "Which triple never lines up when the base rates differ?",
     ],
-    solution="q4.check(False)",
+    solution="q4.check(True, False)  # (a) separate thresholds can equalise error rates; (b) one imperfect "
+    "predictor cannot have equal precision and equal FPR and FNR when base rates differ",
 )
 q5 = Exercise(
     "Exercise 5",

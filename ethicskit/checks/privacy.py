@@ -524,7 +524,7 @@ def _check_uniqueness(answer: float) -> None:
         answer,
         uniqueness(adult, quasi_identifiers=qis),
         "the share of unique records on age, sex, race, native_country, education",
-        tol=1e-4,
+        tol=5e-4 + 1e-9,  # a share printed as a percentage with one decimal is accepted
     )
 
 

@@ -274,8 +274,9 @@ def _check_metric_name(answer: Any) -> None:
         isinstance(answer, str),
         f"answer with a string such as 'subgroup', 'bpsn' or 'bnsp', not {type(answer).__name__}.",
     )
+    said = " ".join(answer.strip().lower().replace("_", " ").replace("-", " ").replace(",", " ").split())
     expect(
-        answer.strip().lower().replace(" auc", "").replace("_auc", "") == "bpsn",
+        said.removesuffix(" auc").removesuffix(" roc") in {"bpsn", "background positive subgroup negative"},
         f"'{answer}' is not it: which comparison puts the identity's NON-toxic comments against toxic "
         "comments elsewhere?",
     )
@@ -296,7 +297,8 @@ q1 = Exercise(
 def _check_kappa(answer: Any, *, labels_a: Any, labels_b: Any) -> None:
     from sklearn.metrics import cohen_kappa_score
 
-    expect_close(answer, cohen_kappa_score(labels_a, labels_b), "your Cohen's kappa", tol=1e-6)
+    # the lesson prints kappa with 2 decimals: that figure is accepted too
+    expect_close(answer, cohen_kappa_score(labels_a, labels_b), "your Cohen's kappa", tol=5e-3 + 1e-9)
 
 
 q2 = Exercise(
@@ -341,7 +343,10 @@ def _check_best(answer: Any, *, table: pd.DataFrame, column: str = "worst_bpsn_a
         f"pass the comparison table (with a '{column}' column) as table=...",
     )
     best = str(table[column].idxmax())
-    expect(str(answer) == best, f"'{answer}' is not the row with the highest {column} in your table.")
+    expect(
+        str(answer).strip().lower() == best.lower(),
+        f"'{answer}' is not the row with the highest {column} in your table.",
+    )
 
 
 q4 = Exercise(

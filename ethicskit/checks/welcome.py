@@ -9,10 +9,13 @@ __all__ = ["q1", "q2", "q3"]
 
 
 def _check_filtered_rows(answer: int) -> None:
+    import numpy as np
+
     from ethicskit.datasets import load_compas
 
-    expect(isinstance(answer, int) and not isinstance(answer, bool),
+    expect(isinstance(answer, (int, np.integer)) and not isinstance(answer, bool),
            f"Give the number of rows as an int, not {type(answer).__name__}.")
+    answer = int(answer)
     raw, filtered = len(load_compas(raw=True)), len(load_compas())
     expect(answer != raw, f"{raw:,} is the raw file; apply ProPublica's filter (load_compas() does).")
     expect(answer == filtered, f"{answer:,} is not the number of rows after ProPublica's filter.")
