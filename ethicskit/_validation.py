@@ -475,10 +475,8 @@ def as_bool_array(values: Any, name: str) -> np.ndarray:
         return array
     if array.dtype.kind in "iuf" or array.dtype.kind == "O":
         found = set(pd.unique(array).tolist())
-        if all(isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating)) for v in found) and found <= {
-            0,
-            1,
-        }:
+        numeric = all(isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating)) for v in found)
+        if numeric and found <= {0, 1}:
             return array.astype(bool)
     shown = sorted(map(repr, pd.unique(array).tolist()))[:5]
     raise ValueError(f"{name} must hold True/False (or 1/0), found {shown}")
@@ -500,5 +498,7 @@ def check_timestamp(value: Any, name: str) -> str:
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{name} must be an ISO-8601 date-time such as '2024-05-01T12:00:00+00:00', got {value!r}") from None
+        raise ValueError(
+            f"{name} must be an ISO-8601 date-time such as '2024-05-01T12:00:00+00:00', got {value!r}"
+        ) from None
     return value

@@ -35,6 +35,27 @@ class Dataset:
     sensitive_features: list[str] = field(default_factory=list)
     target_description: str = ""
 
+    def __post_init__(self) -> None:
+        # subset() selects rows by index label in both data and target: they must line up exactly
+        check_columns(self.data, [], "data")
+        if not isinstance(self.target, pd.Series):
+            raise TypeError(f"target must be a pandas Series, got {type(self.target).__name__}")
+        if len(self.target) != len(self.data):
+            raise ValueError(
+                f"data has {len(self.data)} rows but target has {len(self.target)}; they must match"
+            )
+        if not self.data.index.equals(self.target.index):
+            raise ValueError(
+                "data and target must share the same index (row labels); use reset_index on both"
+            )
+        if not self.data.index.is_unique:
+            raise ValueError("data's index has repeated labels; use data.reset_index(drop=True)")
+        if isinstance(self.sensitive_features, str):
+            raise TypeError(
+                f"sensitive_features must be a list of column names, got {self.sensitive_features!r}"
+            )
+        check_columns(self.data, list(self.sensitive_features), "data")
+
     @property
     def frame(self) -> pd.DataFrame:
         """Features and target in one DataFrame."""

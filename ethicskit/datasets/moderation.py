@@ -43,11 +43,14 @@ import pandas as pd
 from ethicskit._validation import (
     check_columns,
     check_in_choices,
-    check_positive,
+    check_int,
     check_probability,
     check_random_state,
 )
 from ethicskit.datasets.base import Dataset
+
+#: Most comments one call may generate (about 20 s and 1 GB); a larger ``n`` is surely a typo.
+MAX_COMMENTS = 1_000_000
 
 __all__ = [
     "IDENTITY_TERMS",
@@ -553,7 +556,7 @@ def load_moderation(
         n = 500 if split == "validation" else 2000
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"n must be an int number of comments, got {type(n).__name__}")
-    check_positive(n, "n")
+    check_int(n, "n", minimum=1, maximum=MAX_COMMENTS)  # 10**9 would run for hours, then run out of memory
     check_random_state(random_state)
     stream = {"train": 0, "validation": 1, "balanced": 2}[split]
     rng = np.random.default_rng([int(random_state), stream])

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from ethicskit._validation import check_in_choices
+from ethicskit._validation import check_bool, check_in_choices
 from ethicskit.datasets._files import read_verified
 from ethicskit.datasets.base import Dataset
 
@@ -75,7 +75,7 @@ def load_adult(*, drop_missing: bool = False) -> Dataset:
         ))
     frame = pd.concat(frames, ignore_index=True).dropna(subset=["income"])
     frame = frame.reset_index(drop=True)
-    if drop_missing:
+    if check_bool(drop_missing, "drop_missing"):
         frame = frame.dropna().reset_index(drop=True)
     # the test file writes the label with a trailing dot ("<=50K.")
     target = frame.pop("income").str.rstrip(".").eq(">50K").astype(int).rename("income")
@@ -108,7 +108,7 @@ def load_compas(*, raw: bool = False) -> Dataset:
     text = read_verified("compas-scores-two-years.csv.gz").decode("utf-8")
     frame = pd.read_csv(io.StringIO(text))
     target_column = "two_year_recid"
-    if not raw:
+    if not check_bool(raw, "raw"):
         frame = frame[
             frame["days_b_screening_arrest"].between(-30, 30)
             & (frame["is_recid"] != -1)

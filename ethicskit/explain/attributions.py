@@ -78,7 +78,8 @@ class LocalExplanation:
         # Quality measures pair values[i, j] with data[i, j]; a mismatch would pair the wrong cells.
         for name in ("values", "data"):
             if not isinstance(getattr(self, name), pd.DataFrame):
-                raise TypeError(f"{name} must be a pandas DataFrame, got {type(getattr(self, name)).__name__}")
+                found = type(getattr(self, name)).__name__
+                raise TypeError(f"{name} must be a pandas DataFrame, got {found}")
         if self.values.shape != self.data.shape or list(self.values.columns) != list(self.data.columns):
             raise ValueError(
                 f"values and data must have the same shape and columns, got {self.values.shape} "

@@ -104,7 +104,9 @@ def epsilon_from_history(history: list[tuple[float, float, float]], *, delta: fl
 
     check_probability(delta, "delta", open_interval=True)
     if not isinstance(history, (list, tuple)):
-        raise TypeError(f"history must be a list of (noise_multiplier, sample_rate, steps), got {type(history).__name__}")
+        raise TypeError(
+            f"history must be a list of (noise_multiplier, sample_rate, steps), got {type(history).__name__}"
+        )
     if not history:
         return float("inf")
     accountant = RDPAccountant()
@@ -117,7 +119,9 @@ def epsilon_from_history(history: list[tuple[float, float, float]], *, delta: fl
 def _history_step(step: Any, index: int) -> tuple[float, float, int]:
     """One accountant record, checked: a negative step count would "refund" privacy (epsilon < 0)."""
     if not isinstance(step, (list, tuple)) or len(step) != 3:
-        raise ValueError(f"history[{index}] must be a (noise_multiplier, sample_rate, steps) triple, got {step!r}")
+        raise ValueError(
+            f"history[{index}] must be a (noise_multiplier, sample_rate, steps) triple, got {step!r}"
+        )
     sigma, rate, steps = step
     sigma = check_positive(sigma, f"history[{index}] noise_multiplier")
     rate = check_param(rate, f"history[{index}] sample_rate", [Interval("real", 0, 1, closed="right")])

@@ -21,6 +21,8 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ethicskit._validation import check_bool, check_int
+
 __all__ = [
     "EnergyReport",
     "EnergyMeter",
@@ -67,6 +69,18 @@ def _carbon_intensity(country_iso_code: str) -> float:
     return WORLD_CARBON_INTENSITY
 
 
+def _known_country(code: str) -> bool:
+    """Whether codecarbon's bundled table knows ``code`` (True when the table cannot be read)."""
+    try:  # find the table without importing codecarbon (slow, and noisy at import)
+        import importlib.util
+
+        origin = importlib.util.find_spec("codecarbon").origin
+        table = Path(origin).parent / "data" / "private_infra" / "global_energy_mix.json"
+        return code.upper() in json.loads(table.read_text())
+    except Exception:  # noqa: BLE001 - without the table the world average applies; do not refuse
+        return True
+
+
 class EnergyMeter:
     """Context manager measuring the energy and CO2 of the code inside it.
 
@@ -98,9 +112,14 @@ class EnergyMeter:
             raise ValueError(
                 f"country_iso_code must be a three-letter ISO code like 'FRA', got {country_iso_code!r}"
             )
+        if not _known_country(country_iso_code):
+            raise ValueError(
+                f"country_iso_code {country_iso_code!r} is not a country in codecarbon's energy-mix table; "
+                "use an ISO 3166 alpha-3 code such as 'FRA', 'USA' or 'IND'"
+            )
         self.country_iso_code = country_iso_code.upper()
-        self.use_codecarbon = use_codecarbon
-        self.threads = threads
+        self.use_codecarbon = check_bool(use_codecarbon, "use_codecarbon")
+        self.threads = None if threads is None else check_int(threads, "threads", minimum=1)
         self.report: EnergyReport | None = None
         self._tracker = None
         self._start = 0.0

@@ -27,8 +27,10 @@ import pandas as pd
 
 from ethicskit._validation import (
     as_1d_array,
+    as_numeric_array,
     check_binary,
     check_consistent_length,
+    check_int,
     check_no_nan,
     check_probability,
 )
@@ -52,6 +54,17 @@ def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
     if len(np.unique(labels)) < 2:
         return float("nan")
     return float(roc_auc_score(labels, scores))
+
+
+def _probabilities(values: Any, name: str) -> np.ndarray:
+    """Scores as floats in [0, 1]: on a 0-100 scale every score >= a 0.5 threshold (fpr 1.0)."""
+    array = as_numeric_array(values, name)
+    if array.min() < 0 or array.max() > 1:
+        raise ValueError(
+            f"{name} must be probabilities in [0, 1], found values from {array.min():g} to {array.max():g}"
+            " (divide a 0-100 score by 100)"
+        )
+    return array
 
 
 def _membership(identities: Any, n: int) -> pd.DataFrame:
@@ -99,9 +112,10 @@ def bias_metrics(
         One row per identity (index), columns ``size``, ``subgroup_auc``, ``bpsn_auc``, ``bnsp_auc``,
         ``fpr``, ``fnr``, sorted by ``bpsn_auc`` (worst first).
     """
-    scores = check_no_nan(as_1d_array(scores, "scores"), "scores").astype(float)
+    scores = _probabilities(scores, "scores")
     labels = check_binary(labels, "labels")
     threshold = check_probability(threshold, "threshold")
+    min_size = check_int(min_size, "min_size", minimum=1)
     member = _membership(identities, len(scores))
     check_consistent_length(scores=scores, labels=labels, identities=member)
     if len(np.unique(labels)) < 2:

@@ -31,12 +31,17 @@ import numpy as np
 
 from ethicskit._progress import progress as progress_bar
 from ethicskit._validation import (
+    Interval,
     as_1d_array,
     check_binary,
     check_consistent_length,
     check_no_nan,
     check_positive,
+    validate_params,
 )
+
+_UNIT = [Interval("real", 0, 1)]
+_POSITIVE_INT = [Interval("integral", 1, None)]
 
 __all__ = [
     "TextClassifier",
@@ -201,6 +206,7 @@ class TextClassifier:
         """Token ids of each text (truncated, special tokens added, no padding)."""
         return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
 
+    @validate_params({"batch_size": _POSITIVE_INT})
     def predict_proba(self, texts: Sequence[str], *, batch_size: int = 128) -> np.ndarray:
         """Probability that each text is toxic, as a 1-d array (the model is put in eval mode).
 
@@ -214,6 +220,7 @@ class TextClassifier:
         import torch
 
         texts = check_texts(texts)
+        batch_size = int(batch_size)
         ids = self.encode(texts)
         order = np.argsort([len(x) for x in ids], kind="stable")
         device = next(self.model.parameters()).device
@@ -228,6 +235,7 @@ class TextClassifier:
                 scores[batch] = torch.softmax(logits.float(), dim=-1)[:, 1].cpu().numpy()
         return scores
 
+    @validate_params({"threshold": _UNIT})
     def predict(self, texts: Sequence[str], *, threshold: float = 0.5) -> np.ndarray:
         """0/1 predictions: 1 when P(toxic) >= ``threshold``."""
         return (self.predict_proba(texts) >= threshold).astype(int)
@@ -303,6 +311,20 @@ def _use_accelerate(use_accelerate: bool | None) -> bool:
     return bool(use_accelerate)
 
 
+@validate_params(
+    {
+        "soft_weight": _UNIT,
+        "warmup_ratio": [Interval("real", 0, 1, closed="left")],
+        "group_by_length": ["boolean"],
+        "pad_to": [None, _POSITIVE_INT[0]],
+        "seed": [Interval("integral", 0, None)],
+        "num_threads": [None, _POSITIVE_INT[0]],
+        "progress": [None, "boolean"],
+        "track_energy": ["boolean"],
+        "use_codecarbon": ["boolean"],
+        "use_accelerate": [None, "boolean"],
+    }
+)
 def train_stage(
     classifier: TextClassifier,
     texts: Sequence[str],
@@ -645,6 +667,7 @@ def fine_tune(
     )
 
 
+@validate_params({"soft_weight": _UNIT, "num_layers": _POSITIVE_INT})
 def distill(
     teacher: TextClassifier,
     texts: Sequence[str],
