@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ethicskit._validation import check_consistent_length, check_in_choices, check_positive, check_probability
+from ethicskit._validation import (
+    check_consistent_length,
+    check_finite,
+    check_in_choices,
+    check_positive,
+    check_probability,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -96,6 +102,11 @@ class Stage:
         if self.X.ndim != 2:
             raise ValueError(f"X of stage {self.name!r} must be 2-d (n_samples, n_features), got shape "
                              f"{tuple(self.X.shape)}")
+        if len(self.X) == 0:
+            raise ValueError(f"X of stage {self.name!r} is empty; a stage needs at least one example")
+        # one NaN or inf in the data makes every parameter NaN after the first step, silently
+        check_finite(self.X.numpy(), f"X of stage {self.name!r}")
+        check_finite(self.y.numpy(), f"y of stage {self.name!r}")
         if self.sample_weight is not None:
             w = np.asarray(self.sample_weight, dtype=float)
             check_consistent_length(X=self.X, sample_weight=w)
@@ -118,6 +129,8 @@ class Stage:
                              f"got {self.betas!r}")
         self.betas = (float(self.betas[0]), float(self.betas[1]))
         check_positive(self.eps, f"eps of stage {self.name!r}")
+        if isinstance(self.lr, (int, float, np.number)):
+            check_positive(self.lr, f"lr of stage {self.name!r}", allow_zero=True)
 
     @property
     def n_steps(self) -> int:
@@ -310,6 +323,26 @@ def _plan_steps(stage: Stage, rng: np.random.Generator) -> list[StepRecord]:
     return steps
 
 
+def _check_class_targets(model: Any, stage: Stage) -> None:
+    """Cross-entropy needs integer class indices below the model's number of outputs."""
+    import torch
+
+    if stage.y.dtype != torch.long or stage.y.ndim != 1:
+        raise ValueError(
+            f"y of stage {stage.name!r} must be a 1-d array of integer class indices for "
+            f"loss='cross_entropy', got dtype {stage.y.dtype} and shape {tuple(stage.y.shape)} "
+            "(use loss='mse' for real-valued targets)"
+        )
+    with torch.no_grad():
+        n_outputs = model(stage.X[:1]).shape[-1]
+    found = sorted(set(stage.y.tolist()))
+    if found[0] < 0 or found[-1] >= n_outputs:
+        raise ValueError(
+            f"y of stage {stage.name!r} holds classes {found[:5]}, but the model has {n_outputs} outputs "
+            f"(classes 0..{n_outputs - 1})"
+        )
+
+
 def record_training(model: Any, stages: Sequence[Stage], *, loss: Any = "cross_entropy",
                     carry_optimizer_state: bool = False, random_state: int = 0) -> TrainingRecord:
     """Train ``model`` through ``stages`` (SGD or AdamW per stage) and record everything needed to replay it.
@@ -361,6 +394,9 @@ def record_training(model: Any, stages: Sequence[Stage], *, loss: Any = "cross_e
                          "at every stage start")
     if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
         raise TypeError(f"random_state must be an int, got {type(random_state).__name__}")
+    if loss == "cross_entropy":
+        for stage in stages:
+            _check_class_targets(model, stage)
     rng = np.random.default_rng(random_state)
     record = TrainingRecord(model=model, stages=stages, loss=loss,
                             carry_optimizer_state=bool(carry_optimizer_state))

@@ -16,6 +16,7 @@ import numpy as np
 
 from ethicskit._validation import (
     as_1d_array,
+    check_consistent_length,
     check_no_nan,
     check_positive,
     check_probability,
@@ -34,6 +35,13 @@ class Split:
     X: np.ndarray
     y: np.ndarray
     group: np.ndarray
+
+    def __post_init__(self) -> None:
+        # group_accuracy pairs y[i] with group[i]: a length mismatch would pair the wrong rows
+        X = np.asarray(self.X)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-d (n_samples, n_features), got shape {X.shape}")
+        check_consistent_length(X=X, y=self.y, group=self.group)
 
     def __len__(self) -> int:
         return len(self.y)

@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._validation import (
-    as_1d_array,
+    as_numeric_array,
     check_binary,
     check_columns,
     check_consistent_length,
     check_in_choices,
+    check_no_nan,
 )
 
 __all__ = [
@@ -117,7 +118,7 @@ def metric_value(name: str, y_true: Any, y_pred: Any, *, y_score: Any = None) ->
     check_in_choices(name, KNOWN_METRICS, "metric name")
     y = check_binary(y_true, "y_true")
     p = check_binary(y_pred, "y_pred")
-    s = None if y_score is None else as_1d_array(y_score, "y_score").astype(float)
+    s = None if y_score is None else as_numeric_array(y_score, "y_score")
     check_consistent_length(y_true=y, y_pred=p, y_score=s)
     return KNOWN_METRICS[name](y, p, s)
 
@@ -158,6 +159,8 @@ def _sensitive_frame(sensitive_features: Any, data: pd.DataFrame | None, n_rows:
         )
     if len(frame) != n_rows:
         raise ValueError(f"sensitive_features has {len(frame)} rows but the labels have {n_rows}")
+    for column in frame.columns:  # a missing group is not a group called "nan"
+        check_no_nan(frame[column].to_numpy(), f"sensitive_features column {column!r}")
     return frame.astype(str).reset_index(drop=True)
 
 
@@ -198,7 +201,7 @@ def group_metrics(
     metrics = [check_in_choices(m, KNOWN_METRICS, "metric name") for m in metrics]
     y = check_binary(y_true, "y_true")
     p = check_binary(y_pred, "y_pred")
-    s = None if y_score is None else as_1d_array(y_score, "y_score").astype(float)
+    s = None if y_score is None else as_numeric_array(y_score, "y_score")
     check_consistent_length(y_true=y, y_pred=p, y_score=s)
     groups = _sensitive_frame(sensitive_features, data, len(y))
     rows = [(m, None, None, KNOWN_METRICS[m](y, p, s), len(y)) for m in metrics]
