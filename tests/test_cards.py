@@ -274,3 +274,22 @@ def test_card_takes_the_fairness_audit_emissions_and_datasheet(data):
     unmeasured = ModelCard.from_model(model, X, y, model_name="toy", dataset_name="toy-data")
     assert "not measured" in unmeasured.section("Environmental impact")
     assert "co2_eq_emissions" not in unmeasured.data
+
+
+def test_signed_trail_anchor_in_the_card_survives_a_rewritten_head(card):
+    """#21: an editor who rewrites the trail and the card's head is caught by the signed anchor."""
+    from ethicskit.audit import AuditTrail, _hash, generate_signing_key
+
+    trail = AuditTrail()
+    for i in range(3):
+        trail.record("data", f"decision {i}", author="ana", rationale="reason enough")
+    key = generate_signing_key()
+    card.attach_trail(trail, signing_key=key)
+    assert not card.validate(trail=trail, public_key=key.public_key()).about("audit trail")
+    trail.entries[1]["author"] = "mallory"
+    for i in (1, 2):
+        trail.entries[i]["prev_hash"] = trail.entries[i - 1]["hash"]
+        trail.entries[i]["hash"] = _hash(trail.entries[i])
+    card.data.audit_trail_head = trail.head  # the editor rewrites the card's head too
+    assert not card.validate(trail=trail).about("audit trail")  # the unsigned head proves nothing
+    assert card.validate(trail=trail, public_key=key.public_key()).about("audit trail")

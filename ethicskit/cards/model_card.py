@@ -251,15 +251,20 @@ class ModelCard(_HFModelCard):
         self.text = replace_section(self.text, self._heading(name) or name, text)
         return self
 
-    def attach_trail(self, trail: Any) -> ModelCard:
+    def attach_trail(self, trail: Any, *, signing_key: Any = None) -> ModelCard:
         """Summarise ``trail`` under "Customisation decisions" and record its head hash in the metadata.
 
         Call it last (after the approval): :meth:`validate` with ``trail=`` then catches any later
-        edit, removal or truncation of the trail.
+        edit, removal or truncation of the trail - unless someone rewrites the card's head together
+        with the trail. With ``signing_key`` (an Ed25519 private key,
+        ``ethicskit.audit.generate_signing_key()``) the card also stores a signed anchor, which
+        :meth:`validate` checks with ``public_key=``: without the private key it cannot be rewritten.
         """
         if not hasattr(trail, "summary_markdown") or not hasattr(trail, "head"):
             raise TypeError(f"trail must be an ethicskit.audit.AuditTrail, got {type(trail).__name__}")
         self.data.audit_trail_head = trail.head
+        if signing_key is not None:
+            self.data.audit_trail_anchor = trail.anchor(signing_key).to_dict()
         return self.set_section("Customisation decisions", trail.summary_markdown())
 
     def todo(self) -> list[str]:
@@ -304,6 +309,7 @@ class ModelCard(_HFModelCard):
         tolerance: float = 0.01,
         min_words: int = 12,
         trail: Any = None,
+        public_key: Any = None,
     ) -> Findings:
         """Check the card offline; return the findings (empty when all is well).
 
@@ -325,6 +331,9 @@ class ModelCard(_HFModelCard):
             Shortest acceptable authored section, in words.
         trail : AuditTrail, optional
             Verified, and compared with the head hash the card recorded.
+        public_key : Ed25519 public key, optional
+            Also check the card's signed anchor (:meth:`attach_trail` with ``signing_key``) against
+            ``trail``: catches a trail rewritten together with the card's head.
         """
         tolerance = check_positive(tolerance, "tolerance", allow_zero=True)
         findings = Findings()
@@ -346,8 +355,17 @@ class ModelCard(_HFModelCard):
                 tolerance=tolerance,
                 min_group_size=int(self.data.get("min_group_size", 1) or 1),
             )
+        if public_key is not None and trail is None:
+            raise TypeError("public_key checks the card's signed anchor against a trail; pass trail too")
         if trail is not None:
             report = trail.verify(expected_head=self.data.get("audit_trail_head"))
+            anchor = self.data.get("audit_trail_anchor")
+            if public_key is not None and not anchor:
+                report.problems.append("the card holds no signed anchor (attach_trail with signing_key)")
+            elif public_key is not None:
+                signed = trail.verify(anchor=anchor, public_key=public_key)
+                report.problems += [p for p in signed.problems if p not in report.problems]
+            report.ok = not report.problems
             if not report.ok:
                 findings.append(
                     Finding(
