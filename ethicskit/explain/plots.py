@@ -22,7 +22,39 @@ def _axes(ax: Any, figsize: tuple[float, float]):
     return ax
 
 
-def plot_local(explanation: LocalExplanation, row: int = 0, *, max_features: int = 8, ax: Any = None):
+def _category_name(categories: Mapping[str, Any] | None, feature: str, value: Any) -> str:
+    """``value`` in words: the category a code stands for, or the number itself."""
+    if categories and feature in categories:
+        names = list(categories[feature])
+        try:
+            code = int(value)
+        except (TypeError, ValueError):
+            return str(value)
+        if code == value and 0 <= code < len(names):
+            return str(names[code])
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _check_categories(categories: Any) -> Mapping[str, Any] | None:
+    if categories is not None and not isinstance(categories, Mapping):
+        raise TypeError(
+            "categories must be a dict {column: list of categories} (as returned by ordinal_encode), "
+            f"got {type(categories).__name__}"
+        )
+    return categories
+
+
+def plot_local(
+    explanation: LocalExplanation,
+    row: int = 0,
+    *,
+    max_features: int = 8,
+    categories: Mapping[str, Any] | None = None,
+    ax: Any = None,
+):
     """Bar chart of one instance's attributions (green pushes towards class 1, red away).
 
     Parameters
@@ -32,6 +64,9 @@ def plot_local(explanation: LocalExplanation, row: int = 0, *, max_features: int
         Position (not label) of the instance in ``explanation``.
     max_features : int
         Largest bars shown.
+    categories : dict, optional
+        ``{column: categories}`` from :func:`ordinal_encode`: category codes are shown by name
+        (``status = ... < 0 DM`` instead of ``status = 3``).
     ax : matplotlib Axes, optional
 
     Returns
@@ -42,16 +77,19 @@ def plot_local(explanation: LocalExplanation, row: int = 0, *, max_features: int
         raise TypeError(f"explanation must be a LocalExplanation, got {type(explanation).__name__}")
     if not 0 <= row < len(explanation):
         raise ValueError(f"row must be between 0 and {len(explanation) - 1}, got {row}")
+    categories = _check_categories(categories)
     values = explanation.values.iloc[row]
     data = explanation.data.iloc[row]
     top = values.abs().sort_values(ascending=False).index[:max_features][::-1]
     ax = _axes(ax, (6, 0.4 * len(top) + 1))
-    labels = [f"{name} = {data[name]:g}" for name in top]
+    labels = [f"{name} = {_category_name(categories, name, data[name])}" for name in top]
     colours = ["tab:green" if values[n] > 0 else "tab:red" for n in top]
     ax.barh(labels, values[top], color=colours)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(f"contribution to {explanation.output} of class 1 ({explanation.method})")
-    ax.set_title(f"instance {explanation.values.index[row]!r}: base {explanation.base_values[row]:.3f}")
+    label = explanation.values.index[row]
+    label = label.item() if hasattr(label, "item") else label  # 749, not np.int64(749)
+    ax.set_title(f"row {label}: base value {explanation.base_values[row]:.3f}")
     return ax
 
 
@@ -70,18 +108,39 @@ def plot_global(importance: LocalExplanation | pd.Series, *, max_features: int =
     return ax
 
 
-def plot_beeswarm(explanation: LocalExplanation, *, max_features: int = 10, ax: Any = None):
-    """shap's beeswarm summary: one dot per instance and feature, coloured by the feature value."""
+def plot_beeswarm(
+    explanation: LocalExplanation,
+    *,
+    max_features: int = 10,
+    categories: Mapping[str, Any] | None = None,
+    ax: Any = None,
+):
+    """shap's beeswarm summary: one dot per instance and feature, coloured by the feature value.
+
+    Category codes have no order, so colouring them from "low" to "high" would mean nothing: the
+    features named in ``categories`` (from :func:`ordinal_encode`) are drawn in grey and marked
+    "(category)"; only numeric features get the colour scale.
+    """
     import matplotlib.pyplot as plt
 
     if not isinstance(explanation, LocalExplanation):
         raise TypeError(f"explanation must be a LocalExplanation, got {type(explanation).__name__}")
+    categories = _check_categories(categories)
     ax = _axes(ax, (7, 0.4 * max_features + 1.5))
     shap = import_shap()
-    with quiet():
-        shap.plots.beeswarm(
-            explanation.to_shap(), max_display=max_features, ax=ax, show=False, plot_size=None
+    shown = explanation.to_shap()
+    if categories:
+        names = list(explanation.feature_names)
+        data = np.array(shown.data, dtype=float, copy=True)
+        for j, name in enumerate(names):
+            if name in categories:
+                data[:, j] = np.nan  # shap draws NaN values in grey, outside the colour scale
+                names[j] = f"{name} (category)"
+        shown = shap.Explanation(
+            values=shown.values, base_values=shown.base_values, data=data, feature_names=names
         )
+    with quiet():
+        shap.plots.beeswarm(shown, max_display=max_features, ax=ax, show=False, plot_size=None)
     plt.tight_layout()
     return ax
 

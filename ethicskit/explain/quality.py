@@ -38,20 +38,32 @@ __all__ = [
 ]
 
 
-def reference_row(background: pd.DataFrame) -> pd.DataFrame:
-    """The one-row "feature removed" reference: the lower median of each column of ``background``.
+def reference_row(background: pd.DataFrame, *, categorical: Any = ()) -> pd.DataFrame:
+    """The one-row "feature removed" reference: each column's typical value in ``background``.
 
-    The lower median is always a value that occurs in the column, so an integer category code stays a
-    valid code.
+    A numeric column gets its lower median (always a value that occurs in the column). A column named
+    in ``categorical`` (integer category codes, e.g. from :func:`ordinal_encode`) gets its most common
+    category: the median of arbitrary codes would be a category chosen by alphabetical order.
 
     Examples
     --------
     >>> reference_row(pd.DataFrame({"code": [0, 1, 2, 3], "x": [0.5, 1.5, 2.5, 3.5]}))
        code    x
     0     1  1.5
+    >>> codes = pd.DataFrame({"colour": [0, 2, 2, 1], "x": [0.5, 1.5, 2.5, 3.5]})
+    >>> reference_row(codes, categorical=["colour"])
+       colour    x
+    0       2  1.5
     """
     background = check_frame(background, "background")
+    if isinstance(categorical, str) or not all(c in background.columns for c in categorical):
+        raise ValueError(
+            f"categorical must be a list of columns of background, got {categorical!r}; "
+            f"the columns are {list(background.columns)}"
+        )
     medians = background.quantile(0.5, interpolation="lower", numeric_only=False)
+    for column in categorical:
+        medians[column] = background[column].mode().iloc[0]  # ties: the smallest code
     return medians.to_frame().T.reset_index(drop=True).astype(background.dtypes.to_dict())
 
 
