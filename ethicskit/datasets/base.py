@@ -54,7 +54,7 @@ class Dataset:
             raise TypeError(
                 f"sensitive_features must be a list of column names, got {self.sensitive_features!r}"
             )
-        check_columns(self.data, list(self.sensitive_features), "data")
+        check_columns(self.data, list(self.sensitive_features), "data (sensitive_features)")
 
     @property
     def frame(self) -> pd.DataFrame:

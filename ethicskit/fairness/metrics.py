@@ -41,7 +41,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit._validation import as_1d_array, check_no_nan, check_positive, check_probability
+from ethicskit._validation import (
+    as_numeric_array,
+    check_positive,
+    check_probability,
+)
 from ethicskit.fairness._common import (
     INTERSECTION_SEP,
     as_sensitive_frame,
@@ -214,9 +218,9 @@ class FairnessAudit:
 def _validate_scores(scores: Any, n: int) -> np.ndarray | None:
     if scores is None:
         return None
-    array = check_no_nan(as_1d_array(scores, "scores"), "scores").astype(float)
+    array = as_numeric_array(scores, "scores")  # "0.7" strings are a mistake upstream, not data
     check_lengths(y_true=np.empty(n), scores=array)
-    if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
+    if array.min() < 0 or array.max() > 1:
         raise ValueError("scores must be probabilities of label 1 in [0, 1] (e.g. predict_proba(X)[:, 1])")
     return array
 

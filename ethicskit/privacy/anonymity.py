@@ -54,7 +54,7 @@ def _check_qis(data: pd.DataFrame, quasi_identifiers: Sequence[str]) -> list[str
     qis = list(quasi_identifiers)
     if not qis:
         raise ValueError("quasi_identifiers is empty; name at least one column")
-    check_columns(data, qis, "data")
+    check_columns(data, qis, "data (quasi_identifiers)")
     if len(data) == 0:
         raise ValueError("data has no rows")
     return qis

@@ -23,8 +23,11 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._validation import (
+    Interval,
     as_1d_array,
+    as_numeric_array,
     check_no_nan,
+    check_param,
     check_positive,
     check_probability,
     check_random_state,
@@ -172,8 +175,10 @@ def noisy_mean(
     Half the budget buys a noisy sum (sensitivity ``max(|lower|, |upper|)``), half a noisy count
     (sensitivity 1); the result is clipped back into ``[lower, upper]``.
     """
-    array = check_no_nan(as_1d_array(values, "values"), "values").astype(float)
-    if not (np.isfinite(lower) and np.isfinite(upper)) or lower >= upper:
+    array = as_numeric_array(values, "values")  # inf would survive clipping as a bound, silently
+    lower = check_param(lower, "lower", [Interval("real", None, None)])
+    upper = check_param(upper, "upper", [Interval("real", None, None)])
+    if lower >= upper:
         raise ValueError(f"need finite bounds with lower < upper, got lower={lower}, upper={upper}")
     eps = _check_epsilon(epsilon)
     rng = check_random_state(random_state)

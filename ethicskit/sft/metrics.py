@@ -26,12 +26,14 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._validation import (
+    Interval,
     as_1d_array,
     as_numeric_array,
     check_binary,
     check_consistent_length,
     check_int,
     check_no_nan,
+    check_param,
     check_probability,
 )
 
@@ -147,7 +149,8 @@ def bias_metrics(
 
 def generalized_mean(values: Any, *, power: float = -5.0) -> float:
     """Generalised (power) mean; a negative power weights the worst values most (Borkan et al.: -5)."""
-    array = np.asarray(values, dtype=float)
+    power = check_param(power, "power", [Interval("real", None, None)])
+    array = as_numeric_array(values, "values", allow_nan=True)  # NaN = an undefined AUC, left out
     array = array[~np.isnan(array)]
     if array.size == 0:
         raise ValueError("values must hold at least one non-NaN number")
