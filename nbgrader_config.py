@@ -19,6 +19,12 @@ c.CourseDirectory.include = ["*.ipynb", "*.csv", "*.csv.gz", "*.json", "*.md", "
 c.CourseDirectory.db_url = os.environ.get(
     "ETHICSKIT_DB_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
 )
+# Never copied into feedback/ (nor anywhere else nbgrader copies a submission's files): the grading
+# record holds the instructor-facing reasons and events of a grading run.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "ethicskit-grading.json"]
+# Feedback through nbgrader (`nbgrader generate_feedback`, formgrader's "Generate Feedback") renders the
+# kit's own page: points, plain messages, grader comments; never test sources, seeds or tracebacks.
+c.GenerateFeedback.exporter_class = "ethicskit.course.feedback.KitFeedbackExporter"
 # Student-facing stubs in released notebooks.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -72,6 +72,7 @@ def run(command: list[str], cwd: Path) -> tuple[float, str]:
 def isolated_overhead(samples: int = 3, *, sandbox: bool = True) -> tuple[float, float]:
     """Median seconds of one submission through ethicskit's worker (sanitize skipped) vs a bare run."""
     from ethicskit.course.execute import execute_submission
+    from ethicskit.course.tasks import GradingTask, Limits
 
     ours, bare = [], []
     source = FIXTURE / "demo_submissions" / "correct" / LAB / f"{LAB}.ipynb"
@@ -82,7 +83,13 @@ def isolated_overhead(samples: int = 3, *, sandbox: bool = True) -> tuple[float,
             shutil.copy(source, target)
             start = time.perf_counter()
             execute_submission(
-                {"notebook": str(target), "sandbox": sandbox, "recheck": True, "cell_timeout": 60}
+                GradingTask(
+                    student="bench",
+                    lab=LAB,
+                    notebook=str(target),
+                    sandbox=sandbox,
+                    limits=Limits(cell_timeout=60),
+                )
             )
             ours.append(time.perf_counter() - start)
     return statistics.median(ours), statistics.median(bare)

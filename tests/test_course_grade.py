@@ -87,20 +87,25 @@ def _fake_execute(task):
     import os
     import time
 
-    if task["student"] == "crasher":
+    from ethicskit.course.tasks import GradingOutcome
+
+    if task.student == "crasher":
         os._exit(1)  # the worker process dies
     time.sleep(0.2)
-    return {"status": "complete", "total_seconds": 0.2, "who": task["student"]}
+    return GradingOutcome(status="complete", reason=task.student, total_seconds=0.2)
 
 
 def test_a_crashing_worker_fails_only_its_own_submission(monkeypatch):
     import ethicskit.course.grade as grading
 
     monkeypatch.setattr(grading, "execute_submission", _fake_execute)
-    tasks = [{"student": s} for s in ("a", "crasher", "b", "c")]
+    from ethicskit.course.tasks import GradingTask
+
+    tasks = [GradingTask(student=s, lab="lab", notebook="x.ipynb") for s in ("a", "crasher", "b", "c")]
     outcomes = grading._execute_all(tasks, jobs=2, say=lambda message: None)
-    assert [o.get("who") for o in outcomes] == ["a", None, "b", "c"]
-    assert outcomes[1]["status"] == "error" and "crashed" in outcomes[1]["reason"]
+    assert [o.reason for o in outcomes[::2]] == ["a", "b"] and outcomes[3].reason == "c"
+    assert outcomes[1].status == "error" and "crashed" in outcomes[1].reason
+    assert outcomes[1].verdicts == ()  # nothing judged, so nothing can score
 
 
 def test_a_lab_sets_its_own_grading_limits(tmp_path):

@@ -55,3 +55,29 @@ def test_committed_labs_match_solutions():
     """The student versions in labs/ are exactly what solutions/ generate (CI fails on drift)."""
     stale = check_release(REPO_ROOT)
     assert stale == {}, f"labs/ is out of date; run `ethicskit course release`: {stale}"
+
+
+@pytest.mark.slow
+def test_release_never_overwrites_a_students_answers(course, capsys):
+    import nbformat
+
+    release(course)
+    released = course / "labs" / "demo-lab" / "demo-lab.ipynb"
+    notebook = nbformat.read(released, as_version=4)
+    answer = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    answer.source = "def mean_gap(a, b):\n    return sum(a) / len(a) - sum(b) / len(b)  # my own answer\n"
+    nbformat.write(notebook, released)
+    mine = released.read_text()
+    assert main(["course", "release", "--course", str(course)]) == 1
+    message = capsys.readouterr().err
+    assert "q1-answer" in message and "ethicskit course work" in message and "--force" in message
+    assert released.read_text() == mine  # untouched
+    # the self-learner's own copy: made once, never overwritten
+    assert main(["course", "work", "demo-lab", "--course", str(course)]) == 0
+    assert (course / "work" / "demo-lab" / "demo-lab.ipynb").exists()
+    assert main(["course", "work", "demo-lab", "--course", str(course)]) == 1
+    # --force regenerates, after moving the answers aside
+    assert main(["course", "release", "--force", "--course", str(course)]) == 0
+    backups = list((course / "labs-backup").glob("demo-lab-*/demo-lab.ipynb"))
+    assert len(backups) == 1 and backups[0].read_text() == mine
+    assert "my own answer" not in released.read_text()

@@ -8,15 +8,20 @@ two derived hostile students, so every lab is covered without its author writing
 * ``auto-monkeypatch``: the released (empty) lab plus a cell that makes every ethicskit check pass
   and fakes every variable the tests use; must score 0;
 * ``auto-edit-test``: the ``correct`` demo with every test cell replaced; the edit must not help
-  (same score as ``correct``).
+  (same score as ``correct``);
+* ``auto-exit-in-check``: the released lab plus a cell that makes every check kill the kernel; the
+  kernel dies in the first test cell, so no test cell ran to completion: must score 0 (fail closed).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -65,6 +70,20 @@ for _attr in dir(_checks):
 builtins.AssertionError = _Never
 """
 
+EXIT_IN_CHECK = """# derived hostile student: every check kills the kernel, inside the test cell
+import importlib, os, pkgutil, sys
+import ethicskit.checks
+for _info in pkgutil.iter_modules(ethicskit.checks.__path__):
+    importlib.import_module("ethicskit.checks." + _info.name)
+def _die(*args, **kwargs):
+    os._exit(1)
+for _name, _module in list(sys.modules.items()):
+    if _name.startswith("ethicskit.checks"):
+        for _attr in dir(_module):
+            if _attr.startswith(("check", "expect")) or _attr in ("Parts", "CheckFailed"):
+                setattr(_module, _attr, _die)
+"""
+
 
 def _digest(folder: Path) -> str:
     h = hashlib.sha256()
@@ -90,12 +109,14 @@ def _derive_hostile(course: Path, lab: str, submissions: Path, expected: dict) -
     source = nbformat.read(course / "solutions" / lab / f"{lab}.ipynb", as_version=4)
     names = sorted({n for c in _test_cells(source) for n in variables_used(c.source)})
     attack = MONKEYPATCH + "".join(f"{n} = _Anything()\n" for n in names)
-    notebook = nbformat.read(released, as_version=4)
-    notebook.cells.insert(1, nbformat.v4.new_code_cell(attack))
-    out = {"auto-monkeypatch": 0.0}
-    target = submissions / "auto-monkeypatch" / lab
-    target.mkdir(parents=True)
-    nbformat.write(notebook, target / f"{lab}.ipynb")
+    out = {}
+    for student, cell in (("auto-monkeypatch", attack), ("auto-exit-in-check", EXIT_IN_CHECK)):
+        notebook = nbformat.read(released, as_version=4)
+        notebook.cells.insert(1, nbformat.v4.new_code_cell(cell))
+        target = submissions / student / lab
+        target.mkdir(parents=True)
+        nbformat.write(notebook, target / f"{lab}.ipynb")
+        out[student] = 0.0
     correct = submissions / "correct" / lab / f"{lab}.ipynb"
     if correct.exists():
         notebook = nbformat.read(correct, as_version=4)
@@ -108,15 +129,8 @@ def _derive_hostile(course: Path, lab: str, submissions: Path, expected: dict) -
     return out
 
 
-def _check_feedback_and_report(course: Path, lab: str, expected: dict) -> None:
-    """Feedback never shows hidden tests, reference solutions or tracebacks; the report adds up."""
-    import pandas as pd
-
-    from ethicskit.course.feedback import write_feedback
-    from ethicskit.course.report import write_report
-
-    pages = write_feedback(course, lab=lab)
-    assert len(pages) == len(expected)
+def _secrets(course: Path, lab: str) -> list[str]:
+    """Lines of the lab's hidden tests and reference solutions, and the seeds the hidden tests use."""
     source = nbformat.read(course / "solutions" / lab / f"{lab}.ipynb", as_version=4)
     secrets = []
     for cell in source.cells:
@@ -125,13 +139,64 @@ def _check_feedback_and_report(course: Path, lab: str, expected: dict) -> None:
             if begin in cell.source:
                 inner = cell.source.split(begin, 1)[1].split(end, 1)[0]
                 secrets += [line.strip() for line in inner.splitlines() if len(line.strip()) > 25]
+                if block == "HIDDEN TESTS":
+                    secrets += re.findall(r"\w*seed\w*\s*=\s*\d+", inner)
+    return secrets
+
+
+def _assert_no_leak(pages: list[Path], secrets: list[str]) -> None:
     for page in pages:
         text = page.read_text()
-        assert "Traceback" not in text and "BEGIN HIDDEN" not in text and 'File "' not in text
+        assert "Traceback" not in text and "BEGIN HIDDEN" not in text and 'File "' not in text, page
         leaked = [s for s in secrets if s in text]
         assert not leaked, f"{page} shows hidden test or solution lines: {leaked[:2]}"
+
+
+def _grade_by_hand(course: Path, lab: str, student: str) -> tuple[str | None, float]:
+    """Give the first hand-graded part of ``student`` a score and a comment, as formgrader does."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for notebook in gb.find_submission(lab, student).notebooks:
+            for grade_ in notebook.grades:
+                if grade_.needs_manual_grade:
+                    grade_.manual_score = grade_.max_score
+                    grade_.needs_manual_grade = False  # as formgrader does when a score is entered
+                    comment = gb.find_comment(grade_.name, notebook.name, lab, student)
+                    comment.manual_comment = "A careful answer; cite the section of the card next time."
+                    gb.db.commit()
+                    return comment.manual_comment, float(grade_.max_score)
+    return None, 0.0
+
+
+def _check_feedback_and_report(course: Path, lab: str, expected: dict) -> None:
+    """Feedback (the kit's and nbgrader's own) never leaks; hand grades show; the report adds up."""
+    import pandas as pd
+
+    from ethicskit.course.feedback import write_feedback
+    from ethicskit.course.report import write_report
+
+    comment, hand_points = _grade_by_hand(course, lab, sorted(expected)[0])
+    pages = write_feedback(course, lab=lab)
+    assert len(pages) == len(expected)
+    secrets = _secrets(course, lab)
+    _assert_no_leak(pages, secrets)
+    if comment:
+        assert comment in pages[0].read_text() and "pending" not in pages[0].read_text()
+    # nbgrader's own command (what formgrader's "Generate Feedback" runs) writes the kit's page too
+    nbgrader = Path(sys.executable).parent / "nbgrader"
+    subprocess.run(
+        [str(nbgrader), "generate_feedback", lab, "--force"], cwd=course, check=True, capture_output=True
+    )
+    theirs = sorted((course / "feedback").rglob("*.html"))
+    assert len(theirs) == len(expected)
+    _assert_no_leak(theirs, secrets)
+    assert not list((course / "feedback").rglob("ethicskit-grading.json"))
     totals = pd.read_csv(write_report(course, out=course / "reports")[1])
-    assert dict(zip(totals["student"], totals["score"], strict=False)) == pytest.approx(expected)
+    hand = {sorted(expected)[0]: hand_points}
+    assert dict(zip(totals["student"], totals["score"], strict=False)) == pytest.approx(
+        {s: v + hand.get(s, 0.0) for s, v in expected.items()}
+    )
 
 
 @pytest.mark.grading

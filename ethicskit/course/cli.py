@@ -26,7 +26,7 @@ def _course(args) -> Path:
 
 
 def _cmd_release(args) -> int:
-    from ethicskit.course.release import check_release, release
+    from ethicskit.course.release import StudentWorkError, check_release, release
 
     root = _course(args)
     if args.check:
@@ -40,8 +40,26 @@ def _cmd_release(args) -> int:
                 print(f"  - {problem}", file=sys.stderr)
         print("run `ethicskit course release` and commit labs/", file=sys.stderr)
         return 1
-    for lab in release(root, args.labs or None):
+    try:
+        released = release(root, args.labs or None, force=args.force)
+    except StudentWorkError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 1
+    for lab in released:
         print(f"released {lab} -> labs/{lab}")
+    return 0
+
+
+def _cmd_work(args) -> int:
+    from ethicskit.course.release import copy_for_work
+
+    root = _course(args)
+    try:
+        target = copy_for_work(root, args.lab, Path(args.to) if args.to else None)
+    except (FileExistsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"copied labs/{args.lab} to {target}: work there; no kit command writes that folder")
     return 0
 
 
@@ -134,6 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 naming each lab whose committed labs/ differ from what solutions/ generate",
     )
+    release.add_argument(
+        "--force",
+        action="store_true",
+        help="regenerate labs that hold a student's answers, after moving them to labs-backup/",
+    )
+
+    work = add("work", _cmd_work, "copy a lab into work/LAB to answer it there (no kit command writes work/)")
+    work.add_argument("lab", help="lab id")
+    work.add_argument("--to", help="target folder (default: work/LAB)")
 
     grade = add("grade", _cmd_grade, "autograde submissions in a sandbox, in parallel")
     grade.add_argument(

@@ -1,8 +1,18 @@
-"""Execute one sanitized submission (in the sandbox), snapshot before test cells, recheck after.
+"""Execute one submission's notebook in the sandbox, recheck it, and judge every test cell.
 
-:func:`execute_submission` is what each parallel grading worker runs. It never touches the
-gradebook: it reads the sanitized notebook, writes the executed one back, and returns a small dict
-(status, reason, timings) that the grader records.
+:func:`execute_submission` is what each grading worker runs, as a pipeline of small phases:
+
+1. **sanitize**: nbgrader's sanitizing preprocessors restore the lab's test cells (gradebook read-only);
+2. **run**: the notebook runs in its own sandboxed kernel; before each test cell the variables it
+   names are snapshotted;
+3. **recheck**: one fresh sandboxed process reruns every test cell on the snapshots
+   (:mod:`ethicskit.course.recheck`);
+4. **judge**: every test cell gets a :class:`~ethicskit.course.tasks.CellVerdict`. Fail closed: a cell
+   earns points only when it ran to completion in the kernel *and* passed the recheck; a cell that did
+   not run, or whose kernel died, or that the recheck could not confirm, scores zero with the reason.
+
+The worker never writes the gradebook: it writes the executed notebook back to the task's path and
+returns a :class:`~ethicskit.course.tasks.GradingOutcome`.
 """
 
 from __future__ import annotations
@@ -15,16 +25,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
 from ethicskit.course.recheck import MARKER, variables_used
+from ethicskit.course.tasks import CellVerdict, GradingOutcome, GradingTask, crashed_outcome
 
-__all__ = ["execute_submission", "is_test_cell", "sanitize", "MAX_OUTPUT_BYTES"]
+__all__ = ["execute_submission", "is_test_cell", "sanitize", "judge_cells", "cell_score", "MAX_OUTPUT_BYTES"]
 
 MAX_OUTPUT_BYTES = 2 * 10**6
+#: error names the engine writes into a cell's outputs (feedback shows their message as it is)
+ENGINE_ERRORS = ("RecheckFailed", "NotRun", "KernelDied", "KernelStopped")
 
 
 def sanitize(notebook, *, db_url: str, lab: str, student: str, notebook_id: str):
@@ -63,8 +77,47 @@ def is_test_cell(cell: NotebookNode) -> bool:
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
+def _points(cell: NotebookNode) -> float:
+    return float(cell.metadata["nbgrader"].get("points", 0) or 0)
+
+
+def cell_score(cell: NotebookNode) -> tuple[float, str]:
+    """Points a test cell's outputs show, and why it lost any.
+
+    Like nbgrader's ``determine_grade`` (an error output scores zero; a number as the last result is
+    partial credit), with two differences: it is only asked about cells that ran to completion (so
+    "no output" means the checks passed, never "did not run"), and output on stderr does not fail a
+    cell (a logged warning is not a failed check).
+    """
+    points = _points(cell)
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return 0.0, f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
+        if output.get("output_type") == "execute_result":
+            text = output.get("data", {}).get("text/plain", "")
+            try:
+                value = float(text)
+            except (TypeError, ValueError):
+                continue
+            value = max(0.0, min(value, points))
+            return value, "" if value >= points else f"{value:g} of {points:g} points"
+    return points, ""
+
+
 def _error_output(ename: str, message: str) -> NotebookNode:
     return nbformat.v4.new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
+
+
+@dataclass
+class KernelRun:
+    """What the run phase leaves behind: which cells completed, snapshots, why it stopped."""
+
+    notebook: NotebookNode
+    executed: set[int] = field(default_factory=set)
+    snapshots: dict[int, str] = field(default_factory=dict)
+    stopped: str | None = None
+    events: list[str] = field(default_factory=list)
+    limits_mode: str = "none"
 
 
 def _make_executor(*, manager_class, cell_timeout: float, deadline: float, snapshot_dir: Path | None):
@@ -96,19 +149,25 @@ def _make_executor(*, manager_class, cell_timeout: float, deadline: float, snaps
             try:
                 await super().async_execute_cell(cell, cell_index, execution_count, store_history)
             except DeadKernelError:
-                self.stopped = "the kernel died"
-                cell.outputs.append(_error_output("KernelDied", "the notebook stopped here: " + self.stopped))
+                self._stop(cell, cell_index, "KernelDied", "the kernel died")
                 return cell
             except Exception as error:  # noqa: BLE001 - an unresponsive kernel, a timeout without interrupt
-                self.stopped = f"the kernel stopped responding ({type(error).__name__})"
-                cell.outputs.append(
-                    _error_output("KernelStopped", "the notebook stopped here: " + self.stopped)
+                self._stop(
+                    cell,
+                    cell_index,
+                    "KernelStopped",
+                    f"the kernel stopped responding ({type(error).__name__})",
                 )
                 return cell
             self.executed.add(cell_index)
             if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
                 self.events.append(f"cell {cell_index} stopped at the time limit")
             return cell
+
+        def _stop(self, cell, cell_index, ename: str, reason: str) -> None:
+            self.stopped = reason
+            cell.outputs.append(_error_output(ename, "the notebook stopped here: " + reason))
+            self.nb.cells[cell_index] = cell  # nbclient left whatever ran last at this index
 
         async def _snapshot(self, cell, cell_index):
             names = variables_used(cell.source)
@@ -121,6 +180,8 @@ def _make_executor(*, manager_class, cell_timeout: float, deadline: float, snaps
                 await super().async_execute_cell(probe, cell_index, None, False)
             except Exception:  # noqa: BLE001 - the recheck then reports a missing snapshot
                 return
+            finally:
+                self.nb.cells[cell_index] = cell  # nbclient stores the probe at the test cell's index
             self.snapshots[cell_index] = str(path)
 
         execute_cell = run_sync(async_execute_cell)
@@ -152,7 +213,7 @@ def _make_executor(*, manager_class, cell_timeout: float, deadline: float, snaps
     return executor
 
 
-def _manager_class(*, sandbox: bool, runtime: Path, workdir: Path, hidden: list[str], limits):
+def _manager_class(*, sandbox: bool, runtime: Path, workdir: Path, hidden: tuple[str, ...], limits):
     from traitlets import Any as AnyTrait
 
     from ethicskit.course.sandbox import PlainIpcKernelManager, SandboxKernelManager, SandboxPolicy
@@ -175,22 +236,55 @@ def _manager_class(*, sandbox: bool, runtime: Path, workdir: Path, hidden: list[
     )
 
 
-def _recheck(
-    notebook,
-    snapshots: dict[int, str],
-    *,
-    scratch: Path,
-    sandbox: bool,
-    hidden: list[str],
-    limits,
-    timeout: float,
-) -> tuple[dict[int, dict], str | None]:
-    """Run the recheck process; return verdicts by cell index and a problem description."""
-    from ethicskit.course.sandbox import SandboxPolicy, bwrap_command
+def _run_kernel(notebook, task: GradingTask, *, scratch: Path, start: float) -> KernelRun:
+    """The run phase: execute every cell in a limited (sandboxed) kernel."""
+    from ethicskit.course.sandbox import CgroupLimits
 
+    runtime, workdir = scratch / "rt", scratch / "work"
+    limits = CgroupLimits(memory_mb=task.limits.memory_mb, max_processes=task.limits.max_processes)
+    if task.sandbox:
+        limits.create()
+    try:
+        executor = _make_executor(
+            manager_class=_manager_class(
+                sandbox=task.sandbox, runtime=runtime, workdir=workdir, hidden=task.hidden, limits=limits
+            ),
+            cell_timeout=float(task.limits.cell_timeout),
+            deadline=start + float(task.limits.notebook_timeout),
+            snapshot_dir=runtime if task.recheck else None,
+        )
+        try:
+            notebook, _ = executor.preprocess(notebook, {"metadata": {"path": str(workdir)}})
+        except Exception as error:  # noqa: BLE001 - the kernel never started, or died while starting
+            executor.stopped = (
+                executor.stopped or f"the notebook could not run ({type(error).__name__}: {error})"
+            )
+            notebook = executor.nb if getattr(executor, "nb", None) is not None else notebook
+        if executor.stopped and limits.killed_by_memory():
+            executor.stopped += " (memory limit reached)"
+        if limits.hit_process_limit():
+            executor.events.append("the process limit refused new processes")
+    finally:
+        limits.remove()
+    return KernelRun(
+        notebook=notebook,
+        executed=set(executor.executed),
+        snapshots=dict(executor.snapshots),
+        stopped=executor.stopped,
+        events=list(executor.events),
+        limits_mode=limits.mode,
+    )
+
+
+def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[int, dict], str | None]:
+    """The recheck phase: rerun test cells that scored in the kernel, in a fresh sandboxed process."""
+    from ethicskit.course.sandbox import CgroupLimits, SandboxPolicy, bwrap_command
+
+    # a cell that scored zero in the kernel cannot go lower: no need to recheck it
     jobs = [
-        {"index": i, "source": notebook.cells[i].source, "snapshot": path}
-        for i, path in sorted(snapshots.items())
+        {"index": i, "source": run.notebook.cells[i].source, "snapshot": path}
+        for i, path in sorted(run.snapshots.items())
+        if i in run.executed and cell_score(run.notebook.cells[i])[0] > 0
     ]
     if not jobs:
         return {}, None
@@ -199,9 +293,14 @@ def _recheck(
     command = [sys.executable, "-m", "ethicskit.course.recheck", str(job_file)]
     workdir = scratch / "recheck"
     workdir.mkdir(exist_ok=True)
-    if sandbox:
+    # a fresh cgroup: whatever the notebook left behind cannot starve the recheck
+    limits = CgroupLimits(memory_mb=task.limits.memory_mb, max_processes=task.limits.max_processes)
+    if task.sandbox:
+        limits.create()
         policy = SandboxPolicy(
-            hidden=[Path(h) for h in hidden], memory_mb=limits.memory_mb, max_processes=limits.max_processes
+            hidden=[Path(h) for h in task.hidden],
+            memory_mb=task.limits.memory_mb,
+            max_processes=task.limits.max_processes,
         )
         command = limits.wrap(
             bwrap_command(command, policy=policy, writable=[workdir, scratch / "rt"], cwd=workdir)
@@ -212,185 +311,161 @@ def _recheck(
             command,
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=float(task.limits.cell_timeout) * len(jobs) + 30,
             cwd=workdir,
             env=env,
             start_new_session=True,
         )
     except subprocess.TimeoutExpired:
         return {}, "the recheck ran out of time"
+    finally:
+        limits.remove()
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(MARKER):
             return {v["index"]: v for v in json.loads(line[len(MARKER) :])}, None
     return {}, f"the recheck process failed (exit {done.returncode})"
 
 
-def _kernel_score(cell) -> float:
-    from nbgrader.utils import determine_grade
-
-    score, _ = determine_grade(cell)
-    return float(score or 0.0)
-
-
-def _apply_recheck(
-    notebook, verdicts: dict[int, dict], snapshots: dict[int, str], problem: str | None, executed: set[int]
-) -> list[str]:
-    """Keep the lower verdict of kernel and recheck for every test cell; return what changed."""
-    from nbgrader.utils import determine_grade
-
-    changes = []
-    for index, cell in enumerate(notebook.cells):
-        if not is_test_cell(cell) or index not in executed:
-            continue
-        kernel_score, max_points = determine_grade(cell)
-        if not kernel_score:
-            continue  # already zero
-        verdict = verdicts.get(index)
-        if verdict is None:
-            message = problem or "the test could not be rechecked"
-            passed, value = False, None
-        else:
-            passed, value, message = verdict["passed"], verdict["value"], verdict["message"]
-        if not passed:
-            if kernel_score:
-                changes.append(f"cell {index}: passed in the notebook but failed the fresh recheck")
-            cell.outputs = [_error_output("RecheckFailed", message or "the fresh recheck failed")]
-            continue
-        recheck_score = max_points if value is None else max(0.0, min(float(value), max_points))
-        if kernel_score is not None and recheck_score < kernel_score:
-            changes.append(
-                f"cell {index}: {kernel_score:g} points in the notebook, {recheck_score:g} in the recheck"
+def _judge_one(cell, index: int, run: KernelRun, verdicts: dict[int, dict] | None, problem: str | None):
+    """The verdict of one test cell; rewrites its outputs so that they show the reason."""
+    grade_id, points = cell.metadata["nbgrader"]["grade_id"], _points(cell)
+    if index not in run.executed:
+        reason = "not run: " + (run.stopped or "the notebook stopped before this cell")
+        if not any(o.get("ename") in ENGINE_ERRORS for o in cell.get("outputs", [])):
+            cell.outputs = [_error_output("NotRun", reason)]
+        return CellVerdict(grade_id, 0.0, points, reason)
+    score, reason = cell_score(cell)
+    if score <= 0 or verdicts is None:
+        return CellVerdict(grade_id, score, points, reason)
+    verdict = verdicts.get(index)
+    if verdict is None or not verdict["passed"]:
+        message = (verdict or {}).get("message") or problem or "the test could not be rechecked"
+        cell.outputs = [_error_output("RecheckFailed", message)]
+        return CellVerdict(grade_id, 0.0, points, f"failed the fresh recheck: {message}")
+    value = verdict["value"]
+    recheck_score = points if value is None else max(0.0, min(float(value), points))
+    if recheck_score < score:
+        score, reason = recheck_score, f"{recheck_score:g} of {points:g} points in the fresh recheck"
+        cell.outputs = [
+            nbformat.v4.new_output(
+                "execute_result",
+                data={"text/plain": repr(recheck_score)},
+                execution_count=cell.get("execution_count"),
             )
-            cell.outputs = [
-                nbformat.v4.new_output(
-                    "execute_result",
-                    data={"text/plain": repr(recheck_score)},
-                    execution_count=cell.get("execution_count"),
-                )
-            ]
-    return changes
+        ]
+    return CellVerdict(grade_id, score, points, reason)
 
 
-def execute_submission(task: dict) -> dict:
-    """Execute the sanitized notebook ``task['notebook']`` and write the executed version back.
+def judge_cells(
+    run: KernelRun, verdicts: dict[int, dict] | None, problem: str | None = None
+) -> tuple[list[CellVerdict], list[str]]:
+    """The judge phase: one verdict per test cell of ``run.notebook``, failing closed.
 
     Parameters
     ----------
-    task : dict
-        ``notebook`` (path), ``sandbox`` (bool), ``hidden`` (paths the kernel must not see),
-        ``cell_timeout``, ``notebook_timeout`` (seconds), ``memory_mb``, ``max_processes``,
-        ``recheck`` (bool), ``scratch_root`` (folder for per-submission scratch space).
+    run : KernelRun
+        The executed notebook and which cells ran to completion.
+    verdicts : dict or None
+        The recheck's verdicts by cell index; None when rechecking is off.
+    problem : str, optional
+        Why the recheck gave no verdicts, if it failed.
 
     Returns
     -------
-    dict
-        ``status`` ('complete' or 'stopped'), ``reason``, ``events``, ``seconds``, ``recheck_seconds``.
+    (list of CellVerdict, list of str)
+        The verdicts, and events where the recheck lowered a kernel score.
     """
-    from ethicskit.course.sandbox import CgroupLimits
-
-    start = time.monotonic()
-    notebook_path = Path(task["notebook"])
-    try:
-        notebook = nbformat.read(notebook_path, as_version=4)
-        if task.get("db_url"):
-            notebook = sanitize(
-                notebook,
-                db_url=task["db_url"],
-                lab=task["lab"],
-                student=task["student"],
-                notebook_id=notebook_path.stem,
+    judged, events = [], []
+    for index, cell in enumerate(run.notebook.cells):
+        if not is_test_cell(cell):
+            continue
+        before = cell_score(cell)[0] if index in run.executed else 0.0
+        verdict = _judge_one(cell, index, run, verdicts, problem)
+        if verdict.score < before:
+            events.append(
+                f"cell {index}: {before:g} points in the notebook, {verdict.score:g} after the recheck"
             )
-    except Exception as error:  # noqa: BLE001 - not a notebook, or nbgrader's checks refuse it
-        return {
-            "status": "rejected",
-            "reason": f"nbgrader rejected the notebook ({type(error).__name__}: "
-            f"{str(error).strip().splitlines()[-1][:200] if str(error).strip() else ''})",
-            "events": [],
-            "total_seconds": round(time.monotonic() - start, 3),
-        }
-    scratch = Path(tempfile.mkdtemp(prefix="sub-", dir=task.get("scratch_root")))
-    runtime, workdir = scratch / "rt", scratch / "work"
-    runtime.mkdir()
+        judged.append(verdict)
+    return judged, events
+
+
+def _prepare(notebook_path: Path, task: GradingTask) -> Path:
+    """Scratch space: ``rt`` (kernel runtime, snapshots) and ``work`` (the student's files, lab data)."""
+    scratch = Path(tempfile.mkdtemp(prefix="sub-", dir=task.scratch_root or None))
+    (scratch / "rt").mkdir()
+    workdir = scratch / "work"
     shutil.copytree(notebook_path.parent, workdir, ignore=shutil.ignore_patterns("*.ipynb", ".ethicskit-*"))
-    if task.get("source_dir"):  # the lab's own data files, as nbgrader's autograde copies them
+    if task.data_dir:  # the lab's own data files, as nbgrader's autograde copies them
         shutil.copytree(
-            task["source_dir"],
+            task.data_dir,
             workdir,
             ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"),
             dirs_exist_ok=True,
         )
-    for folder in (scratch, runtime, workdir):
+    for folder in (scratch, scratch / "rt", workdir):
         folder.chmod(0o777)
-    limits = CgroupLimits(memory_mb=task.get("memory_mb", 4096), max_processes=task.get("max_processes", 256))
-    if task.get("sandbox", True):
-        limits.create()
-    hidden = list(task.get("hidden", []))
-    result = {
-        "status": "complete",
-        "reason": "",
-        "events": [],
-        "seconds": 0.0,
-        "recheck_seconds": 0.0,
-        "limits": limits.mode if task.get("sandbox", True) else "none",
-    }
+    return scratch
+
+
+def _read(notebook_path: Path, task: GradingTask):
+    notebook = nbformat.read(notebook_path, as_version=4)
+    if task.db_url:
+        notebook = sanitize(
+            notebook, db_url=task.db_url, lab=task.lab, student=task.student, notebook_id=notebook_path.stem
+        )
+    return notebook
+
+
+def _grade(task: GradingTask, start: float) -> GradingOutcome:
+    notebook_path = Path(task.notebook)
     try:
-        manager = _manager_class(
-            sandbox=task.get("sandbox", True), runtime=runtime, workdir=workdir, hidden=hidden, limits=limits
+        notebook = _read(notebook_path, task)
+    except Exception as error:  # noqa: BLE001 - not a notebook, or nbgrader's checks refuse it
+        detail = str(error).strip().splitlines()[-1][:200] if str(error).strip() else ""
+        return GradingOutcome(
+            status="rejected",
+            reason=f"nbgrader rejected the notebook ({type(error).__name__}: {detail})",
+            total_seconds=round(time.monotonic() - start, 3),
         )
-        deadline = start + float(task.get("notebook_timeout", 600))
-        executor = _make_executor(
-            manager_class=manager,
-            cell_timeout=float(task.get("cell_timeout", 60)),
-            deadline=deadline,
-            snapshot_dir=runtime if task.get("recheck", True) else None,
-        )
-        resources = {"metadata": {"path": str(workdir)}}
-        try:
-            notebook, _ = executor.preprocess(notebook, resources)
-        except Exception as error:  # noqa: BLE001 - the kernel never started, or died while starting
-            executor.stopped = (
-                executor.stopped or f"the notebook could not run ({type(error).__name__}: {error})"
-            )
-        if executor.stopped and limits.killed_by_memory():
-            executor.stopped += " (memory limit reached)"
-        if limits.hit_process_limit():
-            executor.events.append("the process limit refused new processes")
-        if executor.stopped:
-            result["status"], result["reason"] = "stopped", executor.stopped
-            for index, cell in enumerate(notebook.cells):
-                if is_test_cell(cell) and index not in executor.executed and not cell.get("outputs"):
-                    cell.outputs = [_error_output("NotRun", "not run: " + executor.stopped)]
-        result["events"] = list(executor.events)
-        result["seconds"] = round(time.monotonic() - start, 3)
-        limits.remove()
-        if task.get("recheck", True):
-            recheck_start = time.monotonic()
-            # a cell that already scored zero in the kernel cannot go lower: no need to recheck it
-            executor.snapshots = {
-                i: p for i, p in executor.snapshots.items() if _kernel_score(notebook.cells[i])
-            }
-            # a fresh cgroup: whatever the notebook left behind cannot starve the recheck
-            limits = CgroupLimits(memory_mb=limits.memory_mb, max_processes=limits.max_processes)
-            if task.get("sandbox", True):
-                limits.create()
-            verdicts, problem = _recheck(
-                notebook,
-                executor.snapshots,
-                scratch=scratch,
-                sandbox=task.get("sandbox", True),
-                hidden=hidden,
-                limits=limits,
-                timeout=float(task.get("cell_timeout", 60)) * max(1, len(executor.snapshots)) + 30,
-            )
-            result["events"] += _apply_recheck(
-                notebook, verdicts, executor.snapshots, problem, executor.executed
-            )
-            result["recheck_seconds"] = round(time.monotonic() - recheck_start, 3)
+    scratch = _prepare(notebook_path, task)
+    try:
+        run = _run_kernel(notebook, task, scratch=scratch, start=start)
+        seconds = time.monotonic() - start
+        verdicts, problem = _recheck(run, task, scratch=scratch) if task.recheck else (None, None)
+        judged, lowered = judge_cells(run, verdicts, problem)
     finally:
-        limits.remove()
         shutil.rmtree(scratch, ignore_errors=True)
-    if notebook_path.exists():
-        notebook_path.chmod(0o644)
-    nbformat.write(notebook, notebook_path)
-    result["total_seconds"] = round(time.monotonic() - start, 3)
-    return result
+    notebook_path.chmod(0o644)
+    nbformat.write(run.notebook, notebook_path)
+    return GradingOutcome(
+        status="stopped" if run.stopped else "complete",
+        reason=run.stopped or "",
+        events=tuple(run.events + lowered),
+        verdicts=tuple(judged),
+        written=True,
+        seconds=round(seconds, 3),
+        recheck_seconds=round(time.monotonic() - start - seconds, 3),
+        total_seconds=round(time.monotonic() - start, 3),
+        limits_mode=run.limits_mode,
+    )
+
+
+def execute_submission(task: GradingTask) -> GradingOutcome:
+    """Execute, recheck and judge the notebook ``task.notebook``; write the executed version back.
+
+    Parameters
+    ----------
+    task : GradingTask
+        The notebook, its sandbox, limits and the paths to hide.
+
+    Returns
+    -------
+    GradingOutcome
+        Status, reason, events, timings and one verdict per test cell. Any failure of the engine
+        itself gives status 'error' and no verdicts, so no cell scores (fail closed).
+    """
+    start = time.monotonic()
+    try:
+        return _grade(task, start)
+    except Exception as error:  # noqa: BLE001 - whatever went wrong, nothing unjudged may score
+        return crashed_outcome(f"grading failed ({type(error).__name__}: {str(error)[:200]})")

@@ -1,21 +1,24 @@
-"""``ethicskit course grade``: sandboxed, parallel, tamper-resistant autograding on top of nbgrader.
+"""``ethicskit course grade``: sandboxed, parallel, fail-closed autograding on top of nbgrader.
 
-Three phases per lab:
+The phases, each one small function:
 
-1. **sanitize** (serial, nbgrader): ``Autograde``'s own sanitizing preprocessors (ClearOutput,
-   DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata) restore every test cell
-   from the gradebook, into a private staging folder. Students and submissions are recorded.
-2. **execute** (parallel, ``--jobs N``): each notebook runs in its own sandboxed kernel
-   (:mod:`ethicskit.course.sandbox`) with time, memory and process limits; before every test cell
-   the variables it names are snapshotted, and afterwards one fresh sandboxed process rechecks
-   every test cell (:mod:`ethicskit.course.recheck`); the lower verdict stands. Workers never
-   touch the gradebook.
+1. **stage** (serial): collect the submissions, register the lab in the gradebook, repair tampered
+   nbgrader metadata, copy each submission into a private staging folder, and describe each notebook
+   as a :class:`~ethicskit.course.tasks.GradingTask`.
+2. **execute** (parallel, ``--jobs N``, :mod:`ethicskit.course.execute`): in each worker, nbgrader's
+   sanitizing preprocessors restore the test cells (gradebook read-only), the notebook runs in its own
+   sandboxed kernel, one fresh sandboxed process rechecks every test cell, and every test cell gets a
+   verdict. Workers never touch the gradebook.
 3. **save** (serial, nbgrader): the rest of ``Autograde``'s pipeline (IgnorePattern, ClearMetadata,
-   LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata) writes the grades, one
-   submission at a time, so an sqlite gradebook is never written concurrently.
+   LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata) writes the notebooks and
+   grades, so an sqlite gradebook is never written concurrently.
+4. **enforce** (serial): every autograded test cell's score in the gradebook is replaced by the
+   worker's verdict, and a cell without a verdict scores zero. This is what makes grading fail
+   closed: nbgrader's rule "a test cell with no output passed" never decides a grade, whatever
+   happened to the kernel, the worker or the executed notebook.
 
-A submission stopped by a limit keeps the grades of the cells that ran; the others score zero; the
-reason is printed and stored in ``autograded/<student>/<lab>/ethicskit-grading.json``.
+The reasons (per submission and per cell) are printed and stored in
+``autograded/<student>/<lab>/ethicskit-grading.json``.
 """
 
 from __future__ import annotations
@@ -33,11 +36,21 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+import nbformat
+
 from ethicskit.course._config import lab_grading_limits, lab_ids, load_course_config
 from ethicskit.course.execute import execute_submission
 from ethicskit.course.sanitize import released_metadata, repair_notebook
+from ethicskit.course.tasks import GradingOutcome, GradingTask, Limits, crashed_outcome
 
-__all__ = ["SubmissionResult", "grade", "collect_submissions", "format_table", "GRADING_RECORD"]
+__all__ = [
+    "SubmissionResult",
+    "grade",
+    "collect_submissions",
+    "enforce_verdicts",
+    "format_table",
+    "GRADING_RECORD",
+]
 
 log = logging.getLogger("ethicskit.course")
 GRADING_RECORD = "ethicskit-grading.json"
@@ -45,7 +58,11 @@ GRADING_RECORD = "ethicskit-grading.json"
 
 @dataclass
 class SubmissionResult:
-    """The outcome of grading one student's submission."""
+    """The outcome of grading one student's submission.
+
+    ``cells`` maps each graded cell's id to ``[score, max_score]`` as the gradebook holds them;
+    ``reasons`` maps each test cell that lost points to why.
+    """
 
     student: str
     score: float = 0.0
@@ -55,6 +72,7 @@ class SubmissionResult:
     events: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cells: dict[str, list[float]] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 def collect_submissions(path: Path, lab: str, scratch: Path) -> tuple[Path, list[str]]:
@@ -97,7 +115,8 @@ def collect_submissions(path: Path, lab: str, scratch: Path) -> tuple[Path, list
     return flat, students
 
 
-def _converter(root: Path, lab: str, student: str, *, submitted: Path, autograded: Path, phase: str):
+def _converter(root: Path, lab: str, student: str, *, submitted: Path, autograded: Path):
+    """nbgrader's ``Autograde`` with only its saving preprocessors (the workers sanitized and ran)."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
@@ -114,18 +133,15 @@ def _converter(root: Path, lab: str, student: str, *, submitted: Path, autograde
     config.CourseDirectory.autograded_directory = str(autograded)
     config.CourseDirectory.assignment_id = lab
     config.CourseDirectory.student_id = student
-    if phase == "sanitize":
-        config.Autograde.autograde_preprocessors = []
-    else:
-        config.Autograde.sanitize_preprocessors = []
-        config.Autograde.autograde_preprocessors = [
-            IgnorePattern,
-            ClearMetadataPreprocessor,
-            LimitOutput,
-            SaveAutoGrades,
-            AssignLatePenalties,
-            CheckCellMetadata,
-        ]
+    config.Autograde.sanitize_preprocessors = []
+    config.Autograde.autograde_preprocessors = [
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        SaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]
     converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
     converter.force = True
     converter.log.setLevel(logging.CRITICAL)
@@ -166,18 +182,6 @@ def _hidden_paths(root: Path, submissions: Path) -> list[str]:
         if Path(extra).is_dir():
             hidden.add(Path(extra))
     return sorted(str(p) for p in hidden if str(p) != "/")
-
-
-def _repaired_copy(submitted: Path, target: Path, lab: str, students: list[str], spec: dict):
-    """Copy each student's submission to ``target`` and repair its nbgrader metadata there."""
-    changes = {}
-    for student in students:
-        destination = target / student / lab
-        shutil.copytree(submitted / student / lab, destination)
-        changes[student] = []
-        for notebook in sorted(destination.glob("*.ipynb")):
-            changes[student] += repair_notebook(notebook, spec)
-    return target, changes
 
 
 REGISTRY = ".ethicskit-registered.json"
@@ -278,6 +282,133 @@ def _scores(db_url: str, lab: str, students: list[str]) -> dict[str, tuple[float
     return out
 
 
+def _limits(root: Path, lab: str, given: dict) -> Limits:
+    """The lab's limits (its notebook's own, else the defaults), overridden by those given."""
+    return Limits.from_mapping(
+        {**lab_grading_limits(root, lab), **{k: v for k, v in given.items() if v is not None}}
+    )
+
+
+def _stage(
+    root: Path, lab: str, submissions: Path, chosen_students, *, scratch: Path, db_url: str, say
+) -> tuple[dict[str, SubmissionResult], list[Path]]:
+    """The stage phase: register the lab, repair metadata, copy each submission; return results, notebooks."""
+    submitted, found = collect_submissions(Path(submissions), lab, scratch)
+    chosen = [s for s in found if chosen_students is None or s in chosen_students]
+    clock = time.perf_counter()
+    _register_cached(root, lab, db_url=db_url, release_dir=scratch / "released")
+    say(f"registered {lab} in the gradebook ({time.perf_counter() - clock:.1f} s)")
+    spec = released_metadata(scratch / "released" / lab / f"{lab}.ipynb")
+    results = {s: SubmissionResult(student=s) for s in chosen}
+    stage, notebooks = scratch / "sanitized", []
+    for student in chosen:
+        # the student's files (timestamp, extra files) go with the notebook, which is repaired there
+        target = stage / student / lab
+        shutil.copytree(submitted / student / lab, target)
+        found_notebooks = sorted(target.glob("*.ipynb"))
+        for notebook in found_notebooks:
+            results[student].events += repair_notebook(notebook, spec)
+        if not found_notebooks:
+            results[student].status = "rejected"
+            results[student].reason = "no notebook in the submission"
+        notebooks += found_notebooks
+    return results, notebooks
+
+
+def _merge(result: SubmissionResult, outcome: GradingOutcome) -> None:
+    if outcome.status != "complete" and result.status in ("complete", "stopped"):
+        result.status = outcome.status
+    if outcome.status != "complete":
+        result.reason = "; ".join(filter(None, [result.reason, outcome.reason]))
+    result.events += list(outcome.events)
+    result.seconds += outcome.total_seconds
+    for verdict in outcome.verdicts:
+        if verdict.reason:
+            result.reasons[verdict.grade_id] = verdict.reason
+
+
+def _mark_unjudged(notebook_path: Path, outcome: GradingOutcome) -> None:
+    """Give every test cell of a notebook the worker never wrote back a 'not run' output (for feedback)."""
+    from ethicskit.course.execute import is_test_cell
+
+    if outcome.written:
+        return
+    notebook = nbformat.read(notebook_path, as_version=4)
+    for cell in notebook.cells:
+        if is_test_cell(cell):
+            message = f"not graded: {outcome.reason or 'the grading worker failed'}"
+            cell.outputs = [
+                nbformat.v4.new_output("error", ename="NotRun", evalue=message, traceback=[message])
+            ]
+    nbformat.write(notebook, notebook_path)
+
+
+def _save(root: Path, lab: str, results, *, stage: Path, autograded: Path, db_url: str) -> None:
+    """The save phase: nbgrader's pipeline writes notebooks and grades, one submission at a time."""
+    rejected = [s for s, r in results.items() if r.status == "rejected"]
+    for student in rejected:
+        shutil.rmtree(stage / student, ignore_errors=True)
+    if len(rejected) < len(results):
+        problem = _run_converter(_converter(root, lab, "*", submitted=stage, autograded=autograded))
+        for student, result in results.items():
+            if student not in rejected and not (autograded / student / lab).is_dir():
+                result.status = "error"
+                result.reason = f"saving the grades failed: {problem or 'unknown error'}"
+                rejected.append(student)
+    _record_zero(db_url, lab, rejected)
+
+
+def enforce_verdicts(db_url: str, lab: str, student: str, outcomes: dict[str, GradingOutcome]) -> None:
+    """The enforce phase: each autograded test cell scores exactly its verdict; no verdict, zero.
+
+    Parameters
+    ----------
+    db_url, lab, student : str
+        The gradebook and the submission.
+    outcomes : dict
+        Notebook name (without ``.ipynb``) -> the worker's outcome for it. A notebook of the
+        submission with no outcome scores zero on every test cell.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")
+        try:
+            submission = gb.find_submission(lab, student)
+        except MissingEntry:
+            return
+        for notebook in submission.notebooks:
+            outcome = outcomes.get(notebook.name)
+            verdicts = outcome.scores() if outcome else {}
+            tests = _test_ids(gb, lab, notebook.name)
+            for grade_ in notebook.grades:
+                if grade_.name in tests:
+                    verdict = verdicts.get(grade_.name)
+                    grade_.auto_score = verdict.score if verdict else 0.0
+                    grade_.needs_manual_grade = False
+        gb.db.commit()
+
+
+def _test_ids(gb, lab: str, notebook: str) -> set[str]:
+    """Grade ids of the autograded test cells (graded code cells that are not answers) of a notebook."""
+    source = gb.find_notebook(notebook, lab)
+    answers = {cell.name for cell in source.solution_cells}
+    return {cell.name for cell in source.grade_cells if cell.cell_type == "code" and cell.name not in answers}
+
+
+def _write_records(results, *, autograded: Path, lab: str, db_url: str) -> None:
+    scores = _scores(db_url, lab, list(results))
+    for student, result in results.items():
+        if student in scores:
+            result.score, result.max_score, result.cells = scores[student]
+        folder = autograded / student / lab
+        if folder.is_dir():
+            record = folder / GRADING_RECORD
+            if record.exists():
+                record.chmod(0o644)
+            record.write_text(json.dumps(asdict(result), indent=1))
+
+
 def grade(
     root: Path,
     submissions: Path,
@@ -329,103 +460,56 @@ def grade(
     root = Path(root).resolve()
     if lab not in lab_ids(root):
         raise ValueError(f"lab {lab!r} not found in {root / 'solutions'}; labs there: {lab_ids(root)}")
-    if not isinstance(jobs, int) or jobs < 1:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-    if sandbox:
-        problem = sandbox_problem()
-        if problem:
-            raise SandboxUnavailable(problem)
+    if sandbox and (problem := sandbox_problem()):
+        raise SandboxUnavailable(problem)
     say = progress or (lambda message: None)
-    given = {
-        "cell_timeout": cell_timeout,
-        "notebook_timeout": notebook_timeout,
-        "memory_mb": memory_mb,
-        "max_processes": max_processes,
-    }
-    limits = {**lab_grading_limits(root, lab), **{k: v for k, v in given.items() if v is not None}}
+    limits = _limits(
+        root,
+        lab,
+        {
+            "cell_timeout": cell_timeout,
+            "notebook_timeout": notebook_timeout,
+            "memory_mb": memory_mb,
+            "max_processes": max_processes,
+        },
+    )
     db_url = load_course_config(root).CourseDirectory.db_url
-    scratch = Path(tempfile.mkdtemp(prefix="ethicskit-grade-"))
-    try:
-        submitted, found = collect_submissions(Path(submissions), lab, scratch)
-        chosen = [s for s in found if students is None or s in students]
-        clock = time.perf_counter()
-        _register_cached(root, lab, db_url=db_url, release_dir=scratch / "released")
-        say(f"registered {lab} in the gradebook ({time.perf_counter() - clock:.1f} s)")
-        submitted = _repaired_copy(
-            submitted,
-            scratch / "repaired",
-            lab,
-            chosen,
-            released_metadata(scratch / "released" / lab / f"{lab}.ipynb"),
-        )
-        stage = scratch / "sanitized"
-        results: dict[str, SubmissionResult] = {s: SubmissionResult(student=s) for s in chosen}
-        for student, changes in submitted[1].items():
-            results[student].events += changes
-        submitted = submitted[0]
-        # stage: the student's files (timestamp, extra files), where the executed notebook is written
-        tasks = []
-        for student in chosen:
-            shutil.copytree(submitted / student / lab, stage / student / lab)
-            notebooks = sorted((stage / student / lab).glob("*.ipynb"))
-            if not notebooks:
-                results[student].status = "rejected"
-                results[student].reason = "no notebook in the submission"
-            for notebook in notebooks:
-                tasks.append(
-                    {
-                        "student": student,
-                        "lab": lab,
-                        "notebook": str(notebook),
-                        "db_url": db_url,
-                        "source_dir": str(root / "solutions" / lab),
-                        "sandbox": sandbox,
-                        "hidden": _hidden_paths(root, submitted) + [str(scratch)],
-                        **limits,
-                        "recheck": recheck,
-                        "scratch_root": str(scratch),
-                    }
-                )
-        # 1+2. sanitize with nbgrader's preprocessors (gradebook read-only), execute, recheck: in parallel
+    autograded = _autograded_root(root)
+    with tempfile.TemporaryDirectory(prefix="ethicskit-grade-") as scratch_name:
+        scratch = Path(scratch_name)
+        results, notebooks = _stage(root, lab, submissions, students, scratch=scratch, db_url=db_url, say=say)
+        hidden = tuple(_hidden_paths(root, Path(submissions)) + [str(scratch)])
+        tasks = [
+            GradingTask(
+                student=path.parent.parent.name,
+                lab=lab,
+                notebook=str(path),
+                db_url=db_url,
+                data_dir=str(root / "solutions" / lab),
+                hidden=hidden,
+                limits=limits,
+                sandbox=sandbox,
+                recheck=recheck,
+                scratch_root=str(scratch),
+            )
+            for path in notebooks
+        ]
         clock = time.perf_counter()
         outcomes = _execute_all(tasks, jobs=jobs, say=say)
         say(f"executed {len(tasks)} notebook(s) with {jobs} job(s) ({time.perf_counter() - clock:.1f} s)")
+        by_student: dict[str, dict[str, GradingOutcome]] = {s: {} for s in results}
+        for task, outcome in zip(tasks, outcomes, strict=True):
+            _merge(results[task.student], outcome)
+            _mark_unjudged(Path(task.notebook), outcome)
+            by_student[task.student][Path(task.notebook).stem] = outcome
         clock = time.perf_counter()
-        for task, outcome in zip(tasks, outcomes, strict=False):
-            result = results[task["student"]]
-            if outcome.get("status") != "complete":
-                result.status = outcome.get("status", "stopped")
-                result.reason = "; ".join(filter(None, [result.reason, outcome.get("reason", "")]))
-            result.events += outcome.get("events", [])
-            result.seconds += outcome.get("total_seconds", 0.0)
-        # 3. save grades with nbgrader's pipeline, serially (the only gradebook writes)
-        autograded = _autograded_root(root)
-        rejected = [s for s in chosen if results[s].status == "rejected"]
-        for student in rejected:
-            shutil.rmtree(stage / student, ignore_errors=True)
-        if len(rejected) < len(chosen):
-            problem = _run_converter(
-                _converter(root, lab, "*", submitted=stage, autograded=autograded, phase="save")
-            )
-            for student in chosen:
-                if student not in rejected and not (autograded / student / lab).is_dir():
-                    results[student].status = "error"
-                    results[student].reason = f"saving the grades failed: {problem or 'unknown error'}"
-                    rejected.append(student)
-        _record_zero(db_url, lab, rejected)
+        _save(root, lab, results, stage=scratch / "sanitized", autograded=autograded, db_url=db_url)
+        for student, outcome_of in by_student.items():
+            enforce_verdicts(db_url, lab, student, outcome_of)
         say(f"saved the grades ({time.perf_counter() - clock:.1f} s)")
-        scores = _scores(db_url, lab, chosen)
-        for student, result in results.items():
-            if student in scores:
-                result.score, result.max_score, result.cells = scores[student]
-            folder = autograded / student / lab
-            if folder.is_dir():
-                record = folder / GRADING_RECORD
-                if record.exists():
-                    record.chmod(0o644)
-                record.write_text(json.dumps(asdict(result), indent=1))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        _write_records(results, autograded=autograded, lab=lab, db_url=db_url)
     return [results[s] for s in sorted(results)]
 
 
@@ -437,24 +521,19 @@ def _run_pool(tasks, indices, outcomes, *, workers, context, say) -> None:
             try:
                 outcome = outcomes[index] = future.result()
             except Exception as error:  # noqa: BLE001 - the worker process died
-                outcomes[index] = {
-                    "status": "error",
-                    "reason": f"grading crashed ({type(error).__name__})",
-                    "crashed": True,
-                }
+                outcomes[index] = crashed_outcome(f"grading crashed ({type(error).__name__})")
                 continue
             say(
-                f"  {tasks[index]['student']}: {outcome.get('status')} "
-                f"in {outcome.get('total_seconds', 0):.1f} s "
-                f"(recheck {outcome.get('recheck_seconds', 0):.1f} s)"
+                f"  {tasks[index].student}: {outcome.status} in {outcome.total_seconds:.1f} s "
+                f"(recheck {outcome.recheck_seconds:.1f} s)"
             )
 
 
-def _execute_all(tasks: list[dict], *, jobs: int, say) -> list[dict]:
+def _execute_all(tasks: list[GradingTask], *, jobs: int, say) -> list[GradingOutcome]:
     """Run :func:`execute_submission` for every task, ``jobs`` at a time; a crash fails only its task."""
     if not tasks:
         return []
-    outcomes: list[dict | None] = [None] * len(tasks)
+    outcomes: list[GradingOutcome | None] = [None] * len(tasks)
     # fork when the grader is single-threaded (the command line): workers inherit its imports and start at
     # once; otherwise (e.g. under pytest-xdist) forking is unsafe, so a forkserver imports nbgrader and
     # nbclient once and each worker forks from that
@@ -473,9 +552,9 @@ def _execute_all(tasks: list[dict], *, jobs: int, say) -> list[dict]:
     _run_pool(tasks, list(range(len(tasks))), outcomes, workers=jobs, context=context, say=say)
     # a worker that died takes the pool's other running tasks with it: retry those one by one, each in its
     # own pool, so only the submission that really crashes the worker is recorded as crashed
-    for index in [i for i, o in enumerate(outcomes) if o is None or o.get("crashed")]:
+    for index in [i for i, o in enumerate(outcomes) if o is None or o.status == "error"]:
         _run_pool(tasks, [index], outcomes, workers=1, context=context, say=say)
-    return [o or {"status": "error", "reason": "not executed"} for o in outcomes]
+    return [o or crashed_outcome("not executed") for o in outcomes]
 
 
 def format_table(results: list[SubmissionResult]) -> str:

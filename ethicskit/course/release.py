@@ -2,6 +2,13 @@
 
 nbgrader's ``generate_assignment`` does the work; it runs against a throw-away gradebook and release
 folder, so releasing never leaves gradebook state behind, and the result is copied into ``labs/``.
+``release`` never overwrites a student's work: a self-learner may have answered a lab in ``labs/``
+of the same checkout. A solution cell whose source no longer matches the checksum nbgrader stored
+when it released the cell (the rule nbgrader itself uses to tell an answered cell from a stub) is
+work; ``release`` refuses to overwrite it, and ``release --force`` moves it to ``labs-backup/``
+first and says where. ``ethicskit course work LAB`` copies a lab into ``work/``, which no kit
+command writes, so that learners need not work in ``labs/`` at all.
+
 ``release --check`` regenerates into a temporary folder and compares with the committed ``labs/``
 *semantically*: cell types, sources, outputs and nbgrader metadata count; volatile notebook metadata
 (kernel versions, cell ids, execution counts) does not.
@@ -19,7 +26,24 @@ import nbformat
 
 from ethicskit.course._config import lab_ids, load_course_config
 
-__all__ = ["generate_lab", "release", "check_release", "notebook_differences", "register_lab"]
+__all__ = [
+    "StudentWorkError",
+    "generate_lab",
+    "release",
+    "check_release",
+    "notebook_differences",
+    "register_lab",
+    "edited_cells",
+    "copy_for_work",
+]
+
+BACKUP_FOLDER = "labs-backup"
+WORK_FOLDER = "work"
+
+
+class StudentWorkError(RuntimeError):
+    """Raised instead of overwriting a notebook that holds a student's answers."""
+
 
 log = logging.getLogger("ethicskit.course")
 
@@ -78,14 +102,88 @@ def register_lab(root: Path, lab: str, *, db_url: str | None = None, release_dir
         _generate(root, lab, release_dir=Path(scratch), db_url=url)
 
 
-def release(root: Path, labs: list[str] | None = None) -> list[str]:
-    """Regenerate ``labs/<lab>`` for every lab (or those named); return the lab ids released."""
+def edited_cells(notebook_path: Path) -> list[str]:
+    """Grade ids of the solution cells of a released notebook that hold someone's answer.
+
+    A released solution cell carries the checksum of its stub; a cell whose source changed no longer
+    matches it. Unreadable notebooks count as edited (whatever they hold, it is not ours to delete).
+    """
+    from nbgrader.utils import compute_checksum, is_solution
+
+    try:
+        notebook = nbformat.read(notebook_path, as_version=4)
+    except Exception:  # noqa: BLE001 - not a notebook we wrote
+        return ["(unreadable notebook)"]
+    edited = []
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if is_solution(cell) and meta.get("checksum") and compute_checksum(cell) != meta["checksum"]:
+            edited.append(meta.get("grade_id", "?"))
+    return edited
+
+
+def _work_in(folder: Path) -> dict[str, list[str]]:
+    return {p.name: found for p in sorted(folder.glob("*.ipynb")) if (found := edited_cells(p))}
+
+
+def _back_up(root: Path, lab: str) -> Path:
+    import time
+
+    target = root / BACKUP_FOLDER / f"{lab}-{time.strftime('%Y%m%d-%H%M%S')}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(root / "labs" / lab), str(target))
+    return target
+
+
+def release(root: Path, labs: list[str] | None = None, *, force: bool = False) -> list[str]:
+    """Regenerate ``labs/<lab>`` for every lab (or those named); return the lab ids released.
+
+    Raises
+    ------
+    StudentWorkError
+        When ``labs/<lab>`` holds answered cells and ``force`` is False. With ``force``, the lab's
+        folder is moved to ``labs-backup/<lab>-<time>/`` first (and logged), never deleted.
+    """
     root = Path(root)
     chosen = list(labs) if labs else lab_ids(root)
+    answered = {lab: work for lab in chosen if (work := _work_in(root / "labs" / lab))}
+    if answered and not force:
+        where = "; ".join(
+            f"labs/{lab}/{nb}: {', '.join(ids)}" for lab, w in answered.items() for nb, ids in w.items()
+        )
+        raise StudentWorkError(
+            f"labs/ holds a student's answers ({where}). Nothing was changed. Keep working on a copy "
+            "(`ethicskit course work LAB` copies a lab into work/, which no kit command writes), or run "
+            f"`ethicskit course release --force` to move the answered labs to {BACKUP_FOLDER}/ and "
+            "regenerate."
+        )
     for lab in chosen:
+        if lab in answered:
+            log.warning("moved the answered lab %s to %s", lab, _back_up(root, lab))
         generate_lab(root, lab, root / "labs")
         log.info("released %s", lab)
     return chosen
+
+
+def copy_for_work(root: Path, lab: str, dest: Path | None = None) -> Path:
+    """Copy the released ``labs/<lab>`` into ``work/<lab>`` (a folder no kit command writes).
+
+    Raises
+    ------
+    FileExistsError
+        When the target exists: it may hold answers, so it is never overwritten.
+    """
+    root = Path(root)
+    source = root / "labs" / lab
+    if not source.is_dir():
+        raise ValueError(f"lab {lab!r} not found in {root / 'labs'}; labs there: {lab_ids(root)}")
+    target = Path(dest) if dest else root / WORK_FOLDER / lab
+    if target.exists():
+        raise FileExistsError(
+            f"{target} exists (it may hold your answers); open it, or choose another folder"
+        )
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return target
 
 
 def _semantic_cells(path: Path) -> list[tuple]:

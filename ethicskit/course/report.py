@@ -1,4 +1,9 @@
-"""``ethicskit course report``: the gradebook as CSV and a per-question summary with a plot."""
+"""``ethicskit course report``: the gradebook as CSV and a per-question summary with a plot.
+
+Points graded by hand and not graded yet are *pending*, not zeros: ``grades.csv`` marks them
+(``needs_manual_grade``), ``totals.csv`` counts them apart (``pending``), and the per-question
+summary, its plot and "hardest question" leave them out until an instructor grades them.
+"""
 
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ def question_summary(frame: pd.DataFrame) -> pd.DataFrame:
                 "zero",
             ]
         )
+    frame = frame[~frame["needs_manual_grade"].astype(bool)]  # pending: not a score yet
     data = frame.assign(share=frame["score"] / frame["max_score"].where(frame["max_score"] > 0))
     grouped = data.groupby(["lab", "question"], sort=False)
     summary = grouped.agg(
@@ -100,7 +106,12 @@ def write_report(root: Path, *, out: Path, labs: list[str] | None = None) -> lis
     frame = gradebook_frame(load_course_config(root).CourseDirectory.db_url, labs)
     written = [out / "grades.csv", out / "totals.csv", out / "questions.csv"]
     frame.to_csv(written[0], index=False)
-    totals = frame.groupby(["lab", "student"], as_index=False)[["score", "max_score"]].sum()
+    pending = frame["max_score"].where(frame["needs_manual_grade"].astype(bool), 0.0)
+    totals = (
+        frame.assign(pending=pending)
+        .groupby(["lab", "student"], as_index=False)[["score", "max_score", "pending"]]
+        .sum()
+    )
     totals.to_csv(written[1], index=False)
     summary = question_summary(frame)
     summary.to_csv(written[2], index=False)
@@ -113,12 +124,21 @@ def write_report(root: Path, *, out: Path, labs: list[str] | None = None) -> lis
         written.append(png)
         part = summary[summary["lab"] == lab].sort_values("mean_share")
         hardest = part.iloc[0]
+        waiting = frame[(frame["lab"] == lab) & frame["needs_manual_grade"].astype(bool)]
         lines += [
             f"## {lab}",
             "",
             f"Hardest question: **{hardest['question']}** "
             f"(mean {hardest['mean_share']:.0%} of its points, {hardest['zero']:.0%} scored zero).",
             "",
+        ]
+        if len(waiting):
+            lines += [
+                f"Pending hand grading: {len(waiting)} answer(s) in {waiting['question'].nunique()} "
+                f"question(s) ({', '.join(sorted(waiting['question'].unique()))}); left out of this table.",
+                "",
+            ]
+        lines += [
             "| question | students | max | mean | full marks | zero |",
             "|---|---|---|---|---|---|",
         ]
