@@ -1,4 +1,10 @@
-"""Every lesson runs top to bottom headless, offline, and is committed without outputs."""
+"""Every lesson runs top to bottom headless, offline, and is committed without outputs.
+
+Executed with the inline plotting backend, as a reader's Jupyter does, so a test sees what a reader sees:
+every cell tagged ``figure`` must show a figure, and every figure must come from a tagged cell (a plot
+that breaks, or draws nothing, fails). A lesson whose metadata holds ``ethicskit.max_run_minutes`` states
+that time in its header ("up to N minutes") and must run within it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import time
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.notebook_runner import execute_notebook
+from tests.notebook_runner import execute_notebook, figure_count
 
 LESSONS = sorted((REPO_ROOT / "lessons").glob("*.ipynb"))
 ALL_NOTEBOOKS = sorted(
@@ -28,6 +34,24 @@ def test_notebook_committed_without_outputs(notebook):
     assert not with_output, f"{notebook.name}: cells {with_output} carry outputs; strip them first"
 
 
+def _stated_minutes(notebook) -> float | None:
+    return notebook.metadata.get("ethicskit", {}).get("max_run_minutes")
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.name)
+def test_lesson_header_states_its_run_time(lesson):
+    """The header's "up to N minutes" is the number the run-time test holds the lesson to."""
+    import nbformat
+
+    notebook = nbformat.read(lesson, as_version=4)
+    minutes = _stated_minutes(notebook)
+    if minutes is None:
+        pytest.skip(f"{lesson.name} has no ethicskit.max_run_minutes in its metadata yet")
+    header = " ".join(notebook.cells[0].source.split())  # line breaks do not matter
+    stated = f"up to {minutes:g} minute"
+    assert stated in header, f"{lesson.name}: the header should say '{stated}s' (metadata max_run_minutes)"
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.name)
 def test_lesson_runs_top_to_bottom(lesson):
@@ -39,3 +63,16 @@ def test_lesson_runs_top_to_bottom(lesson):
     ]
     assert not errors, f"{lesson.name} produced error outputs"
     print(f"{lesson.name}: {elapsed:.1f} s")
+
+    code = [(i, c) for i, c in enumerate(executed.cells) if c.cell_type == "code"]
+    promised = [i for i, c in code if "figure" in c.metadata.get("tags", [])]
+    missing = [i for i in promised if figure_count(executed.cells[i]) == 0]
+    assert not missing, f"{lesson.name}: cells {missing} promise a figure (tag 'figure') but show none"
+    untagged = [i for i, c in code if figure_count(c) and i not in promised]
+    assert not untagged, f"{lesson.name}: cells {untagged} draw a figure; tag them 'figure' so it is checked"
+
+    minutes = _stated_minutes(executed)
+    if minutes is not None:
+        assert elapsed <= minutes * 60, (
+            f"{lesson.name} took {elapsed:.0f} s; its header promises up to {minutes:g} minutes"
+        )
