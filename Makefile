@@ -4,13 +4,22 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help env start test test-fast course release lint
+.PHONY: help env lock upgrade start test test-fast course release lint
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/\t/'
 
-env:  ## create or update the virtual environment in .venv (idempotent)
+env:  ## create or update .venv: installs the lock (exact versions, hash-checked; idempotent)
 	@bash scripts/setup_env.sh
+
+# The lock (requirements/lock-py<X.Y>-<system>-<machine>.txt) and environment.yml are generated with
+# pip-tools from pyproject.toml's ranges; see docs/environment.md. PYTHON picks the interpreter to lock for.
+lock:  ## after editing pyproject.toml: re-lock, keeping every pin that still fits
+	$(or $(PYTHON),python3) scripts/lock.py
+
+upgrade:  ## instructors, between terms: re-lock to the newest releases within pyproject's ranges
+	$(or $(PYTHON),python3) scripts/lock.py --upgrade
+	@echo "Now: make env && make test && make course, then commit requirements/ and environment.yml."
 
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
