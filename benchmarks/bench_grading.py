@@ -32,10 +32,24 @@ FIXTURE = REPO / "tests" / "fixtures" / "demo-lab"
 LAB = "demo-lab"
 
 
-def make_course(folder: Path, n: int) -> Path:
-    """A course copy with the demo lab and ``n`` submissions in nbgrader's submitted/ layout."""
+PLAIN_CONFIG = """c = get_config()
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.db_url = "sqlite:///" + __import__("os").path.join(
+    __import__("os").path.dirname(__import__("os").path.abspath(__file__)), "gradebook.db"
+)
+"""
+
+
+def make_course(folder: Path, n: int, *, plain: bool = False) -> Path:
+    """A course copy with the demo lab and ``n`` submissions in nbgrader's submitted/ layout.
+
+    ``plain``: nbgrader's own defaults (the course's config routes nbgrader's autograde through the kit).
+    """
     (folder / "solutions").mkdir(parents=True)
-    shutil.copy(REPO / "nbgrader_config.py", folder / "nbgrader_config.py")
+    if plain:
+        (folder / "nbgrader_config.py").write_text(PLAIN_CONFIG)
+    else:
+        shutil.copy(REPO / "nbgrader_config.py", folder / "nbgrader_config.py")
     shutil.copytree(FIXTURE / "solutions" / LAB, folder / "solutions" / LAB)
     for i in range(n):
         kind = "correct" if i % 2 == 0 else "partial"
@@ -105,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     bindir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
         scratch = Path(scratch)
-        plain = make_course(scratch / "plain", args.n)
+        plain = make_course(scratch / "plain", args.n, plain=True)
         ours = make_course(scratch / "ours", args.n)
         run(
             [
