@@ -128,7 +128,7 @@ def plot_tradeoff(
     ax.set_ylabel(performance)
     # Each point is an option with its own costs; a smaller gap on *this* measure can come with a larger
     # gap on another one, so the axis names the measure instead of calling one side "fairer".
-    ax.set_title("trade-off on held-out data (one gap measure of several)")
+    ax.set_title("trade-off on held-out data")
     return ax
 
 
