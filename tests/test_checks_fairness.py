@@ -110,6 +110,18 @@ def test_parity_gaps_checks():
         checks.check_parity_gaps(parity_gaps, 0.0, 0.0)
 
 
+def test_lesson_exercise_0_sources_and_harms(capsys):
+    sources = {"a": "historical", "b": "Representation bias", "c": "measurement", "d": "evaluation",
+               "e": "deployment", "f": "aggregation"}
+    harms = {"loan": "allocation", "voice": "quality-of-service"}
+    checks.q0.check(sources, harms)
+    assert "correct" in capsys.readouterr().out
+    with pytest.raises(CheckFailed, match=r"\['a', 'f'\]"):
+        checks.q0.check({**sources, "a": "aggregation", "f": "historical"}, harms)
+    with pytest.raises(CheckFailed, match="withholds"):
+        checks.q0.check(sources, {**harms, "loan": "quality of service"})
+
+
 def test_lesson_exercises(capsys):
     for said in ("calibration", "sufficiency", "Calibration within groups", "predictive parity"):
         checks.q1.check(said)

@@ -1,6 +1,6 @@
 """Checks for lesson 01-fairness (self-check exercises) and lab1-bias-mitigation (autograded tests).
 
-Lesson exercises: ``q1`` ... ``q5`` (:class:`~ethicskit.checks.exercise.Exercise` objects).
+Lesson exercises: ``q0`` ... ``q5`` (:class:`~ethicskit.checks.exercise.Exercise` objects).
 
 Lab checks (``check_<question>``): the visible ones run on data the learner can see; the ``*_hidden``
 ones take a ``hidden_seed`` from the hidden test cell of the nbgrader source (never stored here) and
@@ -37,6 +37,7 @@ __all__ = [
     "check_reweighing_hidden",
     "check_mitigated_model",
     "check_mitigated_model_hidden",
+    "q0",
     "q1",
     "q2",
     "q3",
@@ -457,6 +458,57 @@ def _check_q1(definition: Any) -> None:
     )
 
 
+#: Exercise 0 of lesson 01: the source of bias (Suresh & Guttag 2021) behind each case ...
+_SOURCES = {
+    "a": "historical",
+    "b": "representation",
+    "c": "measurement",
+    "d": "evaluation",
+    "e": "deployment",
+    "f": "aggregation",
+}
+#: ... and the kind of harm of two systems.
+_HARMS = {"loan": "allocation", "voice": "quality of service"}
+_SOURCE_WHY = {
+    "a": "the past decisions the model learns from were themselves unequal, however well they are sampled",
+    "b": "one kind of skin is barely in the training data",
+    "c": "arrests measure where police look as much as what people do",
+    "d": "the benchmark does not look like the people the system will meet",
+    "e": "the model is used for a purpose it was not built or checked for",
+    "f": "one model for groups in which the same value means different things",
+}
+
+
+def _source_word(value: Any) -> str:
+    said = _normalise_words(str(value)).removesuffix(" bias").removesuffix(" harm").removesuffix(" harms")
+    return {"qos": "quality of service", "quality of service": "quality of service"}.get(said, said)
+
+
+def _check_q0(sources: Any, harms: Any = None) -> None:
+    expect_type(sources, dict, "sources (the first answer)")
+    expect(
+        set(sources) == set(_SOURCES),
+        f"sources should have one entry for each case {sorted(_SOURCES)}; it has {sorted(sources)}.",
+    )
+    wrong = sorted(k for k, v in sources.items() if _source_word(v) != _SOURCES[k])
+    if wrong:
+        k = wrong[0]
+        raise CheckFailed(
+            f"case(s) {wrong} are not right yet. Think about case {k!r}: {_SOURCE_WHY[k]}. Use one of "
+            "'historical', 'representation', 'measurement', 'aggregation', 'evaluation', 'deployment'."
+        )
+    expect_type(harms, dict, "harms (the second answer)")
+    expect(set(harms) == set(_HARMS), f"harms should have the keys {sorted(_HARMS)}; it has {sorted(harms)}.")
+    expect(
+        _source_word(harms["loan"]) == "allocation",
+        "a refused loan withholds a resource: which kind of harm is that?",
+    )
+    expect(
+        _source_word(harms["voice"]) == "quality of service",
+        "nobody is refused anything, but the product works worse for some people: which kind of harm?",
+    )
+
+
 def _check_q2(weight: Any) -> None:
     # 100 rows: group u has 20 rows, 4 of them positive; 30 positives overall.
     expect_close(
@@ -503,6 +555,19 @@ def _check_q5(stage: Any) -> None:
     expect(not wrong, f"the stage of {wrong} is not right yet (use 'pre', 'in' or 'post').")
 
 
+q0 = Exercise(
+    "Exercise 0",
+    _check_q0,
+    hints=[
+        "Ask, for each case, at which step the problem enters: the world the data records (historical), who "
+        "is in the sample (representation), what the label or feature measures (measurement), one model for "
+        "different groups (aggregation), the test set (evaluation), or the use (deployment).",
+        "Allocation: an opportunity or resource is withheld. Quality of service: it works worse for some.",
+    ],
+    solution="q0.check({'a': 'historical', 'b': 'representation', 'c': 'measurement', 'd': 'evaluation',\n"
+    "          'e': 'deployment', 'f': 'aggregation'},\n"
+    "         {'loan': 'allocation', 'voice': 'quality of service'})",
+)
 q1 = Exercise(
     "Exercise 1",
     _check_q1,
@@ -535,7 +600,8 @@ q4 = Exercise(
     "Exercise 4",
     _check_q4,
     hints=[
-        "(a) Look at the threshold_optimizer_eo row of section 6's table: its equalized odds difference.",
+        "(a) Reread the end of section 5's first text: what do group-specific thresholds on a calibrated "
+        "score give (Hardt, Price and Srebro 2016; threshold_optimizer_eo in section 6)?",
         "(b) Section 5: with one threshold, then with per-group thresholds, compare precision, FPR and FNR. "
         "Which triple never lines up when the base rates differ?",
     ],
