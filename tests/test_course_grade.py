@@ -122,3 +122,22 @@ def test_a_lab_sets_its_own_grading_limits(tmp_path):
     (lab / "odd.ipynb").write_text(json.dumps({"metadata": {"ethicskit": {"grading": {"cpu": 3}}}}))
     with pytest.raises(ValueError, match="unknown grading limits"):
         lab_grading_limits(tmp_path, "odd")
+
+
+def test_the_grading_record_holds_the_environment_and_a_foreign_kernel_is_flagged(course, tmp_path):
+    import json
+
+    import nbformat
+
+    notebook = nbformat.read(DEMO / "correct" / "demo-lab" / "demo-lab.ipynb", as_version=4)
+    notebook.metadata["language_info"] = {"name": "python", "version": "3.9.1"}
+    (tmp_path / "flat").mkdir()
+    nbformat.write(notebook, tmp_path / "flat" / "ada.ipynb")
+    messages = []
+    use_sandbox = sandbox.sandbox_problem() is None
+    [result] = grade(course, tmp_path / "flat", lab="demo-lab", sandbox=use_sandbox, progress=messages.append)
+    assert result.score == 6
+    assert any("Python 3.9.1" in event for event in result.events)
+    assert any("warning: ada" in message and "3.9.1" in message for message in messages)
+    record = json.loads((course / "autograded" / "ada" / "demo-lab" / "ethicskit-grading.json").read_text())
+    assert record["environment"]["python"] and "lock_sha256" in json.dumps(record["environment"])

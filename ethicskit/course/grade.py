@@ -39,6 +39,7 @@ from pathlib import Path
 import nbformat
 
 from ethicskit.course._config import lab_grading_limits, lab_ids, load_course_config
+from ethicskit.course.environment import grading_environment, kernel_environment_mismatch
 from ethicskit.course.execute import execute_submission
 from ethicskit.course.sanitize import released_metadata, repair_notebook
 from ethicskit.course.tasks import GradingOutcome, GradingTask, Limits, crashed_outcome
@@ -61,7 +62,8 @@ class SubmissionResult:
     """The outcome of grading one student's submission.
 
     ``cells`` maps each graded cell's id to ``[score, max_score]`` as the gradebook holds them;
-    ``reasons`` maps each test cell that lost points to why.
+    ``reasons`` maps each test cell that lost points to why; ``environment`` is what graded it
+    (package versions and the course lock's hash, :func:`~ethicskit.course.environment.grading_environment`).
     """
 
     student: str
@@ -73,6 +75,7 @@ class SubmissionResult:
     seconds: float = 0.0
     cells: dict[str, list[float]] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
+    environment: dict = field(default_factory=dict)
 
 
 def collect_submissions(path: Path, lab: str, scratch: Path) -> tuple[Path, list[str]]:
@@ -300,6 +303,7 @@ def _stage(
     say(f"registered {lab} in the gradebook ({time.perf_counter() - clock:.1f} s)")
     spec = released_metadata(scratch / "released" / lab / f"{lab}.ipynb")
     results = {s: SubmissionResult(student=s) for s in chosen}
+    environment = grading_environment()
     stage, notebooks = scratch / "sanitized", []
     for student in chosen:
         # the student's files (timestamp, extra files) go with the notebook, which is repaired there
@@ -308,6 +312,9 @@ def _stage(
         found_notebooks = sorted(target.glob("*.ipynb"))
         for notebook in found_notebooks:
             results[student].events += repair_notebook(notebook, spec)
+            for difference in kernel_environment_mismatch(notebook, environment):
+                results[student].events.append(f"environment: {difference}")
+                say(f"  warning: {student}: {difference} (results may differ)")
         if not found_notebooks:
             results[student].status = "rejected"
             results[student].reason = "no notebook in the submission"
@@ -398,7 +405,9 @@ def _test_ids(gb, lab: str, notebook: str) -> set[str]:
 
 def _write_records(results, *, autograded: Path, lab: str, db_url: str) -> None:
     scores = _scores(db_url, lab, list(results))
+    environment = grading_environment()
     for student, result in results.items():
+        result.environment = environment
         if student in scores:
             result.score, result.max_score, result.cells = scores[student]
         folder = autograded / student / lab
