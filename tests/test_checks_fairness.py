@@ -122,6 +122,20 @@ def test_lesson_exercise_0_sources_and_harms(capsys):
         checks.q0.check(sources, {**harms, "loan": "quality of service"})
 
 
+def test_lesson_exercise_6_reweighing_function():
+    def reweighing(y, group):
+        p_a = group.map(group.value_counts(normalize=True))
+        p_y = y.map(y.value_counts(normalize=True))
+        cell = group.astype(str) + "|" + y.astype(str)
+        return (p_a * p_y / cell.map(cell.value_counts(normalize=True))).to_numpy()
+
+    checks.q6.check(reweighing)
+    with pytest.raises(CheckFailed, match="reweighing"):
+        checks.q6.check(lambda y, group: np.ones(len(y)))
+    with pytest.raises(CheckFailed, match="raised"):
+        checks.q6.check(lambda y: y)
+
+
 def test_lesson_exercises(capsys):
     for said in ("calibration", "sufficiency", "Calibration within groups", "predictive parity"):
         checks.q1.check(said)

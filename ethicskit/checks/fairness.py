@@ -1,6 +1,6 @@
 """Checks for lesson 01-fairness (self-check exercises) and lab1-bias-mitigation (autograded tests).
 
-Lesson exercises: ``q0`` ... ``q5`` (:class:`~ethicskit.checks.exercise.Exercise` objects).
+Lesson exercises: ``q0`` ... ``q6`` (:class:`~ethicskit.checks.exercise.Exercise` objects).
 
 Lab checks (``check_<question>``): the visible ones run on data the learner can see; the ``*_hidden``
 ones take a ``hidden_seed`` from the hidden test cell of the nbgrader source (never stored here) and
@@ -43,6 +43,7 @@ __all__ = [
     "q3",
     "q4",
     "q5",
+    "q6",
 ]
 
 #: The lab works on Adult income, audited by sex.
@@ -567,6 +568,41 @@ q0 = Exercise(
     solution="q0.check({'a': 'historical', 'b': 'representation', 'c': 'measurement', 'd': 'evaluation',\n"
     "          'e': 'deployment', 'f': 'aggregation'},\n"
     "         {'loan': 'allocation', 'voice': 'quality of service'})",
+)
+def _check_q6(reweighing: Any) -> None:
+    from ethicskit.fairness import reweighing_weights
+
+    expect(callable(reweighing), f"pass your function itself (reweighing), not {type(reweighing).__name__}.")
+    rng = np.random.default_rng(6)
+    for n, groups in [(12, ["a", "b"]), (200, ["p", "u", "v"])]:
+        y = pd.Series(rng.integers(0, 2, n))
+        group = pd.Series(rng.choice(groups, n))
+        y.iloc[:2], group.iloc[:2] = [0, 1], groups[0]  # every group has both labels somewhere
+        found = reweighing(y.copy(), group.copy())
+        expect_close(
+            np.asarray(found, dtype=float) if found is not None else found,
+            reweighing_weights(y, group),
+            f"reweighing(y, group) on {n} rows with groups {groups}",
+            tol=1e-9,
+        )
+
+
+q6 = Exercise(
+    "Exercise 6",
+    _check_q6,
+    hints=[
+        "Work cell by cell: for a row in group a with label y, P(A=a) is the share of rows in group a, "
+        "P(Y=y) "
+        "the share with label y, P(A=a, Y=y) the share with both.",
+        "With pandas: group.map(group.value_counts(normalize=True)) gives P(A=a) for every row; do the same "
+        "for y, and for the pairs (e.g. group.astype(str) + '|' + y.astype(str)).",
+    ],
+    solution="def reweighing(y, group):\n"
+    "    p_a = group.map(group.value_counts(normalize=True))\n"
+    "    p_y = y.map(y.value_counts(normalize=True))\n"
+    "    cell = group.astype(str) + '|' + y.astype(str)\n"
+    "    p_ay = cell.map(cell.value_counts(normalize=True))\n"
+    "    return (p_a * p_y / p_ay).to_numpy()",
 )
 q1 = Exercise(
     "Exercise 1",
