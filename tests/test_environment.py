@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -193,3 +195,29 @@ def test_installed_torch_is_a_cpu_build():
     code = "import torch; print(torch.version.cuda)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "None", "a CUDA build of torch was installed; run scripts/setup_env.sh"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("ETHICSKIT_TEST_UPGRADE") != "1",
+    reason="re-locks from the package index (about 4 min, needs the index): set ETHICSKIT_TEST_UPGRADE=1",
+)
+def test_make_upgrade_writes_a_valid_lock(tmp_path):
+    """`make upgrade` (scripts/lock.py --upgrade) on a copy of the repository: the new lock is complete,
+    hashed, inside pyproject's ranges, keeps the CPU torch, and environment.yml follows it."""
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, tmp_path / name)
+    for folder in ("scripts", "requirements", "ethicskit"):
+        shutil.copytree(REPO_ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "scripts/lock.py", "--upgrade"], cwd=tmp_path, check=True, timeout=900)
+    lock = tmp_path / "requirements" / REFERENCE_LOCK.name
+    entries = _lock_entries(lock)
+    assert entries["torch"][0] == "2.13.0+cpu"
+    assert all(hashes for _, hashes in entries.values())
+    assert set(entries) >= {"numpy", "pandas", "shap", "nbgrader", "hypothesis", "pytest"}
+    assert "make upgrade" in lock.read_text()[:400]
+    environment = yaml.safe_load((tmp_path / "environment.yml").read_text())
+    pins = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
+    in_environment = {(canonicalize_name(p.partition("==")[0]), p.partition("==")[2]) for p in pins
+                      if not p.startswith("--")}
+    assert in_environment == {(name, version) for name, (version, _) in entries.items()}
