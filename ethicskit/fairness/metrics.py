@@ -72,6 +72,10 @@ __all__ = [
 ]
 
 
+#: Most score bins :func:`calibration_by_group` accepts.
+MAX_BINS = 1000
+
+
 class SmallGroupWarning(UserWarning):
     """A group is too small for its metrics to mean much."""
 
@@ -431,6 +435,10 @@ def calibration_by_group(
     check_lengths(y_true=y_true, scores=scores, sensitive_features=frame)
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    if n_bins > MAX_BINS:  # 10**12 bins would allocate terabytes before failing
+        raise ValueError(
+            f"n_bins must be at most {MAX_BINS} (a reliability table needs a few bins), got {n_bins}"
+        )
     edges = np.linspace(0, 1, n_bins + 1)
     bins = np.clip(np.digitize(scores, edges[1:-1], right=False), 0, n_bins - 1)
     data = pd.DataFrame({"group": frame.iloc[:, 0], "bin": bins, "y": y_true, "s": scores})

@@ -103,10 +103,12 @@ def gaussian_sigma(*, sensitivity: float, epsilon: float, delta: float) -> float
         # exp(eps) * cdf(x) in log space: exp(1000) alone overflows a float
         return norm.cdf(a - b) - math.exp(min(eps + norm.logcdf(-a - b), 700.0)) - dlt
 
-    high = sens
+    low, high = 1e-12 * sens, sens
+    if excess(low) <= 0:  # a huge epsilon needs (almost) no noise: the guarantee is then nearly void
+        return float(low)
     while excess(high) > 0:
         high *= 2
-    return float(brentq(excess, 1e-12 * sens, high, xtol=1e-12 * sens))
+    return float(brentq(excess, low, high, xtol=1e-12 * sens))
 
 
 def gaussian_mechanism(

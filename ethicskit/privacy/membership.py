@@ -228,7 +228,9 @@ def dp_advantage_bound(epsilon: float, delta: float = 0.0) -> float:
     if isinstance(epsilon, (float, np.floating)) and epsilon == np.inf:
         return 1.0  # no privacy guarantee (a model trained without DP reports epsilon_ = inf)
     epsilon = check_param(epsilon, "epsilon", [Interval("real", 0, None)])
-    return float(min(1.0, (np.expm1(epsilon) + 2 * delta) / (np.exp(epsilon) + 1)))
+    # (e^eps - 1 + 2 delta) / (e^eps + 1) written so that a huge epsilon cannot overflow
+    tail = 2 * delta * np.exp(-epsilon) / (1 + np.exp(-epsilon))
+    return float(min(1.0, np.tanh(epsilon / 2) + tail))
 
 
 def summarise(results: dict[str, MembershipResult]) -> pd.DataFrame:

@@ -154,11 +154,17 @@ def generalized_mean(values: Any, *, power: float = -5.0) -> float:
     array = array[~np.isnan(array)]
     if array.size == 0:
         raise ValueError("values must hold at least one non-NaN number")
-    if power <= 0 and np.any(array <= 0):
+    if np.any(array < 0):
+        raise ValueError(f"values must be >= 0 (AUCs, rates), found {array.min():g}")
+    if power <= 0 and np.any(array == 0):
         return 0.0  # the limit: a zero dominates a mean with a non-positive power
     if power == 0:
         return float(np.exp(np.mean(np.log(array))))
-    return float(np.mean(array**power) ** (1.0 / power))
+    from scipy.special import logsumexp
+
+    with np.errstate(divide="ignore"):  # log(0) = -inf is right here (a zero adds nothing)
+        log_mean = logsumexp(power * np.log(array)) - np.log(array.size)
+    return float(np.exp(log_mean / power))  # in log space: a power of 1e6 cannot overflow
 
 
 def final_bias_score(
