@@ -133,7 +133,9 @@ def plot_tradeoff(
 
 
 _DISPARITY_LABELS = {
-    "demographic_parity_difference": "demographic parity difference\n(gap in selection rate; 0 = equal rates)",
+    "demographic_parity_difference": (
+        "demographic parity difference\n(gap in selection rate; 0 = equal rates)"
+    ),
     "demographic_parity_ratio": "demographic parity ratio\n(lower rate / higher rate; 1 = equal rates)",
     "equalized_odds_difference": "equalized odds difference\n(larger of the TPR and FPR gaps; 0 = equal)",
     "equal_opportunity_difference": "equal opportunity difference\n(gap in TPR; 0 = equal)",
