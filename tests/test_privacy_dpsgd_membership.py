@@ -38,6 +38,31 @@ def test_encoder():
     assert abs(enc.transform(frame)[:, 0].mean()) < 1e-6
 
 
+def test_public_encoder_learns_nothing_from_the_rows():
+    """A public encoder (issue 19): ranges and categories given, so a DP epsilon covers the whole pipeline."""
+    public = dict(numeric_ranges={"x1": (-3, 3), "x2": (-3, 3)},
+                  categories={"colour": ["red", "green", "blue"]})
+    a, _ = make_data(50, 0)
+    b, _ = make_data(80, 1)
+    ea, eb = TabularEncoder(**public).fit(a), TabularEncoder(**public).fit(b.assign(colour="red"))
+    assert ea.means_.equals(eb.means_) and ea.scales_.equals(eb.scales_) and ea.categories_ == eb.categories_
+    out = ea.transform(a.assign(x1=100.0))
+    assert np.allclose(out[:, 0], 1.0)  # clipped to the public range, then scaled into [-1, 1]
+    with pytest.raises(ValueError, match="colour"):
+        TabularEncoder(numeric_ranges=public["numeric_ranges"]).fit(a)
+    with pytest.raises(ValueError, match="low < high"):
+        TabularEncoder(numeric_ranges={"x1": (1, 1), "x2": (0, 1)}, categories=public["categories"]).fit(a)
+
+    X, y = make_data(600, 2)
+    default = DPSGDClassifier(epsilon=2.0, epochs=2, batch_size=100, random_state=0).fit(X, y)
+    private = DPSGDClassifier(epsilon=2.0, epochs=2, batch_size=100, random_state=0,
+                              encoder=TabularEncoder(**public)).fit(X, y)
+    assert not default.end_to_end_ and private.end_to_end_
+    assert private.encoder_ is not private.encoder and private.encoder.public
+    with pytest.raises(TypeError, match="encoder"):
+        DPSGDClassifier(encoder="public").fit(X, y)
+
+
 def test_dpsgd_reaches_target_epsilon_and_learns():
     X, y = make_data(1200, 1)
     Xt, yt = make_data(1000, 2)

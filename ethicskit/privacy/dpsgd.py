@@ -11,6 +11,7 @@ are standardised and the others one-hot encoded by :class:`TabularEncoder`.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
@@ -34,11 +35,67 @@ MAX_NOISE_MULTIPLIER = 100.0  # beyond this much noise a model learns nothing us
 
 
 class TabularEncoder:
-    """Standardise numeric columns and one-hot encode the others (categories learnt in ``fit``)."""
+    """Standardise numeric columns and one-hot encode the others.
+
+    By default ``fit`` learns the means, scales and category lists from the data it is given. Fitted on
+    private rows, those statistics are released without noise, so a DP-SGD epsilon does not cover them.
+    Give ``numeric_ranges`` and ``categories`` from **public** knowledge (a codebook, published ranges)
+    instead and ``fit`` learns nothing from the data: numeric values are clipped to their range and
+    centred and scaled by it, and only the listed categories are encoded.
+
+    Parameters
+    ----------
+    numeric_ranges : dict, optional
+        ``{column: (low, high)}`` for every numeric column (a public encoder).
+    categories : dict, optional
+        ``{column: [category, ...]}`` for every other column (a public encoder).
+
+    Examples
+    --------
+    >>> public = TabularEncoder(numeric_ranges={"age": (17, 90)}, categories={"sex": ["Female", "Male"]})
+    >>> people = pd.DataFrame({"age": [17, 53.5, 120], "sex": ["Male", "Female", "Male"]})
+    >>> public.fit_transform(people).tolist()
+    [[-1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]
+    """
+
+    def __init__(self, *, numeric_ranges: dict | None = None, categories: dict | None = None):
+        self.numeric_ranges = numeric_ranges
+        self.categories = categories
+
+    @property
+    def public(self) -> bool:
+        """Whether the encoding comes from the given ranges and categories, not from the data."""
+        return self.numeric_ranges is not None or self.categories is not None
+
+    def _fit_public(self, frame: pd.DataFrame) -> TabularEncoder:
+        ranges, categories = dict(self.numeric_ranges or {}), dict(self.categories or {})
+        unknown = [c for c in frame.columns if c not in ranges and c not in categories]
+        if unknown:
+            raise ValueError(
+                f"a public TabularEncoder needs a range or a category list for every column; X column(s) "
+                f"{unknown} have neither (numeric_ranges={sorted(ranges)}, categories={sorted(categories)})"
+            )
+        for column, bounds in ranges.items():
+            low, high = (float(b) for b in bounds)
+            if not (np.isfinite(low) and np.isfinite(high) and low < high):
+                raise ValueError(
+                    f"numeric_ranges[{column!r}] must be (low, high) with low < high, got {bounds!r}"
+                )
+        self.columns_ = list(frame.columns)
+        self.numeric_ = [c for c in frame.columns if c in ranges]
+        _check_numeric(frame, self.numeric_)
+        self.ranges_ = {c: tuple(float(b) for b in ranges[c]) for c in self.numeric_}
+        self.means_ = pd.Series({c: (lo + hi) / 2 for c, (lo, hi) in self.ranges_.items()}, dtype=float)
+        self.scales_ = pd.Series({c: (hi - lo) / 2 for c, (lo, hi) in self.ranges_.items()}, dtype=float)
+        self.categories_ = {c: [str(v) for v in categories[c]] for c in self.columns_ if c not in ranges}
+        return self
 
     def fit(self, X: pd.DataFrame) -> TabularEncoder:
-        """Learn means, scales and categories from ``X``."""
+        """Learn means, scales and categories from ``X`` (or, for a public encoder, only its columns)."""
         frame = _as_frame(X, "X")
+        self.ranges_ = {}
+        if self.public:
+            return self._fit_public(frame)
         self.columns_ = list(frame.columns)
         self.numeric_ = [
             c
@@ -67,7 +124,10 @@ class TabularEncoder:
         if missing:
             raise ValueError(f"X lacks the column(s) {missing} seen in fit")
         _check_numeric(frame, self.numeric_)
-        parts = [((frame[self.numeric_].astype(float) - self.means_) / self.scales_).fillna(0.0).to_numpy()]
+        numbers = frame[self.numeric_].astype(float)
+        for column, (low, high) in getattr(self, "ranges_", {}).items():
+            numbers[column] = numbers[column].clip(low, high)
+        parts = [((numbers - self.means_) / self.scales_).fillna(0.0).to_numpy()]
         for column, categories in self.categories_.items():
             values = frame[column].astype(str).to_numpy()
             parts.append((values[:, None] == np.asarray(categories, dtype=object)[None, :]).astype(float))
@@ -150,6 +210,11 @@ class DPSGDClassifier:
         0 for a logistic regression, else the width of one hidden ReLU layer.
     random_state : int
         Seed for initialisation, sampling and noise.
+    encoder : TabularEncoder, optional
+        How features are encoded. By default a :class:`TabularEncoder` learns means, scales and category
+        lists from the training rows, **outside** the DP mechanism: ``epsilon_`` then covers the training
+        steps only. Pass a public encoder (``TabularEncoder(numeric_ranges=..., categories=...)``) to make
+        the whole fitted pipeline (epsilon_, delta)-DP.
 
     Attributes
     ----------
@@ -163,6 +228,10 @@ class DPSGDClassifier:
     model_ : torch.nn.Module
         The trained network (plain module, picklable).
     encoder_ : TabularEncoder
+        The fitted encoder (a copy of ``encoder`` when one was given).
+    end_to_end_ : bool
+        True when ``epsilon_`` covers everything learnt from the training rows: DP training with a public
+        encoder. False when the encoder was fitted on the training rows (or without privacy).
     """
 
     def __init__(
@@ -177,6 +246,7 @@ class DPSGDClassifier:
         learning_rate: float = 0.5,
         hidden_units: int = 0,
         random_state: int = 0,
+        encoder: TabularEncoder | None = None,
     ):
         self.epsilon = epsilon
         self.delta = delta
@@ -187,6 +257,7 @@ class DPSGDClassifier:
         self.learning_rate = learning_rate
         self.hidden_units = hidden_units
         self.random_state = random_state
+        self.encoder = encoder
 
     @property
     def private(self) -> bool:
@@ -230,7 +301,10 @@ class DPSGDClassifier:
         self._validate()
         labels = check_binary(y, "y")
         check_consistent_length(X=X, y=labels)
-        self.encoder_ = TabularEncoder()
+        if self.encoder is not None and not isinstance(self.encoder, TabularEncoder):
+            raise TypeError(f"encoder must be a TabularEncoder or None, got {type(self.encoder).__name__}")
+        self.encoder_ = copy.deepcopy(self.encoder) if self.encoder is not None else TabularEncoder()
+        self.end_to_end_ = bool(self.private and self.encoder_.public)
         features = torch.from_numpy(self.encoder_.fit_transform(X))
         target = torch.from_numpy(labels.astype(np.int64))
         with torch.random.fork_rng(), warnings.catch_warnings():
