@@ -16,10 +16,13 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._validation import (
+    Interval,
     check_binary,
     check_consistent_length,
     check_in_choices,
+    check_int,
     check_positive,
+    validate_params,
 )
 from ethicskit.explain._common import check_frame, check_model, import_shap, positive_proba, progress, quiet
 
@@ -44,6 +47,9 @@ _LINEAR_NAMES = {
     "RidgeClassifier",
     "LinearSVC",
 }
+
+
+_SEED = [Interval("integral", 0, None)]  # numpy seeds are non-negative integers
 
 
 @dataclass
@@ -105,7 +111,7 @@ class LocalExplanation:
 
     def top_features(self, k: int = 3) -> pd.DataFrame:
         """The ``k`` features with the largest absolute attribution, per instance."""
-        k = int(check_positive(k, "k"))
+        k = check_int(k, "k", minimum=1)
         order = np.argsort(-self.values.abs().to_numpy(), axis=1, kind="stable")[:, :k]
         names = np.asarray(self.feature_names, dtype=object)[order]
         return pd.DataFrame(
@@ -166,6 +172,7 @@ def _background(background: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
     return background
 
 
+@validate_params({"random_state": _SEED})
 def shap_values(
     model: Any,
     X: pd.DataFrame,
@@ -270,6 +277,9 @@ def shap_values(
     )
 
 
+@validate_params(
+    {"random_state": _SEED, "discretize_continuous": ["boolean"], "show_progress": ["boolean"]}
+)
 def lime_values(
     model: Any,
     X: pd.DataFrame,
@@ -312,7 +322,7 @@ def lime_values(
     check_model(model)
     X = check_frame(X, model=model)
     training_data = check_frame(training_data, "training_data", columns=X.columns)
-    num_samples = int(check_positive(num_samples, "num_samples"))
+    num_samples = check_int(num_samples, "num_samples", minimum=1)
     unknown = [c for c in categorical_features if c not in X.columns]
     if unknown:
         raise ValueError(f"categorical_features {unknown} are not columns of X; columns: {list(X.columns)}")
@@ -421,6 +431,7 @@ def lime_text(
     return results
 
 
+@validate_params({"random_state": _SEED, "scoring": ["text"]})
 def permutation_importances(
     model: Any,
     X: pd.DataFrame,
@@ -444,7 +455,7 @@ def permutation_importances(
     X = check_frame(X, model=model)
     y = check_binary(y, "y")
     check_consistent_length(X=X, y=y)
-    n_repeats = int(check_positive(n_repeats, "n_repeats"))
+    n_repeats = check_int(n_repeats, "n_repeats", minimum=1)
     with quiet():
         result = permutation_importance(
             model, X, y, scoring=scoring, n_repeats=n_repeats, random_state=random_state, n_jobs=1
@@ -455,6 +466,7 @@ def permutation_importances(
     return table.sort_values("importance", ascending=False)
 
 
+@validate_params({"random_state": _SEED})
 def fit_logistic_baseline(X: pd.DataFrame, y: Any, *, C: float = 1.0, random_state: int = 0):
     """An inherently interpretable baseline: standardised features + logistic regression.
 
@@ -489,6 +501,7 @@ def coefficient_table(model: Any) -> pd.DataFrame:
     return table.reindex(table["coefficient"].abs().sort_values(ascending=False).index)
 
 
+@validate_params({"random_state": _SEED})
 def fit_tree_baseline(X: pd.DataFrame, y: Any, *, max_depth: int = 3, random_state: int = 0):
     """An inherently interpretable baseline: a shallow decision tree (read it with :func:`tree_rules`)."""
     from sklearn.tree import DecisionTreeClassifier
@@ -496,7 +509,7 @@ def fit_tree_baseline(X: pd.DataFrame, y: Any, *, max_depth: int = 3, random_sta
     X = check_frame(X)
     y = check_binary(y, "y")
     check_consistent_length(X=X, y=y)
-    max_depth = int(check_positive(max_depth, "max_depth"))
+    max_depth = check_int(max_depth, "max_depth", minimum=1)
     return DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=20, random_state=random_state).fit(
         X, y
     )
@@ -542,7 +555,7 @@ def explain_in_words(
         raise TypeError(f"explanation must be a LocalExplanation, got {type(explanation).__name__}")
     if not 0 <= row < len(explanation):
         raise ValueError(f"row must be between 0 and {len(explanation) - 1}, got {row}")
-    k = int(check_positive(k, "k"))
+    k = check_int(k, "k", minimum=1)
     categories = categories or {}
     values = explanation.values.iloc[row]
     data = explanation.data.iloc[row]

@@ -18,10 +18,11 @@ import pandas as pd
 
 from ethicskit._validation import (
     as_1d_array,
+    as_numeric_array,
     check_consistent_length,
+    check_int,
     check_min_groups,
     check_no_nan,
-    check_positive,
     check_random_state,
 )
 from ethicskit.explain._common import check_frame, check_model, positive_proba, progress
@@ -32,13 +33,13 @@ __all__ = ["prediction_gap", "proxy_analysis"]
 
 def _groups(sensitive: Any, n: int) -> np.ndarray:
     groups = check_no_nan(as_1d_array(sensitive, "sensitive"), "sensitive")
-    check_consistent_length(X=range(n), sensitive=groups)
+    check_consistent_length(predictions_or_X=range(n), sensitive=groups)
     return check_min_groups(groups, "sensitive")
 
 
 def prediction_gap(predictions: Any, sensitive: Any) -> float:
     """Largest difference in mean prediction between two groups (max group mean - min group mean)."""
-    predictions = check_no_nan(as_1d_array(predictions, "predictions").astype(float), "predictions")
+    predictions = as_numeric_array(predictions, "predictions")
     groups = _groups(sensitive, len(predictions))
     means = pd.Series(predictions).groupby(groups).mean()
     return float(means.max() - means.min())
@@ -94,7 +95,7 @@ def proxy_analysis(
     check_model(model)
     X = check_frame(X, model=model)
     groups = _groups(sensitive, len(X))
-    n_repeats = int(check_positive(n_repeats, "n_repeats"))
+    n_repeats = check_int(n_repeats, "n_repeats", minimum=1)
     rng = check_random_state(random_state)
     base = positive_proba(model, X)
     means = pd.Series(base).groupby(groups).mean().sort_values()

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit._validation import check_positive, check_random_state
+from ethicskit._validation import as_numeric_array, check_int, check_random_state
 from ethicskit.explain._common import check_frame, check_model, positive_proba, progress
 from ethicskit.explain.attributions import LocalExplanation, lime_values, shap_values
 
@@ -154,7 +154,7 @@ def insertion_curve(
 
 def _at_k(model, explanation, reference, k, mode) -> float:
     explanation = _check_expl(explanation)
-    k = int(check_positive(k, "k"))
+    k = check_int(k, "k", minimum=1)
     p = explanation.values.shape[1]
     if k > p:
         raise ValueError(f"k must be at most the number of features ({p}), got {k}")
@@ -244,11 +244,11 @@ def rank_agreement(a: Any, b: Any, *, k: int = 3) -> dict[str, float]:
                 f"a and b must cover the same features; differ on {sorted(set(a.index) ^ set(b.index))}"
             )
         b = b.reindex(a.index)
-    x = np.abs(np.asarray(a, dtype=float).ravel())
-    y = np.abs(np.asarray(b, dtype=float).ravel())
+    x = np.abs(as_numeric_array(np.ravel(a), "a"))  # NaN would rank as "most important", silently
+    y = np.abs(as_numeric_array(np.ravel(b), "b"))
     if x.shape != y.shape:
         raise ValueError(f"a and b must have the same number of features, got {x.size} and {y.size}")
-    k = int(check_positive(k, "k"))
+    k = check_int(k, "k", minimum=1)
     if k > x.size:
         raise ValueError(f"k must be at most the number of features ({x.size}), got {k}")
     top_a = set(np.argsort(-x, kind="stable")[:k].tolist())
@@ -278,7 +278,7 @@ def sparsity(explanation: LocalExplanation, *, k: int = 3) -> dict[str, float]:
     """
     explanation = _check_expl(explanation)
     values = np.abs(explanation.values.to_numpy())
-    k = int(check_positive(k, "k"))
+    k = check_int(k, "k", minimum=1)
     totals = values.sum(axis=1)
     valid = totals > 0
     if not np.any(valid):
@@ -345,12 +345,12 @@ def shap_stability(
 ) -> dict[str, float]:
     """:func:`stability` of SHAP explanations of ``X`` across background samples drawn from a pool."""
     background_pool = check_frame(background_pool, "background_pool")
-    background_size = int(check_positive(background_size, "background_size"))
+    background_size = check_int(background_size, "background_size", minimum=1)
     if background_size > len(background_pool):
         raise ValueError(
             f"background_size ({background_size}) exceeds the pool's {len(background_pool)} rows"
         )
-    n_draws = int(check_positive(n_draws, "n_draws"))
+    n_draws = check_int(n_draws, "n_draws", minimum=1)
     if n_draws < 2:
         raise ValueError(f"n_draws must be at least 2, got {n_draws}")
     rng = check_random_state(random_state)

@@ -35,6 +35,7 @@ from ethicskit._validation import (
     as_1d_array,
     check_binary,
     check_consistent_length,
+    check_int,
     check_no_nan,
     check_positive,
     validate_params,
@@ -176,7 +177,7 @@ class TextClassifier:
     def __init__(self, model: Any, tokenizer: Any, *, max_length: int = 48):
         self.model = model
         self.tokenizer = tokenizer
-        self.max_length = int(check_positive(max_length, "max_length"))
+        self.max_length = check_int(max_length, "max_length", minimum=1)
         self.history_: list[dict] = []
         self.stages_: list[dict] = []
         self.seen_texts_ = np.empty(0, dtype=np.uint64)
