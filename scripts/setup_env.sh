@@ -2,7 +2,8 @@
 # Create (or reuse) the course's virtual environment in .venv and install the LOCKED environment into it:
 #   pip install --require-hashes -r requirements/lock-py<X.Y>-<system>-<machine>.txt   (exact versions,
 #   every file checked against its sha256), then the course package itself: pip install --no-deps -e .
-# Idempotent: a second run only compares a stamp (the lock, pyproject.toml and this script) and exits.
+# Idempotent: a second run only compares a stamp (the lock, pyproject.toml and this script) and the
+# installed versions with the lock, and exits.
 # After `git pull` brings a new lock, the next run syncs the environment to it (docs/environment.md).
 # Environment knobs:
 #   PYTHON        the interpreter to build the venv from (default: python3)
@@ -32,7 +33,25 @@ if [[ -f "$lock" ]]; then
 else
     want="ranges $(cat "$root/pyproject.toml" "$root/scripts/setup_env.sh" | sha256sum | cut -d' ' -f1)"
 fi
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+# A matching stamp is not enough when someone has since pip-installed another version of a locked
+# package into the venv: then the venv is synced again (a fraction of a second to check).
+in_sync() {
+    [[ ! -f "$lock" ]] && return 0
+    "$venv/bin/python" - "$lock" <<'PY'
+import importlib.metadata as md, re, sys
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+try:
+    from packaging.version import Version as V
+except ImportError:
+    V = str
+have = {norm(d.metadata["Name"] or ""): d.version for d in md.distributions()}
+for line in open(sys.argv[1], encoding="utf-8"):
+    m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", line)
+    if m and (norm(m[1]) not in have or V(have[norm(m[1])]) != V(m[2])):
+        sys.exit(1)
+PY
+}
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && in_sync; then
     exit 0   # environment is up to date
 fi
 
