@@ -50,3 +50,19 @@ def test_stderr_does_not_fail_a_cell_but_an_error_does():
     assert cell_score(_test_cell("a", 2, [warning])) == (2.0, "")
     assert cell_score(_test_cell("b", 2, [warning, error]))[0] == 0.0
     assert cell_score(_test_cell("c", 2, [partial])) == (1.5, "1.5 of 2 points")
+
+
+def test_hidden_tests_decide_a_cell_even_when_a_visible_example_failed():
+    failed = nbformat.v4.new_output("error", ename="CheckFailed", evalue="the example is off", traceback=[])
+    run = KernelRun(notebook=_notebook(_test_cell("q1", 3, [failed])), executed={0}, hidden={0})
+    printed = "- part b: too low\n"
+    verdicts, _ = judge_cells(run, {0: {"passed": True, "value": 1.5, "message": "", "printed": printed}})
+    assert verdicts[0].score == 1.5
+    assert run.notebook.cells[0].outputs[0]["text"] == printed  # the feedback says which part lost points
+
+
+def test_visible_source_drops_hidden_blocks():
+    from ethicskit.course.execute import visible_source
+
+    source = "check(x)\n### BEGIN HIDDEN TESTS\nseed = 80321\ncheck(x, seed)\n### END HIDDEN TESTS\nprint('done')\n"
+    assert visible_source(source) == "check(x)\nprint('done')\n"

@@ -141,3 +141,24 @@ def test_the_grading_record_holds_the_environment_and_a_foreign_kernel_is_flagge
     assert any("warning: ada" in message and "3.9.1" in message for message in messages)
     record = json.loads((course / "autograded" / "ada" / "demo-lab" / "ethicskit-grading.json").read_text())
     assert record["environment"]["python"] and "lock_sha256" in json.dumps(record["environment"])
+
+
+@pytest.mark.skipif(sandbox.sandbox_problem() is not None, reason="needs the sandbox")
+def test_hidden_tests_never_run_in_the_students_kernel(course, tmp_path):
+    import nbformat
+
+    notebook = nbformat.read(DEMO / "correct" / "demo-lab" / "demo-lab.ipynb", as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells]
+    spy = "seen = [k for k in ('rng', 'a', 'b') if k in globals()]\nseen += [x for x in In if 'default_' + 'rng' in x]"
+    spy += "\nprint(seen)"
+    notebook.cells.insert(ids.index("q1-test") + 1, nbformat.v4.new_code_cell(spy))
+    (tmp_path / "flat").mkdir()
+    nbformat.write(notebook, tmp_path / "flat" / "spy.ipynb")
+    [result] = grade(course, tmp_path / "flat", lab="demo-lab", sandbox=True)
+    assert result.score == 6  # the hidden tests still decide, in the recheck
+    graded = nbformat.read(course / "autograded" / "spy" / "demo-lab" / "demo-lab.ipynb", as_version=4)
+    printed = next(c for c in graded.cells if c.source.startswith("seen = "))
+    assert printed.outputs[0]["text"].strip() == "[]"
+    assert (
+        "BEGIN HIDDEN TESTS" in graded.cells[ids.index("q1-test")].source
+    )  # the instructor sees the whole test

@@ -99,3 +99,44 @@ def test_torch_modules_load_as_data():
     loaded = safe_loads(cloudpickle.dumps(layer))
     x = torch.ones(1, 3, dtype=torch.float64)
     assert torch.equal(loaded(x), layer(x))
+
+
+def test_a_students_exception_keeps_its_trusted_bases_across_the_runner():
+    namespace: dict = {}
+    exec(
+        "class BudgetExceededError(ValueError):\n    pass\n"
+        "def spend(eps):\n    raise BudgetExceededError(f'budget exhausted at {eps}')\n"
+        "class Fake(AssertionError):\n    pass\n"
+        "def fake():\n    raise Fake('all checks passed')\n",
+        namespace,
+    )
+    runner = Runner(timeout=30)
+    try:
+        spend, fake = (
+            runner.load(cloudpickle.dumps(namespace["spend"])),
+            runner.load(cloudpickle.dumps(namespace["fake"])),
+        )
+        with pytest.raises(ValueError, match="budget exhausted at 2") as caught:
+            spend(2)
+        assert type(caught.value).__name__ == "BudgetExceededError"
+        with pytest.raises(Exception) as caught:
+            fake()
+        assert not isinstance(caught.value, AssertionError)  # never mistaken for a failed check
+    finally:
+        runner.close()
+
+
+def test_forbidden_helpers_raise_under_any_alias():
+    from ethicskit.course.recheck import forbidden_helpers
+
+    namespace: dict = {}
+    exec("from statistics import fmean as average\ndef mean_of(x):\n    return average(x)\n", namespace)
+    assert forbidden_helpers("x = 1\n# ethicskit: forbid statistics.fmean\n") == ["statistics.fmean"]
+    runner = Runner(timeout=30)
+    try:
+        runner.forbid(["statistics.fmean"])
+        mean_of = runner.load(cloudpickle.dumps(namespace["mean_of"]))
+        with pytest.raises(RuntimeError, match="may not be used in this part"):
+            mean_of([1.0, 2.0])
+    finally:
+        runner.close()

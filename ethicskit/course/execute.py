@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,6 +78,22 @@ def is_test_cell(cell: NotebookNode) -> bool:
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
+HIDDEN_BLOCK = re.compile(
+    r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S
+)
+
+
+def visible_source(source: str) -> str:
+    """A test cell's source without its hidden test blocks (what the student's kernel may run).
+
+    Examples
+    --------
+    >>> visible_source("check(x)\n### BEGIN HIDDEN TESTS\ncheck(x, seed=1)\n### END HIDDEN TESTS\n")
+    'check(x)\n'
+    """
+    return HIDDEN_BLOCK.sub("", source)
+
+
 def _points(cell: NotebookNode) -> float:
     return float(cell.metadata["nbgrader"].get("points", 0) or 0)
 
@@ -114,13 +131,21 @@ class KernelRun:
 
     notebook: NotebookNode
     executed: set[int] = field(default_factory=set)
+    hidden: set[int] = field(default_factory=set)
     snapshots: dict[int, str] = field(default_factory=dict)
     stopped: str | None = None
     events: list[str] = field(default_factory=list)
     limits_mode: str = "none"
 
 
-def _make_executor(*, manager_class, cell_timeout: float, deadline: float, snapshot_dir: Path | None):
+def _make_executor(
+    *,
+    manager_class,
+    cell_timeout: float,
+    deadline: float,
+    snapshot_dir: Path | None,
+    full_sources: dict[int, str] | None = None,
+):
     from nbclient.exceptions import DeadKernelError
     from nbclient.util import run_sync
     from nbgrader.preprocessors import Execute
@@ -170,7 +195,8 @@ def _make_executor(*, manager_class, cell_timeout: float, deadline: float, snaps
             self.nb.cells[cell_index] = cell  # nbclient left whatever ran last at this index
 
         async def _snapshot(self, cell, cell_index):
-            names = variables_used(cell.source)
+            # the variables the whole test uses, hidden blocks included (they run only in the recheck)
+            names = variables_used((full_sources or {}).get(cell_index, cell.source))
             path = snapshot_dir / f"snapshot-{cell_index}.pkl"
             code = (
                 f"__import__('ethicskit.course._snapshot', fromlist=['save']).save({names!r}, {str(path)!r})"
@@ -237,9 +263,21 @@ def _manager_class(*, sandbox: bool, runtime: Path, workdir: Path, hidden: tuple
 
 
 def _run_kernel(notebook, task: GradingTask, *, scratch: Path, start: float) -> KernelRun:
-    """The run phase: execute every cell in a limited (sandboxed) kernel."""
+    """The run phase: execute every cell in a limited (sandboxed) kernel.
+
+    With the recheck on, hidden test blocks never run in the student's kernel: the kernel runs each
+    test cell's visible part (the student's feedback) and snapshots the variables the whole test uses;
+    the full test runs only in the recheck, so nothing a hidden block computes is ever visible to
+    student code that runs later, nor is its source in IPython's history.
+    """
     from ethicskit.course.sandbox import CgroupLimits
 
+    full_sources = (
+        {i: c.source for i, c in enumerate(notebook.cells) if is_test_cell(c)} if task.recheck else {}
+    )
+    hidden = {i for i, source in full_sources.items() if visible_source(source) != source}
+    for index in hidden:
+        notebook.cells[index].source = visible_source(full_sources[index])
     runtime, workdir = scratch / "rt", scratch / "work"
     limits = CgroupLimits(memory_mb=task.limits.memory_mb, max_processes=task.limits.max_processes)
     if task.sandbox:
@@ -252,6 +290,7 @@ def _run_kernel(notebook, task: GradingTask, *, scratch: Path, start: float) -> 
             cell_timeout=float(task.limits.cell_timeout),
             deadline=start + float(task.limits.notebook_timeout),
             snapshot_dir=runtime if task.recheck else None,
+            full_sources=full_sources,
         )
         try:
             notebook, _ = executor.preprocess(notebook, {"metadata": {"path": str(workdir)}})
@@ -266,9 +305,12 @@ def _run_kernel(notebook, task: GradingTask, *, scratch: Path, start: float) -> 
             executor.events.append("the process limit refused new processes")
     finally:
         limits.remove()
+    for index in hidden:  # the graded notebook keeps the whole test, as nbgrader's does
+        notebook.cells[index].source = full_sources[index]
     return KernelRun(
         notebook=notebook,
         executed=set(executor.executed),
+        hidden=hidden,
         snapshots=dict(executor.snapshots),
         stopped=executor.stopped,
         events=list(executor.events),
@@ -280,11 +322,12 @@ def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[
     """The recheck phase: rerun test cells that scored in the kernel, in a fresh sandboxed process."""
     from ethicskit.course.sandbox import CgroupLimits, SandboxPolicy, bwrap_command
 
-    # a cell that scored zero in the kernel cannot go lower: no need to recheck it
+    # a cell that scored zero in the kernel cannot go lower: no need to recheck it, unless hidden tests
+    # decide it (the kernel ran only its visible examples)
     jobs = [
         {"index": i, "source": run.notebook.cells[i].source, "snapshot": path}
         for i, path in sorted(run.snapshots.items())
-        if i in run.executed and cell_score(run.notebook.cells[i])[0] > 0
+        if i in run.executed and (i in run.hidden or cell_score(run.notebook.cells[i])[0] > 0)
     ]
     if not jobs:
         return {}, None
@@ -305,7 +348,10 @@ def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[
         command = limits.wrap(
             bwrap_command(command, policy=policy, writable=[workdir, scratch / "rt"], cwd=workdir)
         )
+    from ethicskit.course.sandbox import RUNNER_ISOLATION_ENV
+
     env = dict(os.environ, PYTHONWARNINGS="ignore", TQDM_DISABLE="1", MPLBACKEND="Agg", HF_HUB_OFFLINE="1")
+    env[RUNNER_ISOLATION_ENV] = "1" if task.sandbox else "0"
     try:
         done = subprocess.run(
             command,
@@ -335,25 +381,38 @@ def _judge_one(cell, index: int, run: KernelRun, verdicts: dict[int, dict] | Non
             cell.outputs = [_error_output("NotRun", reason)]
         return CellVerdict(grade_id, 0.0, points, reason)
     score, reason = cell_score(cell)
-    if score <= 0 or verdicts is None:
+    if verdicts is None or (score <= 0 and index not in run.hidden):
         return CellVerdict(grade_id, score, points, reason)
     verdict = verdicts.get(index)
+    printed = _printed((verdict or {}).get("printed", ""))
     if verdict is None or not verdict["passed"]:
         message = (verdict or {}).get("message") or problem or "the test could not be rechecked"
-        cell.outputs = [_error_output("RecheckFailed", message)]
+        cell.outputs = printed + [_error_output("RecheckFailed", message)]
         return CellVerdict(grade_id, 0.0, points, f"failed the fresh recheck: {message}")
     value = verdict["value"]
     recheck_score = points if value is None else max(0.0, min(float(value), points))
+    if index in run.hidden:  # the kernel ran only the visible examples: the whole test decides
+        if recheck_score >= points:
+            cell.outputs = printed
+            return CellVerdict(grade_id, points, points, "")
+        cell.outputs = printed + [_score_output(recheck_score, cell)]
+        return CellVerdict(grade_id, recheck_score, points, f"{recheck_score:g} of {points:g} points")
     if recheck_score < score:
         score, reason = recheck_score, f"{recheck_score:g} of {points:g} points in the fresh recheck"
-        cell.outputs = [
-            nbformat.v4.new_output(
-                "execute_result",
-                data={"text/plain": repr(recheck_score)},
-                execution_count=cell.get("execution_count"),
-            )
-        ]
+        cell.outputs = printed + [_score_output(recheck_score, cell)]
     return CellVerdict(grade_id, score, points, reason)
+
+
+def _printed(text: str) -> list[NotebookNode]:
+    """What the checks printed in the recheck (which part lost points), as a cell output."""
+    return [nbformat.v4.new_output("stream", name="stdout", text=text)] if text.strip() else []
+
+
+def _score_output(score: float, cell) -> NotebookNode:
+    """A cell's result showing ``score`` (nbgrader reads a number as partial credit)."""
+    return nbformat.v4.new_output(
+        "execute_result", data={"text/plain": repr(score)}, execution_count=cell.get("execution_count")
+    )
 
 
 def judge_cells(

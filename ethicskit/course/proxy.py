@@ -13,13 +13,13 @@ answers wrong or right, but cannot touch ethicskit.checks, builtins or the verdi
 
 from __future__ import annotations
 
-import builtins
 import io
 import os
 import pickle
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 __all__ = ["Forbidden", "SafeUnpickler", "safe_loads", "Runner", "Handle", "StudentCodeError"]
 
@@ -159,9 +159,17 @@ class Runner:
         self.dead: str | None = None
 
     def _start(self):
-        env = dict(os.environ, PYTHONWARNINGS="ignore")
+        from ethicskit.course.sandbox import RUNNER_ISOLATION_ENV, runner_command
+
+        # a plain environment: nothing in it tells the student's code that it runs for grading
+        keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+        env = {k: os.environ[k] for k in keep if k in os.environ}
+        env["PYTHONWARNINGS"] = "ignore"
+        command = [sys.executable, "-m", "ethicskit.course.runner"]
+        if os.environ.get(RUNNER_ISOLATION_ENV) == "1":
+            command = runner_command(command, cwd=Path.cwd())
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ethicskit.course.runner"],
+            command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -204,6 +212,16 @@ class Runner:
             raise StudentCodeError("the student's code crashed") from None
         return reply
 
+    def forbid(self, names: list[str]) -> None:
+        """Make each dotted name (e.g. ``ethicskit.fairness.reweighing_weights``) raise when used.
+
+        Must come before any :meth:`load`: the student's objects find their helpers when they are
+        loaded, and then find the forbidden stub, under whatever alias they gave it.
+        """
+        reply = self.request(("forbid", list(names)))
+        if reply[0] == "error":
+            raise ValueError(f"cannot forbid {names}: {reply[2]}")
+
     def new_id(self) -> int:
         self.next_id += 1
         return self.next_id
@@ -229,8 +247,7 @@ class Runner:
     def _value(self, reply):
         status = reply[0]
         if status == "error":
-            _, name, message = reply
-            raise _exception(name, message)
+            raise _exception(*reply[1:])
         hid, blob = reply[1], reply[2]
         if blob is not None:
             try:
@@ -242,7 +259,7 @@ class Runner:
     def op(self, hid: int, name: str, *args, **kwargs):
         """Apply the runner-side operation ``name`` to object ``hid``; return data or a handle."""
         reply = self.request(("op", hid, name, args, kwargs))
-        if len(reply) > 3 and reply[3] is not None:
+        if reply[0] == "value" and len(reply) > 3 and reply[3] is not None:
             _sync_generators(safe_loads(reply[3]), args, kwargs)
         return self._value(reply)
 
@@ -263,13 +280,53 @@ def _sync_generators(states: list, args: tuple, kwargs: dict) -> None:
             target.set_state(state)
 
 
-def _exception(name: str, message: str) -> Exception:
-    kind = getattr(builtins, name, None)
+#: packages whose exception classes a student's exception may derive from and still be caught as
+TRUSTED_EXCEPTION_ROOTS = {
+    "builtins",
+    "numpy",
+    "pandas",
+    "sklearn",
+    "scipy",
+    "torch",
+    "fairlearn",
+    "ethicskit",
+}
+
+
+def _base_exception(module: str, qualname: str) -> type | None:
+    """The trusted exception class ``module.qualname``, if it is one (AssertionError never is)."""
+    import importlib
+
+    if module.split(".")[0] not in TRUSTED_EXCEPTION_ROOTS or module.startswith("ethicskit.course"):
+        return None
+    try:
+        kind = importlib.import_module(module)
+        for part in qualname.split("."):
+            kind = getattr(kind, part)
+    except Exception:  # noqa: BLE001 - not importable here: try the next base
+        return None
     if isinstance(kind, type) and issubclass(kind, Exception) and not issubclass(kind, AssertionError):
+        return kind
+    return None
+
+
+def _exception(name: str, message: str, lineage: list | tuple = ()) -> Exception:
+    """The student's exception, rebuilt with its class hierarchy as far as trusted classes go.
+
+    A ``BudgetExceededError(ValueError)`` defined in the notebook comes back as a class of that name
+    deriving from ``ValueError``, so a check's ``except ValueError`` catches it as in the notebook.
+    Assertion errors never pass (a student's code must not look like a failed check).
+    """
+    for module, qualname in list(lineage) or [("builtins", name)]:
+        base = _base_exception(str(module), str(qualname))
+        if base is None:
+            continue
         try:
-            return kind(message)
-        except Exception:  # noqa: BLE001
-            pass
+            if base.__module__ == "builtins" and base.__name__ == name:
+                return base(message)
+            return type(str(name), (base,), {"__module__": "student"})(message)
+        except Exception:  # noqa: BLE001 - a base that needs other arguments: try the next one
+            continue
     return StudentCodeError(f"{name}: {message}" if message else name)
 
 

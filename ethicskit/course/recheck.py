@@ -60,15 +60,50 @@ def variables_used(source: str) -> list[str]:
     return sorted(needed)
 
 
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+def _hidden_decides(source: str) -> ast.Module:
+    """A test cell whose hidden blocks decide: a failed *visible* check does not stop the cell.
+
+    Visible checks are examples for the student; the hidden ones grade (and may give partial
+    credit). Each top-level statement outside the hidden blocks runs under ``except AssertionError``
+    (a failed check), so the hidden checks always run; any other error still fails the cell.
+    """
+    body: list[ast.stmt] = []
+    rest, hidden = source, False
+    while rest:
+        marker = END_HIDDEN if hidden else BEGIN_HIDDEN
+        part, _, rest = rest.partition(marker)
+        rest = rest.split("\n", 1)[1] if "\n" in rest else ""
+        statements = ast.parse(part).body
+        if hidden:
+            body += statements
+        else:
+            body += [
+                ast.Try(
+                    body=[statement],
+                    handlers=[
+                        ast.ExceptHandler(type=ast.Name("AssertionError", ast.Load()), body=[ast.Pass()])
+                    ],
+                    orelse=[],
+                    finalbody=[],
+                )
+                for statement in statements
+            ]
+        hidden = not hidden
+    return ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
+
+
 def run_cell(source: str, namespace: dict) -> tuple[bool, float | None, str]:
-    """Run ``source`` in ``namespace`` like a notebook cell.
+    """Run ``source`` in ``namespace`` like a notebook cell (hidden blocks decide, when it has any).
 
     Returns
     -------
     (passed, value, message)
         ``value`` is the float of the last expression when it is a number (partial credit), else None.
     """
-    tree = ast.parse(source)
+    tree = _hidden_decides(source) if BEGIN_HIDDEN in source else ast.parse(source)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
@@ -92,6 +127,27 @@ def run_cell(source: str, namespace: dict) -> tuple[bool, float | None, str]:
         except ImportError:  # pragma: no cover
             pass
     return True, number, ""
+
+
+FORBID = "# ethicskit: forbid "
+
+
+def forbidden_helpers(source: str) -> list[str]:
+    """The helpers a test cell says the part must be solved without.
+
+    A line ``# ethicskit: forbid ethicskit.fairness.reweighing_weights, fairlearn.metrics.MetricFrame``
+    makes the runner replace each (under any alias the student gave it) by a stub that raises.
+
+    Examples
+    --------
+    >>> forbidden_helpers("# ethicskit: forbid a.b, c.d\ncheck(f)")
+    ['a.b', 'c.d']
+    """
+    names = []
+    for line in source.splitlines():
+        if line.strip().startswith(FORBID):
+            names += [n.strip() for n in line.strip()[len(FORBID) :].split(",") if n.strip()]
+    return names
 
 
 def _check_one(job: dict, runner) -> dict:
@@ -148,11 +204,23 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = io.StringIO()  # the cells' own prints are not part of the verdict
     from ethicskit.course.proxy import Runner
 
-    runner = Runner(timeout=float(os.environ.get("ETHICSKIT_RECHECK_CALL_TIMEOUT", "120")))
+    timeout = float(os.environ.get("ETHICSKIT_RECHECK_CALL_TIMEOUT", "120"))
+    runner = Runner(timeout=timeout)
     verdicts = []
     try:
         for job in jobs:
-            verdicts.append(_check_one(job, runner))
+            forbidden = forbidden_helpers(job["source"])
+            if forbidden:  # a runner of its own, so the rule holds for this part only
+                own = Runner(timeout=timeout)
+                try:
+                    own.forbid(forbidden)
+                    verdicts.append(_check_one(job, own))
+                finally:
+                    own.close()
+            else:
+                verdicts.append(_check_one(job, runner))
+            # what the checks printed (which part lost points), for the student's feedback
+            verdicts[-1]["printed"] = sys.stdout.getvalue()[-2000:]
             sys.stdout = io.StringIO()
     finally:
         runner.close()

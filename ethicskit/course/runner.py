@@ -14,7 +14,7 @@ import pickle
 import struct
 import sys
 
-__all__ = ["main"]
+__all__ = ["main", "forbid", "ForbiddenHelper"]
 
 OPERATIONS = {
     "call": lambda obj, *a, **k: obj(*a, **k),
@@ -53,6 +53,46 @@ def _generator_states(args: tuple, kwargs: dict) -> bytes | None:
     return pickle.dumps(states, protocol=4) if states else None
 
 
+class ForbiddenHelper(RuntimeError):
+    """Raised when student code uses a helper the part must be solved without."""
+
+
+def _resolve(name: str):
+    import importlib
+
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(name)
+
+
+def forbid(names: list[str]) -> None:
+    """Replace every reference to each named object, in every loaded module, by a stub that raises."""
+    for name in names:
+        real = _resolve(name)
+
+        def stub(*args, _name=name, **kwargs):
+            raise ForbiddenHelper(f"{_name} may not be used in this part: write it yourself")
+
+        for module in list(sys.modules.values()):
+            try:
+                items = list(vars(module).items())
+            except TypeError:
+                continue
+            for attr, value in items:
+                if value is real:
+                    try:
+                        setattr(module, attr, stub)
+                    except (AttributeError, TypeError):
+                        pass
+
+
 def main() -> int:
     """Serve requests until stdin closes."""
     import warnings
@@ -86,6 +126,10 @@ def main() -> int:
         (size,) = struct.unpack("!Q", head)
         request = Loader(io.BytesIO(channel_in.read(size))).load()
         try:
+            if request[0] == "forbid":
+                forbid(request[1])
+                reply(("ok", 0, None))
+                continue
             if request[0] == "load":
                 _, hid, blob = request
                 registry[hid] = cloudpickle.loads(blob)
@@ -95,7 +139,8 @@ def main() -> int:
             result = OPERATIONS[name](registry[hid], *args, **kwargs)
             states = _generator_states(args, kwargs) if name == "call" else None
         except BaseException as error:  # noqa: BLE001 - reported to the trusted side as the student's error
-            reply(("error", _type(error).__name__, _str(error)[:500]))
+            lineage = [(_str(k.__module__), _str(k.__qualname__)) for k in _type(error).__mro__]
+            reply(("error", _type(error).__name__, _str(error)[:500], lineage))
             continue
         counter[0] += 1
         registry[counter[0]] = result

@@ -177,6 +177,37 @@ def bwrap_command(command: list[str], *, policy: SandboxPolicy, writable: list[P
     return args + list(command)
 
 
+#: set (to "1") in the recheck's environment when it runs sandboxed: its runner is then isolated too
+RUNNER_ISOLATION_ENV = "ETHICSKIT_ISOLATE_RUNNER"
+
+
+def runner_hidden_files() -> list[Path]:
+    """What student code must not read while it runs for a hidden check.
+
+    The bundled data sets (so held-out rows cannot be looked up) and the checks' hidden modules
+    (``ethicskit/checks/_hidden*.py``: reference implementations and hidden inputs).
+    """
+    import ethicskit
+
+    package = Path(ethicskit.__file__).resolve().parent
+    files = [p for p in (package / "datasets" / "data").glob("*") if p.is_file()]
+    return files + sorted((package / "checks").glob("_hidden*.py"))
+
+
+def runner_command(command: list[str], *, cwd: Path) -> list[str]:
+    """Wrap the recheck's runner (student code) in a nested bubblewrap that empties hidden files.
+
+    Runs inside the recheck's own sandbox: a new user and mount namespace only (the outer sandbox
+    already isolates network, pids and the filesystem), in which every file of
+    :func:`runner_hidden_files` reads as empty.
+    """
+    args = [_bwrap(), "--unshare-user", "--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev"]
+    args += ["--ro-bind", "/proc", "/proc", "--bind", "/tmp", "/tmp", "--bind", str(cwd), str(cwd)]
+    for path in runner_hidden_files():
+        args += ["--ro-bind", "/dev/null", str(path)]
+    return args + ["--die-with-parent", "--chdir", str(cwd), "--", *command]
+
+
 class CgroupLimits:
     """A pair of cgroups (memory, pids) for one sandbox; a no-op where cgroups cannot be created."""
 
