@@ -329,6 +329,8 @@ class HashChainLog:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or Path, got {type(path).__name__}")
         self.path = None if path is None else Path(path)
+        if self.path is not None and self.path.is_dir():
+            raise ValueError(f"path must be a JSON-lines file, got the directory {str(path)!r}")
         self.key = _check_key(key)
         self.entries: list[dict[str, Any]] = []
         self.torn_tail: bytes | None = None
@@ -740,6 +742,12 @@ class ReviewQueue(HashChainLog):
             raise TypeError(
                 f"flagged_groups must be a dict of column -> values, got {type(flagged_groups).__name__}"
             )
+        for column, values in (flagged_groups or {}).items():
+            if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+                # {"race": "Other"} would flag the groups "O", "t", "h", "e", "r"
+                raise TypeError(
+                    f"flagged_groups[{column!r}] must be a list of group values, got {values!r}"
+                )
         self.flagged_groups = {k: [str(v) for v in vs] for k, vs in (flagged_groups or {}).items()}
 
     def route(

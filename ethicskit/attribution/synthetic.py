@@ -17,6 +17,7 @@ import numpy as np
 from ethicskit._validation import (
     as_1d_array,
     check_consistent_length,
+    check_int,
     check_no_nan,
     check_positive,
     check_probability,
@@ -69,6 +70,10 @@ def _split(n: int, minority_fraction: float, n_core: int, core_signal: float, sp
     return Split(X=X, y=y.astype(int), group=group)
 
 
+#: Most rows (or core features) one split of :func:`make_spurious_data` may have.
+MAX_ROWS = 10_000_000
+
+
 def make_spurious_data(*, n_pretrain: int = 2000, n_finetune: int = 2000, n_align: int = 200,
                        n_test: int = 1000, finetune_minority: float = 0.05, n_core: int = 5,
                        core_signal: float = 0.4, spurious_signal: float = 1.5,
@@ -103,6 +108,8 @@ def make_spurious_data(*, n_pretrain: int = 2000, n_finetune: int = 2000, n_alig
                         ("n_test", n_test), ("n_core", n_core)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if value > MAX_ROWS:  # 10**10 rows would exhaust memory before failing
+            raise ValueError(f"{name} must be at most {MAX_ROWS:,}, got {value:,}")
     check_probability(finetune_minority, "finetune_minority")
     check_positive(core_signal, "core_signal", allow_zero=True)
     check_positive(spurious_signal, "spurious_signal", allow_zero=True)
@@ -128,6 +135,9 @@ def make_mlp(n_features: int, *, hidden: int = 16, n_outputs: int = 2, random_st
     """A small tanh MLP (deterministic initialisation from ``random_state``)."""
     import torch
 
+    for name, value in (("n_features", n_features), ("hidden", hidden), ("n_outputs", n_outputs)):
+        check_int(value, name, minimum=1)
+    check_int(random_state, "random_state", minimum=0)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(random_state)
     try:

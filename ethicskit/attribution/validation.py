@@ -53,7 +53,11 @@ def compare_estimates(estimate: pd.DataFrame, exact: pd.DataFrame, *, groups: An
     for name, frame in (("estimate", estimate), ("exact", exact)):
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"{name} must be a DataFrame of stage effects, got {type(frame).__name__}")
-    if list(estimate.index) != list(exact.index) or estimate.shape != exact.shape:
+    if (
+        list(estimate.index) != list(exact.index)
+        or estimate.shape != exact.shape
+        or list(estimate.columns) != list(exact.columns)  # same shape, other queries: wrong pairs
+    ):
         raise ValueError(f"estimate and exact must cover the same stages and queries: estimate has "
                          f"{list(estimate.index)} x {estimate.shape[1]}, "
                          f"exact {list(exact.index)} x {exact.shape[1]}")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from ethicskit._validation import check_columns, check_probability
+from ethicskit._validation import Interval, check_columns, check_probability, validate_params
 
 __all__ = ["Dataset", "DatasetSplits", "split_dataset"]
 
@@ -92,6 +92,7 @@ class DatasetSplits:
         return iter((self.train, self.validation, self.test))
 
 
+@validate_params({"random_state": [Interval("integral", 0, None)]})
 def split_dataset(
     dataset: Dataset,
     *,
@@ -136,8 +137,10 @@ def split_dataset(
         raise ValueError(
             f"test_size + validation_size must be below 1, got {test_size} + {validation_size}"
         )
+    if isinstance(stratify_by, str):  # "sex" would be read as the columns "s", "e", "x"
+        raise TypeError(f"stratify_by must be a list of column names, got the string {stratify_by!r}")
     columns = stratify_by if stratify_by is not None else dataset.sensitive_features[:1]
-    check_columns(dataset.data, columns, "dataset.data")
+    check_columns(dataset.data, columns, "dataset.data (stratify_by)")
     strata = _strata(dataset, columns)
 
     rest, test = train_test_split(

@@ -36,11 +36,13 @@ def datasheet(name: str) -> Datasheet:
     >>> "re-ARREST" in label
     True
     """
-    path = DATA_DIR / f"{name}.datasheet.json"
-    if not path.exists():
-        from ethicskit.datasets.tabular import list_datasets
+    from ethicskit.datasets.tabular import list_datasets
 
-        raise ValueError(f"no datasheet for dataset {name!r}; available datasets: {list_datasets()}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a dataset name (str), got {type(name).__name__}")
+    path = DATA_DIR / f"{name}.datasheet.json"
+    if "/" in name or "\\" in name or not path.exists():
+        raise ValueError(f"name {name!r} has no datasheet; available datasets: {list_datasets()}")
     content = json.loads(path.read_text(encoding="utf-8"))
     missing = [s for s in SECTIONS if not content.get(s)]
     if missing:

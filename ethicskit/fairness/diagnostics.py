@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit._validation import check_columns, check_random_state
+from ethicskit._validation import Interval, check_columns, check_random_state, validate_params
 from ethicskit.fairness._common import as_sensitive_frame, check_lengths, quiet, validate_labels
 
 __all__ = ["group_representation", "proxy_scores"]
@@ -49,7 +49,7 @@ def group_representation(
     1     F   0.25   1.000000
     """
     columns = [sensitive_features] if isinstance(sensitive_features, str) else list(sensitive_features)
-    check_columns(data, columns, "data")
+    check_columns(data, columns, "data (sensitive_features)")
     y = None if target is None else validate_labels(target, "target")
     check_lengths(data=data, target=y)
     frame = as_sensitive_frame(data[columns], name="data[sensitive_features]")
@@ -84,6 +84,14 @@ def _cv_balanced_accuracy(X: np.ndarray, groups: np.ndarray, *, max_depth: int, 
         return float(np.mean(cross_val_score(model, X, groups, cv=folds, scoring="balanced_accuracy")))
 
 
+@validate_params(
+    {
+        "cv": [Interval("integral", 2, None)],
+        "max_depth": [Interval("integral", 1, None)],
+        "max_rows": [None, Interval("integral", 10, None)],
+        "random_state": [Interval("integral", 0, None)],
+    }
+)
 def proxy_scores(
     data: pd.DataFrame,
     *,
@@ -124,9 +132,9 @@ def proxy_scores(
         Columns ``feature, balanced_accuracy, chance, lift`` (lift = balanced accuracy - chance),
         one row per feature plus ``"(all features)"``, strongest proxies first.
     """
-    check_columns(data, [sensitive_feature], "data")
+    check_columns(data, [sensitive_feature], "data (sensitive_feature)")
     exclude = list(exclude or [])
-    check_columns(data, exclude, "data")
+    check_columns(data, exclude, "data (exclude)")
     rng = check_random_state(random_state)
     if max_rows is not None and len(data) > max_rows:
         data = data.iloc[np.sort(rng.choice(len(data), size=max_rows, replace=False))]

@@ -214,7 +214,7 @@ class MitigatedModel:
 
     def predict(self, X: pd.DataFrame, *, random_state: int = 0) -> np.ndarray:
         """Predicted labels for raw features ``X`` (the sensitive column must be present)."""
-        check_columns(X, [self.sensitive_feature], "X")
+        check_columns(X, [self.sensitive_feature], "X (sensitive_feature)")
         with quiet():
             encoded = self.preprocessor.transform(X)
         return predict_fair(
@@ -289,7 +289,7 @@ def _fit(model: Any, method: str, X: pd.DataFrame, y: np.ndarray, groups: np.nda
 def _validate_split(X: Any, y: Any, sensitive_feature: str, name: str) -> tuple[pd.DataFrame, np.ndarray]:
     if not isinstance(X, pd.DataFrame):
         raise TypeError(f"X_{name} must be a pandas DataFrame, got {type(X).__name__}")
-    check_columns(X, [sensitive_feature], f"X_{name}")
+    check_columns(X, [sensitive_feature], f"X_{name} (sensitive_feature)")
     y = validate_labels(y, f"y_{name}")
     check_lengths(**{f"X_{name}": X, f"y_{name}": y})
     return X, y

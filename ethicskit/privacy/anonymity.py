@@ -96,7 +96,7 @@ def l_diversity(data: pd.DataFrame, *, quasi_identifiers: Sequence[str], sensiti
     (the *homogeneity attack*).
     """
     qis = _check_qis(data, quasi_identifiers)
-    check_columns(data, [sensitive], "data")
+    check_columns(data, [sensitive], "data (sensitive)")
     keys = _class_keys(data, qis)
     distinct = pd.Series(data[sensitive].to_numpy()).groupby(keys).nunique(dropna=False)
     return int(distinct.min())
@@ -203,6 +203,8 @@ class CategoryHierarchy(Hierarchy):
     """
 
     def __init__(self, levels: Sequence[Mapping[object, object]]):
+        if isinstance(levels, (str, bytes, Mapping)) or not hasattr(levels, "__iter__"):
+            raise TypeError(f"levels must be a list of mappings (one per level), got {type(levels).__name__}")
         levels = list(levels)
         if not all(isinstance(m, Mapping) for m in levels):
             raise ValueError("levels must be a list of mappings from raw value to group (empty: only '*')")
@@ -223,7 +225,7 @@ class CategoryHierarchy(Hierarchy):
 def _check_hierarchies(data: pd.DataFrame, hierarchies: Mapping[str, Hierarchy]) -> dict[str, Hierarchy]:
     if not isinstance(hierarchies, Mapping) or not hierarchies:
         raise ValueError("hierarchies must map each quasi-identifier column to a Hierarchy")
-    check_columns(data, list(hierarchies), "data")
+    check_columns(data, list(hierarchies), "data (hierarchies)")
     for column, hierarchy in hierarchies.items():
         if not isinstance(hierarchy, Hierarchy):
             raise TypeError(f"hierarchies[{column!r}] must be a Hierarchy, got {type(hierarchy).__name__}")
@@ -398,7 +400,7 @@ def anonymise(
         raise ValueError("give both l and sensitive (for l-diversity) or neither")
     sensitive_values = None
     if l is not None:
-        check_columns(data, [sensitive], "data")
+        check_columns(data, [sensitive], "data (sensitive)")
         if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or l < 1:
             raise ValueError(f"l must be a positive integer, got {l!r}")
         sensitive_values = pd.factorize(data[sensitive], use_na_sentinel=False)[0].astype(np.int64)

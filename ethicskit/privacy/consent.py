@@ -101,7 +101,7 @@ def filter_by_consent(
         The consenting rows (index kept).
     """
     purpose = _check_purpose(purpose)
-    check_columns(data, [consent_column], "data")
+    check_columns(data, [consent_column], "data (consent_column)")
     covered = data[consent_column].map(lambda v: purpose in consented_purposes(v)).astype(bool)
     dropped = int((~covered).sum())
     if log is not None:
@@ -152,7 +152,7 @@ def minimise(
     needed = list(needed_columns)
     if not needed:
         raise ValueError("needed_columns is empty; name at least one column the purpose needs")
-    check_columns(data, needed, "data")
+    check_columns(data, needed, "data (needed_columns)")
     reasons = dict(reasons or {})
     log: list[dict[str, Any]] = []
     kept = data
@@ -174,6 +174,10 @@ def minimise(
     return MinimisationResult(data=kept[needed].copy(), removed=log)
 
 
+#: Most rows :func:`simulate_consent` generates.
+MAX_ROWS = 10_000_000
+
+
 def simulate_consent(
     n_rows: int, *, rates: Mapping[str, float], random_state: int | np.random.Generator | None = None
 ) -> pd.Series:
@@ -183,6 +187,8 @@ def simulate_consent(
     """
     if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) or n_rows < 1:
         raise ValueError(f"n_rows must be a positive integer, got {n_rows!r}")
+    if n_rows > MAX_ROWS:  # one Python string per row: 10**10 would exhaust memory, not teach anything
+        raise ValueError(f"n_rows must be at most {MAX_ROWS:,}, got {n_rows:,}")
     if not rates:
         raise ValueError("rates must map at least one purpose to a probability")
     rng = check_random_state(random_state)

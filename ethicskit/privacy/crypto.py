@@ -88,7 +88,7 @@ def pseudonymise(data: pd.DataFrame, *, columns: Sequence[str], key: bytes, leng
     key = _check_hmac_key(key)
     if isinstance(columns, str):
         columns = [columns]
-    check_columns(data, columns, "data")
+    check_columns(data, columns, "data (columns)")
     if isinstance(length, bool) or not isinstance(length, int) or not 8 <= length <= 64:
         raise ValueError(f"length must be an integer between 8 and 64, got {length!r}")
 

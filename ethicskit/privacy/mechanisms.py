@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._validation import (
+    InstanceOf,
     Interval,
     as_1d_array,
     as_numeric_array,
@@ -31,6 +32,7 @@ from ethicskit._validation import (
     check_positive,
     check_probability,
     check_random_state,
+    validate_params,
 )
 
 __all__ = [
@@ -136,6 +138,10 @@ def noisy_count(mask: Sequence[bool] | pd.Series, *, epsilon: float, random_stat
     )
 
 
+_CATEGORIES = InstanceOf(list, tuple, np.ndarray, pd.Index, label="a list of categories")
+
+
+@validate_params({"nonnegative": ["boolean"], "categories": [None, _CATEGORIES]})  # "ab" is not ["a", "b"]
 def noisy_histogram(
     values: Sequence[Any] | pd.Series,
     *,

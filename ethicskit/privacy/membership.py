@@ -22,6 +22,7 @@ from ethicskit._validation import (
     check_consistent_length,
     check_param,
     check_random_state,
+    validate_params,
 )
 
 __all__ = [
@@ -91,6 +92,18 @@ class MembershipResult:
         return ax
 
 
+_RECORDS = [None, Interval("integral", 10, None)]  # fewer than 10 of each measures nothing
+
+
+def _check_pair(X: Any, y: Any, x_name: str, y_name: str) -> None:
+    """Labels 0/1, one per row of the table, named as the caller's argument."""
+    labels = check_binary(y, y_name)
+    if X is None or not hasattr(X, "__len__"):
+        raise TypeError(f"{x_name} must be a table (DataFrame or 2-d array), got {type(X).__name__}")
+    check_consistent_length(**{x_name: X, y_name: labels})
+
+
+@validate_params({"max_records": _RECORDS})
 def loss_threshold_attack(
     model: Any,
     X_members: Any,
@@ -119,6 +132,8 @@ def loss_threshold_attack(
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
+    _check_pair(X_members, y_members, "X_members", "y_members")
+    _check_pair(X_non_members, y_non_members, "X_non_members", "y_non_members")
     member = per_example_loss(model, X_members, y_members)
     outside = per_example_loss(model, X_non_members, y_non_members)
     rng = check_random_state(random_state)
@@ -153,6 +168,7 @@ def _subset(X: Any, rows: np.ndarray) -> Any:
     return X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
 
 
+@validate_params({"max_records": _RECORDS, "n_shadows": [Interval("integral", 1, None)]})
 def shadow_model_attack(
     make_model: Callable[[], Any],
     X_shadow: Any,
@@ -190,6 +206,8 @@ def shadow_model_attack(
     check_consistent_length(X_shadow=X_shadow, y_shadow=labels)
     if len(labels) < 40:
         raise ValueError(f"X_shadow needs at least 40 records to train shadow models, got {len(labels)}")
+    _check_pair(X_members, y_members, "X_members", "y_members")
+    _check_pair(X_non_members, y_non_members, "X_non_members", "y_non_members")
     rng = check_random_state(random_state)
     features, membership = [], []
     for _ in range(int(n_shadows)):
