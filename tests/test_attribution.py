@@ -254,3 +254,19 @@ def test_adamw_linearised_tracks_a_gentle_later_stage():
         record_training(make_mlp(6), stages, carry_optimizer_state=True)
     with pytest.raises(ValueError, match="unknown optimizer"):
         Stage("s", a.X, a.y, optimizer="rmsprop")
+
+
+def test_stages_refuse_data_that_trains_to_nan_or_the_wrong_loss():
+    """#21: one NaN trained every parameter to NaN; float or 3-class labels trained silently."""
+    from ethicskit.attribution import Stage, make_mlp, record_training
+
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = np.array([0, 1] * 10)
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="X of stage 'a'"):
+        Stage("a", bad, y)
+    with pytest.raises(ValueError, match="integer class indices"):
+        record_training(make_mlp(3), [Stage("a", X, y.astype(float))])
+    with pytest.raises(ValueError, match="outputs"):
+        record_training(make_mlp(3), [Stage("a", X, np.r_[y[:-1], 2])])

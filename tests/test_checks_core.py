@@ -78,3 +78,21 @@ def test_exercise_really_checks(capsys):
     assert hints.count("divide") == 1 and hints.count("by the group size") == 2
     q.solution()
     assert "2 / 8" in capsys.readouterr().out
+
+
+def test_the_checks_library_is_not_lenient():
+    """#21: a grading library must not pass an undefined value or award points it does not have."""
+    with pytest.raises(CheckFailed, match="undefined"):
+        expect_close(0.5, np.nan, "the TPR")
+    expect_close(np.nan, np.nan, "the TPR")  # undefined where undefined is right
+    with pytest.raises(ValueError, match="tol"):
+        expect_close(0.5, 0.7, "the rate", tol=np.nan)
+    parts = Parts(total=2)
+    with pytest.raises(ValueError, match="points"):
+        parts.run(-1, lambda: None)
+    with pytest.raises(ValueError, match="total"):
+        parts.run(5, lambda: None)
+    with pytest.raises(TypeError, match="columns"):
+        expect_columns(pd.DataFrame({"a": [1], "b": [2]}), "ab", "the table")
+    with pytest.raises(TypeError, match="hints"):
+        Exercise("q", lambda x: None, hints="look", solution="s")

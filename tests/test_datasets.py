@@ -180,3 +180,18 @@ def test_datasets_do_not_import_torch():
 def test_bundled_datasheets_pass_the_card_validator(name):
     findings = datasheet(name).validate()
     assert len(findings) == 0, f"{name}: {findings}"
+
+
+def test_datasets_refuse_truthy_flags_huge_n_and_misaligned_parts():
+    """#21: drop_missing="yes" and raw=2 were read as True; n=10**9 ran for hours."""
+    from ethicskit.datasets import Dataset, load_compas, load_moderation
+
+    with pytest.raises(TypeError, match="raw"):
+        load_compas(raw=2)
+    with pytest.raises(ValueError, match="n must be"):
+        load_moderation(n=10**9)
+    frame = pd.DataFrame({"a": [1, 2, 3], "g": ["x", "y", "x"]})
+    with pytest.raises(ValueError, match="index"):
+        Dataset("d", frame, pd.Series([0, 1, 0], index=[5, 6, 7]))
+    with pytest.raises(ValueError, match="sensitive_features"):
+        Dataset("d", frame, pd.Series([0, 1, 0]), sensitive_features=["race"])

@@ -250,3 +250,16 @@ def test_calibration_by_group():
     assert row["count"] == 2 and row["observed_rate"] == 1.0
     assert row["mean_score"] == pytest.approx(0.9)
     assert table["count"].sum() == 6
+
+
+def test_metrics_validate_instead_of_broadcasting():
+    """#21: accuracy(y[:100], [1]) returned 0.56; selection_rate(None, [0, 2, 5]) returned 2.33."""
+    from ethicskit.fairness import accuracy, precision, selection_rate
+
+    with pytest.raises(ValueError, match="same number of rows"):
+        accuracy(np.ones(100), [1])
+    with pytest.raises(ValueError, match="y_pred"):
+        selection_rate(None, [0, 2, 5])
+    with pytest.raises(ValueError, match="empty"):
+        precision([], [])
+    assert selection_rate(None, [0, 1, 1, 1]) == 0.75

@@ -147,3 +147,18 @@ def test_linkage_attack_reidentifies_unique_records(table):
         levels=anonymised.levels,
     )
     assert after.n_reidentified == 0
+
+
+def test_codes_read_as_numbers_and_out_of_range_levels_are_refused():
+    """#21: MaskHierarchy(5) on 2138 (zip 02138 read as int) masked nothing; level 9 gave a loss > 1."""
+    from ethicskit.privacy import IntervalHierarchy, MaskHierarchy, information_loss, linkage_attack
+
+    with pytest.raises(ValueError, match="leading zeros"):
+        MaskHierarchy(5).generalise(pd.Series([2138, 13053]), 1)
+    assert MaskHierarchy(5).generalise(pd.Series(["02138"]), 2).tolist() == ["021**"]
+    hierarchies = {"age": IntervalHierarchy([5, 10])}
+    with pytest.raises(ValueError, match="levels"):
+        information_loss({"age": 9}, hierarchies, n_rows=10)
+    people = pd.DataFrame({"age": [30], "name": ["a"]})
+    with pytest.raises(ValueError, match="external is empty"):
+        linkage_attack(people, people.iloc[:0], quasi_identifiers=["age"], identifier="name")

@@ -138,3 +138,10 @@ def test_removal_record_goes_into_the_audit_trail(people):
         )
     assert len(trail) == len(result.removed) == 5 and trail.verify().ok
     assert trail.to_frame()["details"].iloc[0]["count"] == 2
+
+
+def test_encrypted_frames_keep_their_column_types():
+    """#21: decrypt_frame turned the code '01234' into the number 1234."""
+    key = generate_key()
+    codes = pd.DataFrame({"zip": ["01234", "02139"], "n": [1, 2]})
+    assert decrypt_frame(encrypt_frame(codes, key=key), keys=key).equals(codes)

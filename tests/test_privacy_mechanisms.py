@@ -82,3 +82,18 @@ def test_accountant_refuses_queries_past_the_budget():
         PrivacyAccountant(total_epsilon=-1)
     with pytest.raises(ValueError, match="epsilon"):
         other.spend(-0.1)
+
+
+def test_mechanisms_refuse_what_would_silently_mean_nothing():
+    """#21: NaN/-inf epsilons, inf values and negative accounting steps are errors, not 1.0 or -2682."""
+    from ethicskit.privacy import dp_advantage_bound, epsilon_from_history, gaussian_sigma, laplace_mechanism
+
+    for bad in (math.nan, -math.inf):
+        with pytest.raises(ValueError, match="epsilon"):
+            dp_advantage_bound(bad)
+    assert dp_advantage_bound(math.inf) == 1.0 and dp_advantage_bound(1000.0) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="value"):
+        laplace_mechanism(math.inf, sensitivity=1.0, epsilon=1.0)
+    assert 0 < gaussian_sigma(sensitivity=1.0, epsilon=1000.0, delta=1e-5) < 0.1  # no OverflowError
+    with pytest.raises(ValueError, match="steps"):
+        epsilon_from_history([(1.0, 0.01, -100)], delta=1e-5)

@@ -305,3 +305,20 @@ def test_embed_texts_bad_input_is_a_clear_error(tmp_path):
         embed_texts(["fine"], batch_size=0)
     with pytest.raises(ModelNotFoundError, match="config.json"):
         embed_texts(["fine"], model_dir=tmp_path)
+
+
+def test_bias_inputs_that_used_to_pass_silently_are_refused():
+    """#21: a 0-100 score scale gave fpr 1.0; country 'ZZZ' and threads=-1 were accepted."""
+    from ethicskit.sft import EnergyMeter, bias_metrics
+
+    scores = np.linspace(0, 1, 40)
+    labels = np.array([0, 1] * 20)
+    identities = np.array(["x", None] * 20, dtype=object)
+    with pytest.raises(ValueError, match="scores must be probabilities"):
+        bias_metrics(scores * 100, labels, identities, min_size=5)
+    with pytest.raises(ValueError, match="country_iso_code"):
+        EnergyMeter(country_iso_code="ZZZ")
+    with pytest.raises(ValueError, match="threads"):
+        EnergyMeter(threads=-1)
+    with pytest.raises(TypeError, match="use_codecarbon"):
+        EnergyMeter(use_codecarbon="no")
