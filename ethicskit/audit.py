@@ -246,8 +246,12 @@ def _locked(path: Path, *, exclusive: bool) -> Iterator[int]:
 
     POSIX: ``flock`` on the file itself. Windows: ``msvcrt.locking`` on a ``.lock`` file beside it.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    binary = getattr(os, "O_BINARY", 0)
+    if exclusive:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | binary, 0o644)
+    else:  # readers need no write permission (a trail handed in read-only still opens)
+        fd = os.open(path, os.O_RDONLY | binary)
     try:
         try:
             import fcntl

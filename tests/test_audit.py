@@ -325,3 +325,13 @@ def test_review_queue_refuses_ambiguous_input():
         queue.route([np.nan])
     with pytest.raises(ValueError, match="timestamp"):
         AuditTrail().record("data", "x", author="a", rationale="r", timestamp="yesterday")
+
+
+def test_a_read_only_trail_opens_and_verifies(tmp_path):
+    path = tmp_path / "trail.jsonl"
+    _trail(path)
+    path.chmod(0o444)
+    try:
+        assert AuditTrail.load(path).verify().ok
+    finally:
+        path.chmod(0o644)
