@@ -112,6 +112,22 @@ def _cmd_feedback(args) -> int:
     return 0
 
 
+def _cmd_answers(args) -> int:
+    from ethicskit.course.answers import write_answer_report
+    from ethicskit.course.grade import _autograded_root
+
+    root = _course(args)
+    folder = Path(args.submissions) if args.submissions else _autograded_root(root)
+    try:
+        written = write_answer_report(folder, args.lab, Path(args.out), threshold=args.threshold)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
 def _cmd_report(args) -> int:
     from ethicskit.course.report import write_report
 
@@ -189,6 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     feedback.add_argument("--lab", required=True, help="lab (assignment) id")
     feedback.add_argument("--out", help="folder (default: the course's feedback/ folder)")
     feedback.add_argument("--student", action="append", help="only this student (repeatable)")
+
+    answers = add(
+        "answers",
+        _cmd_answers,
+        "hand grading help: group similar answers, flag near-identical ones (HTML report)",
+    )
+    answers.add_argument("--lab", required=True, help="lab (assignment) id")
+    answers.add_argument("--submissions", help="folder in nbgrader's layout (default: autograded/)")
+    answers.add_argument("--out", default="answers", help="output folder (default answers/)")
+    answers.add_argument("--threshold", type=float, default=0.5, help="cosine distance that ends a group")
 
     report = add("report", _cmd_report, "export the gradebook (CSV) and a per-question summary with a plot")
     report.add_argument("--out", default="reports", help="output folder (default reports/)")
