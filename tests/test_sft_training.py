@@ -159,3 +159,16 @@ def test_fine_tune_runs_data_parallel_under_a_distributed_launcher(tmp_path):
     # every process ends with the same parameters (gradients were averaged), each trained on its shard
     assert ranks[0]["checksum"] == ranks[1]["checksum"] != single["checksum"]
     assert 0 < ranks[0]["tokens"] < single["tokens"] and sum(r["tokens"] for r in ranks) == single["tokens"]
+
+
+def test_out_of_range_hyperparameters_are_refused_before_training(trained):
+    """#21: soft_weight=5, warmup_ratio=-1 and threshold=5 trained or predicted silently."""
+    texts, labels = ["a", "b"], [0, 1]
+    with pytest.raises(ValueError, match="soft_weight"):
+        train_stage(trained, texts, labels, soft_targets=[0.2, 0.8], soft_weight=5)
+    with pytest.raises(ValueError, match="warmup_ratio"):
+        train_stage(trained, texts, labels, warmup_ratio=-1)
+    with pytest.raises(ValueError, match="threshold"):
+        trained.predict(["a"], threshold=5)
+    with pytest.raises(ValueError, match="batch_size"):
+        trained.predict_proba(["a"], batch_size=0)
