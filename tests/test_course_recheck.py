@@ -66,3 +66,24 @@ def test_recheck_process_ignores_monkeypatching_done_elsewhere(tmp_path):
     assert [v["passed"] for v in verdicts] == [False, True, False]
     assert "0.5" not in verdicts[0]["message"]
     assert "could not be recorded" in verdicts[2]["message"]
+
+
+def test_hidden_checks_decide_even_after_a_failed_visible_example():
+    from ethicskit.course.recheck import run_cell
+
+    source = (
+        "from ethicskit.checks import expect_close\n"
+        "expect_close(1.0, 2.0, 'a visible example')\n"
+        "def part():\n"
+        "    expect_close(1.0, 2.0, 'visible, inside a function')\n"
+        "    ### BEGIN HIDDEN TESTS\n"
+        "    return 1.5\n"
+        "    ### END HIDDEN TESTS\n"
+        "### BEGIN HIDDEN TESTS\n"
+        "expect_close(3, 3, 'hidden')\n"
+        "### END HIDDEN TESTS\n"
+        "0.5\n"
+    )
+    assert run_cell(source, {}) == (True, 0.5, "")
+    assert run_cell(source.replace("expect_close(3, 3", "expect_close(3, 4"), {})[0] is False
+    assert run_cell("undefined_name\n### BEGIN HIDDEN TESTS\n1\n### END HIDDEN TESTS\n", {})[0] is False

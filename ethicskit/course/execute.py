@@ -38,6 +38,7 @@ from ethicskit.course.tasks import CellVerdict, GradingOutcome, GradingTask, cra
 __all__ = ["execute_submission", "is_test_cell", "sanitize", "judge_cells", "cell_score", "MAX_OUTPUT_BYTES"]
 
 MAX_OUTPUT_BYTES = 2 * 10**6
+log = logging.getLogger("ethicskit.course")
 #: error names the engine writes into a cell's outputs (feedback shows their message as it is)
 ENGINE_ERRORS = ("RecheckFailed", "NotRun", "KernelDied", "KernelStopped")
 
@@ -369,6 +370,8 @@ def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(MARKER):
             return {v["index"]: v for v in json.loads(line[len(MARKER) :])}, None
+    last = (done.stderr.strip().splitlines() or [""])[-1][:300]
+    log.warning("the recheck process failed (exit %s): %s", done.returncode, last)
     return {}, f"the recheck process failed (exit {done.returncode})"
 
 

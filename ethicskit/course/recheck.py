@@ -63,36 +63,41 @@ def variables_used(source: str) -> list[str]:
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 
+def _hidden_lines(source: str) -> set[int]:
+    """Line numbers (1-based) inside hidden blocks, markers included."""
+    lines, inside = set(), False
+    for number, line in enumerate(source.splitlines(), start=1):
+        if line.strip().startswith(BEGIN_HIDDEN):
+            inside = True
+        if inside:
+            lines.add(number)
+        if line.strip().startswith(END_HIDDEN):
+            inside = False
+    return lines
+
+
 def _hidden_decides(source: str) -> ast.Module:
     """A test cell whose hidden blocks decide: a failed *visible* check does not stop the cell.
 
     Visible checks are examples for the student; the hidden ones grade (and may give partial
-    credit). Each top-level statement outside the hidden blocks runs under ``except AssertionError``
+    credit). Each top-level statement with no hidden line in it runs under ``except AssertionError``
     (a failed check), so the hidden checks always run; any other error still fails the cell.
+    Statements that hold hidden lines (a hidden block, or a function with one inside) run as they are.
     """
+    tree = ast.parse(source)
+    hidden = _hidden_lines(source)
     body: list[ast.stmt] = []
-    rest, hidden = source, False
-    while rest:
-        marker = END_HIDDEN if hidden else BEGIN_HIDDEN
-        part, _, rest = rest.partition(marker)
-        rest = rest.split("\n", 1)[1] if "\n" in rest else ""
-        statements = ast.parse(part).body
-        if hidden:
-            body += statements
-        else:
-            body += [
-                ast.Try(
-                    body=[statement],
-                    handlers=[
-                        ast.ExceptHandler(type=ast.Name("AssertionError", ast.Load()), body=[ast.Pass()])
-                    ],
-                    orelse=[],
-                    finalbody=[],
-                )
-                for statement in statements
-            ]
-        hidden = not hidden
-    return ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
+    last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    for statement in tree.body:
+        span = set(range(statement.lineno, (statement.end_lineno or statement.lineno) + 1))
+        # the last expression is the cell's result (partial credit): it stays as it is
+        if span & hidden or statement is last or isinstance(statement, (ast.Import, ast.ImportFrom)):
+            body.append(statement)
+            continue
+        handler = ast.ExceptHandler(type=ast.Name("AssertionError", ast.Load()), body=[ast.Pass()])
+        body.append(ast.Try(body=[statement], handlers=[handler], orelse=[], finalbody=[]))
+    tree.body = body
+    return ast.fix_missing_locations(tree)
 
 
 def run_cell(source: str, namespace: dict) -> tuple[bool, float | None, str]:
