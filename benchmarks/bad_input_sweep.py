@@ -102,7 +102,12 @@ class Case:
         return f"{self.target}({self.name}={self.label})"
 
 
+#: Every (target, function, valid keyword arguments) the hand-written cases use; auto_cases reads it.
+VALID_CALLS: list[tuple[str, Callable, dict]] = []
+
+
 def _vary(target: str, function: Callable, valid: dict, name: str, bad: list) -> Iterator[Case]:
+    VALID_CALLS.append((target, function, dict(valid)))
     for label, value in bad:
         kwargs = {**valid, name: value}
         yield Case(target, name, label, lambda f=function, k=kwargs: f(**k))
@@ -852,10 +857,42 @@ def more_cases() -> Iterator[Case]:  # noqa: C901
     )
 
 
+#: Values wrong for any parameter annotated with this type, whatever it means.
+AUTO_BAD = {
+    "bool": [("'yes'", "yes"), ("2", 2)],
+    "int": [("2.5", 2.5), ("'3'", "3"), ("nan", NAN)],
+    "float": [("nan", NAN), ("'1'", "1")],
+}
+
+
+def auto_cases() -> Iterator[Case]:
+    """Third batch, generated: every defaulted parameter annotated bool/int/float of every function the
+    hand-written cases call gets the values that are wrong for its type (so no parameter is forgotten)."""
+    import inspect
+
+    seen = set()
+    for target, function, valid in list(VALID_CALLS):
+        try:
+            parameters = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            continue
+        for name, parameter in parameters.items():
+            kind = str(parameter.annotation).replace(" ", "")
+            if parameter.default is inspect.Parameter.empty or name in valid or kind not in AUTO_BAD:
+                continue
+            for label, value in AUTO_BAD[kind]:
+                if (target, name, label) in seen or (name == "origin" and label == "2.5"):  # a real origin
+                    continue
+                seen.add((target, name, label))
+                yield Case(target, name, label, lambda f=function, k={**valid, name: value}: f(**k))
+
+
 def all_cases() -> Iterator[Case]:
-    """Both batches."""
+    """All three batches."""
+    VALID_CALLS.clear()
     yield from cases()
     yield from more_cases()
+    yield from auto_cases()
 
 
 def _finite(value: float) -> Any:

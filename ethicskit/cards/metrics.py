@@ -21,12 +21,14 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._validation import (
+    Interval,
     as_numeric_array,
     check_binary,
     check_columns,
     check_consistent_length,
     check_in_choices,
     check_no_nan,
+    validate_params,
 )
 
 __all__ = [
@@ -164,6 +166,7 @@ def _sensitive_frame(sensitive_features: Any, data: pd.DataFrame | None, n_rows:
     return frame.astype(str).reset_index(drop=True)
 
 
+@validate_params({"min_group_size": [Interval("integral", 0, None)]})
 def group_metrics(
     y_true: Any,
     y_pred: Any,

@@ -73,6 +73,8 @@ def expect_close(found: Any, expected: Any, what: str, *, tol: float = 1e-6, rev
     reveal : bool
         When False (hidden tests) the expected value is not shown, only how far off the answer is.
     """
+    if not isinstance(reveal, (bool, np.bool_)):  # "no" is truthy: it would reveal a hidden value
+        raise TypeError(f"reveal must be True or False, got {reveal!r}")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol < 0:
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")  # nan would pass everything
     try:

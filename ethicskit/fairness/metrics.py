@@ -42,9 +42,11 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._validation import (
+    Interval,
     as_numeric_array,
     check_positive,
     check_probability,
+    validate_params,
 )
 from ethicskit.fairness._common import (
     INTERSECTION_SEP,
@@ -310,6 +312,15 @@ def _gap_row(feature: str, diff: pd.Series, ratio: pd.Series) -> dict[str, Any]:
     }
 
 
+@validate_params(
+    {
+        "intersections": ["boolean"],
+        "n_boot": [None, Interval("integral", 2, None)],
+        "confidence": [Interval("real", 0, 1, closed="neither")],
+        "min_group_size": [Interval("integral", 0, None)],
+        "random_state": [Interval("integral", 0, None)],
+    }
+)
 def audit_predictions(
     y_true: Any,
     y_pred: Any,

@@ -26,7 +26,14 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._progress import progress
-from ethicskit._validation import check_columns, check_int, check_probability
+from ethicskit._validation import (
+    Interval,
+    check_columns,
+    check_int,
+    check_param,
+    check_probability,
+    validate_params,
+)
 
 __all__ = [
     "AnonymisationResult",
@@ -138,6 +145,7 @@ class IntervalHierarchy(Hierarchy):
     """
 
     def __init__(self, widths: Sequence[int] = (5, 10, 20), *, origin: int = 0):
+        check_param(origin, "origin", [Interval("real", None, None)])
         widths = list(widths)
         if not widths or any(
             isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in widths
@@ -350,6 +358,7 @@ def _combined_keys(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray:
     return keys
 
 
+@validate_params({"max_candidates": [Interval("integral", 1, None)]})
 def anonymise(
     data: pd.DataFrame,
     *,

@@ -20,11 +20,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit._validation import as_1d_array, check_binary, check_consistent_length
+from ethicskit._validation import (
+    Interval,
+    as_1d_array,
+    check_binary,
+    check_consistent_length,
+    validate_params,
+)
 
 __all__ = ["counterfactual_augment", "reweight"]
 
 
+@validate_params({"random_state": [Interval("integral", 0, None)]})
 def counterfactual_augment(
     texts: Sequence[str],
     labels: Any,
