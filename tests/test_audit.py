@@ -335,3 +335,58 @@ def test_a_read_only_trail_opens_and_verifies(tmp_path):
         assert AuditTrail.load(path).verify().ok
     finally:
         path.chmod(0o644)
+
+
+def _tamper(trail, kind, position):
+    """Apply one kind of tampering at ``position``; return the position of the first changed entry."""
+    entries = trail.entries
+    if kind == "edit":
+        entries[position]["rationale"] += " (improved)"
+    elif kind == "edit and rehash":
+        entries[position]["rationale"] += " (improved)"
+        entries[position]["hash"] = _hash(entries[position])
+    elif kind == "edit and rechain":
+        entries[position]["rationale"] += " (improved)"
+        _rechain(trail, position)
+    elif kind == "delete":
+        del entries[position]
+    elif kind == "swap":
+        position = min(position, len(entries) - 2)
+        entries[position], entries[position + 1] = entries[position + 1], entries[position]
+    elif kind == "truncate":
+        del entries[position:]
+    return position
+
+
+@pytest.mark.parametrize(
+    "kind", ["edit", "edit and rehash", "edit and rechain", "delete", "swap", "truncate"]
+)
+def test_every_tamper_kind_is_caught_with_key_and_anchor_and_reported_honestly_without(kind):
+    """Property over positions: keyed + anchored verification catches every kind; the plain chain
+    catches all but re-chaining and truncation, which only the anchor can see."""
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import strategies as st
+
+    key = b"k" * 32
+
+    @hypothesis.settings(max_examples=15, deadline=None)
+    @hypothesis.given(st.integers(min_value=2, max_value=7), st.data())
+    def check(n, data):
+        trail = AuditTrail(key=key)
+        for i in range(n):
+            trail.record("data", f"d{i}", author="a", rationale=f"r{i}")
+        anchor = trail.anchor()
+        position = _tamper(trail, kind, data.draw(st.integers(min_value=0, max_value=n - 2)))
+        full = trail.verify(key=key, anchor=anchor)
+        assert not full.ok
+        if kind in ("edit", "edit and rechain", "delete", "swap"):
+            assert full.first_bad_entry == position  # the first bad entry is named, not a later one
+        plain = AuditTrail()
+        plain.entries = trail.entries
+        if kind in ("edit and rechain", "truncate"):
+            assert plain.verify().ok  # undetectable without the anchor or key: say so, do not pretend
+            assert not plain.verify(anchor=anchor).ok
+        else:
+            assert not plain.verify().ok
+
+    check()
