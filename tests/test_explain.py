@@ -269,6 +269,35 @@ def test_plots_return_axes(shap_expl, data, forest):
     plt.close("all")
 
 
+def test_categories_are_shown_by_name_and_removed_by_their_most_common_value():
+    """Issue 19: category codes are not numbers to colour, label or take the median of."""
+    import matplotlib.pyplot as plt
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(0)
+    purpose = rng.permutation(["car"] * 120 + ["education"] * 75 + ["radio"] * 105)
+    raw = pd.DataFrame({"purpose": purpose,
+                        "amount": rng.normal(3000, 800, 300)})
+    X, cats = explain.ordinal_encode(raw)
+    y = ((raw["purpose"] == "car") | (raw["amount"] > 3500)).astype(int)
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+    expl = explain.shap_values(model, X.iloc[:20], background=X.iloc[100:160])
+    ax = explain.plot_local(expl, 0, categories=cats)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert f"purpose = {raw['purpose'].iloc[0]}" in labels
+    assert ax.get_title().startswith("row 0:")  # not "np.int64(0)"
+    ax = explain.plot_beeswarm(expl, categories=cats)
+    assert "purpose (category)" in [t.get_text() for t in ax.get_yticklabels()]
+    named = lambda row: cats["purpose"][int(row["purpose"].iloc[0])]  # noqa: E731
+    assert named(explain.reference_row(X, categorical=["purpose"])) == raw["purpose"].mode()[0] == "car"
+    assert named(explain.reference_row(X)) == "education"  # the median code: a meaningless middle category
+    with pytest.raises(ValueError, match="categorical"):
+        explain.reference_row(X, categorical=["colour"])
+    with pytest.raises(TypeError, match="categories"):
+        explain.plot_local(expl, 0, categories=["purpose"])
+    plt.close("all")
+
+
 @pytest.mark.parametrize(
     "call, error, match",
     [
