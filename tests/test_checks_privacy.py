@@ -172,3 +172,13 @@ def test_lesson_exercises():
     with pytest.raises(CheckFailed):
         checks.q4.check(0.5)
     assert PrivacyAccountant  # the checks use the package's own accountant as reference
+
+
+def test_lesson_exercise_4_5_noisy_share():
+    checks.q5.check(lambda mask, *, epsilon, rng: (mask.sum() + rng.laplace(0, 1 / epsilon)) / len(mask))
+    with pytest.raises(CheckFailed, match="no noise"):
+        checks.q5.check(lambda mask, *, epsilon, rng: mask.mean())
+    with pytest.raises(CheckFailed, match="spread"):  # noise of scale 1/epsilon on the share itself
+        checks.q5.check(lambda mask, *, epsilon, rng: mask.mean() + rng.laplace(0, 1 / epsilon))
+    with pytest.raises(CheckFailed, match="spread"):  # Gaussian noise of the wrong size
+        checks.q5.check(lambda mask, *, epsilon, rng: mask.mean() + rng.normal(0, 0.1))

@@ -35,6 +35,7 @@ __all__ = [
     "q2",
     "q3",
     "q4",
+    "q5",
 ]
 
 LAB_EPSILON = 1.0  # largest epsilon the lab's private model may spend
@@ -594,4 +595,44 @@ q4 = Exercise(
     _check_bound,
     hints=["dp_advantage_bound(epsilon) gives (e^eps - 1) / (e^eps + 1) for delta = 0."],
     solution="answer = dp_advantage_bound(0.5)  # about 0.245",
+)
+
+
+def _check_noisy_share(noisy_share: Any) -> None:
+    expect(
+        callable(noisy_share), f"Pass your function itself (noisy_share), not {type(noisy_share).__name__}."
+    )
+    mask = np.zeros(100, dtype=bool)
+    mask[:30] = True
+    rng = np.random.default_rng(5)
+    draws = np.array([float(noisy_share(mask.copy(), epsilon=0.5, rng=rng)) for _ in range(4000)])
+    expect(np.all(np.isfinite(draws)), "noisy_share returned NaN or inf for a plain mask.")
+    spread = float(draws.std())
+    want = np.sqrt(2) / (0.5 * 100)  # Laplace scale 1/epsilon on the count, divided by the public n
+    expect(spread > 1e-9, "Every call returned the same value: there is no noise, so there is no privacy.")
+    expect(
+        0.85 * want < spread < 1.15 * want,
+        f"The spread of your shares (standard deviation {spread:.4f}) does not match Laplace noise of scale "
+        f"1/epsilon on the count, divided by n (standard deviation {want:.4f}). Count first, add the noise "
+        "to the count, then divide.",
+    )
+    expect(
+        abs(float(draws.mean()) - 0.3) < 4 * want / np.sqrt(len(draws)) + 1e-9,
+        f"Over 4,000 calls the mean of your shares is {draws.mean():.4f}, but the true share is 0.3: the "
+        "noise must be centred on 0 (and the count divided by the number of records).",
+    )
+
+
+q5 = Exercise(
+    "Exercise 4.5",
+    _check_noisy_share,
+    hints=[
+        "The count of True entries has sensitivity 1: add Laplace noise of scale 1 / epsilon to it "
+        "(rng.laplace(0, 1 / epsilon)).",
+        "The number of records n is public here, so dividing the noisy count by n is post-processing: "
+        "it costs no extra epsilon.",
+    ],
+    solution="def noisy_share(mask, *, epsilon, rng):\n"
+    "    noisy_count = mask.sum() + rng.laplace(0.0, 1.0 / epsilon)\n"
+    "    return noisy_count / len(mask)",
 )
