@@ -605,6 +605,11 @@ def _check_noisy_share(noisy_share: Any) -> None:
     mask = np.zeros(100, dtype=bool)
     mask[:30] = True
     rng = np.random.default_rng(5)
+    first = noisy_share(mask.copy(), epsilon=0.5, rng=rng)
+    expect(
+        isinstance(first, (int, float, np.integer, np.floating)) and not isinstance(first, bool),
+        f"noisy_share should return one number, but it returned {type(first).__name__}: {first!r:.60}.",
+    )
     draws = np.array([float(noisy_share(mask.copy(), epsilon=0.5, rng=rng)) for _ in range(4000)])
     expect(np.all(np.isfinite(draws)), "noisy_share returned NaN or inf for a plain mask.")
     spread = float(draws.std())
