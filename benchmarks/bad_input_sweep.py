@@ -857,6 +857,164 @@ def more_cases() -> Iterator[Case]:  # noqa: C901
     )
 
 
+def plot_and_attribution_cases() -> Iterator[Case]:
+    """Second batch, continued: explanation text and plots, fairness plots, stage-attribution queries."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    from ethicskit import attribution, explain, fairness
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(80, 3)), columns=list("abc"))
+    y = (X["a"] + rng.normal(size=80) > 0).astype(int)
+    lr = LogisticRegression().fit(X, y)
+    tree = DecisionTreeClassifier(max_depth=2).fit(X, y)
+    expl = explain.shap_values(lr, X.head(5), background=X.head(20))
+    yield from _vary(
+        "tree_rules", explain.tree_rules, {"tree": tree}, "decimals", [("-1", -1), ("2.5", 2.5), ("str", "2")]
+    )
+    yield from _vary(
+        "explain_in_words",
+        explain.explain_in_words,
+        {"explanation": expl},
+        "row",
+        [("99", 99), ("-99", -99), ("2.5", 2.5), ("True", True)],
+    )
+    yield from _vary(
+        "explain_in_words", explain.explain_in_words, {"explanation": expl}, "k", [("0", 0), ("-1", -1)]
+    )
+    yield from _vary(
+        "plot_local", explain.plot_local, {"explanation": expl}, "row", [("99", 99), ("2.5", 2.5)]
+    )
+    yield from _vary(
+        "plot_local",
+        explain.plot_local,
+        {"explanation": expl},
+        "max_features",
+        [("0", 0), ("-1", -1), ("2.5", 2.5)],
+    )
+    yield from _vary(
+        "plot_global", explain.plot_global, {"importance": expl}, "max_features", [("0", 0), ("-1", -1)]
+    )
+    yield from _vary(
+        "reference_row",
+        explain.reference_row,
+        {"background": X},
+        "categorical",
+        [("unknown", ["z"]), ("a string", "ab")],
+    )
+    yield from _vary(
+        "quality_table",
+        explain.quality_table,
+        {"model": lr, "explanations": {"shap": expl}},
+        "k",
+        [("0", 0), ("99", 99), ("2.5", 2.5)],
+    )
+    yield from _vary(
+        "predict_fair",
+        fairness.predict_fair,
+        {"model": lr, "X": X},
+        "random_state",
+        [("-1", -1), ("2.5", 2.5)],
+    )
+    audit = fairness.audit_predictions(y, lr.predict(X), sensitive_features=["p", "q"] * 40)
+    yield from _vary(
+        "plot_group_metric",
+        fairness.plot_group_metric,
+        {"audit": audit},
+        "metric",
+        [("unknown", "accuracyy")],
+    )
+    yield from _vary(
+        "plot_group_metric",
+        fairness.plot_group_metric,
+        {"audit": audit},
+        "sensitive_feature",
+        [("unknown", "race")],
+    )
+    yield from _vary(
+        "plot_roc_by_group",
+        fairness.plot_roc_by_group,
+        {"y_true": y, "scores": lr.predict_proba(X)[:, 1], "sensitive_features": ["p", "q"] * 40},
+        "scores",
+        bad_scores(lr.predict_proba(X)[:, 1]),
+    )
+    model = attribution.make_mlp(3)
+    Xt = X.to_numpy()
+    stages = [attribution.Stage("a", Xt, y.to_numpy()), attribution.Stage("b", Xt, y.to_numpy())]
+    rec = attribution.record_training(model, stages)
+    q = attribution.example_losses(Xt[:5], y.to_numpy()[:5])
+    yield from _vary(
+        "example_losses",
+        attribution.example_losses,
+        {"X": Xt[:5], "y": y.to_numpy()[:5]},
+        "y",
+        [("too short", y.to_numpy()[:2]), ("with NaN", np.r_[np.nan, y.to_numpy()[1:5]])],
+    )
+    yield from _vary(
+        "example_losses",
+        attribution.example_losses,
+        {"X": Xt[:5], "y": y.to_numpy()[:5]},
+        "X",
+        [("with NaN", np.r_[[[np.nan] * 3], Xt[1:5]])],
+    )
+    yield from _vary(
+        "group_losses",
+        attribution.group_losses,
+        {"X": Xt[:6], "y": y.to_numpy()[:6], "groups": [0, 1] * 3},
+        "groups",
+        [("too short", [0, 1]), ("with NaN", [np.nan, 1] * 3)],
+    )
+    yield from _vary(
+        "estimate_stage_effects",
+        attribution.estimate_stage_effects,
+        {"record": rec, "query": q},
+        "method",
+        [("unknown", "magic")],
+    )
+    yield from _vary(
+        "estimate_stage_effects",
+        attribution.estimate_stage_effects,
+        {"record": rec, "query": q},
+        "stages",
+        [("unknown", ["zz"]), ("index 9", [9])],
+    )
+    yield from _vary(
+        "exact_stage_effects",
+        attribution.exact_stage_effects,
+        {"record": rec, "query": q},
+        "stages",
+        [("unknown", ["zz"]), ("index -9", [-9])],
+    )
+    yield from _vary(
+        "replay_stage",
+        attribution.replay_stage,
+        {"record": rec, "stage": 0},
+        "stage",
+        [("unknown", "zz"), ("9", 9), ("-9", -9), ("2.5", 2.5), ("True", True)],
+    )
+    yield from _vary(
+        "stage_shift", attribution.stage_shift, {"record": rec, "stage": 0}, "method", [("unknown", "zz")]
+    )
+    yield from _vary(
+        "group_accuracy",
+        attribution.group_accuracy,
+        {"model": model, "split": attribution.Split(Xt, y.to_numpy(), np.array([0, 1] * 40))},
+        "model",
+        [("None", None)],
+    )
+    yield from _vary(
+        "agreement",
+        attribution.agreement,
+        {"estimate": [1.0, 2, 3], "exact": [1.0, 2, 3]},
+        "estimate",
+        [("strings", ["a", "b", "c"]), ("inf", [INF, 1, 2])],
+    )
+
+
 #: Values wrong for any parameter annotated with this type, whatever it means.
 AUTO_BAD = {
     "bool": [("'yes'", "yes"), ("2", 2)],
@@ -892,6 +1050,7 @@ def all_cases() -> Iterator[Case]:
     VALID_CALLS.clear()
     yield from cases()
     yield from more_cases()
+    yield from plot_and_attribution_cases()
     yield from auto_cases()
 
 

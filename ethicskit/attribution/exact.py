@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._progress import progress as progress_bar
+from ethicskit._validation import validate_params
 from ethicskit.attribution.queries import functional_model
 from ethicskit.attribution.recorder import TrainingRecord, replay_stage
 
@@ -44,9 +45,13 @@ def selected_stages(record: TrainingRecord, stages: Sequence[int | str] | None) 
         return list(range(record.n_stages))
     if isinstance(stages, (str, int)):
         stages = [stages]
-    return [record.stage_index(s) for s in stages]
+    try:
+        return [record.stage_index(s) for s in stages]
+    except ValueError as error:
+        raise ValueError(f"stages: {error}") from None
 
 
+@validate_params({"progress": ["boolean"]})
 def exact_stage_effects(record: TrainingRecord, query: Callable[[Any], Any], *,
                         stages: Sequence[int | str] | None = None, progress: bool = False) -> pd.DataFrame:
     """Exact stage effects by retraining without each stage.

@@ -12,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from ethicskit._validation import as_1d_array, check_consistent_length, check_in_choices, check_no_nan
+from ethicskit._validation import (
+    as_1d_array,
+    check_consistent_length,
+    check_finite,
+    check_in_choices,
+    check_no_nan,
+)
 
 __all__ = ["example_losses", "group_losses", "logit_margins", "functional_model"]
 
@@ -20,12 +26,13 @@ __all__ = ["example_losses", "group_losses", "logit_margins", "functional_model"
 def _tensors(X: Any, y: Any):
     import torch
 
-    X_t = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+    X_t = torch.as_tensor(np.array(X, dtype=np.float32))  # a copy: pandas 3 hands out read-only views
     if X_t.ndim != 2:
         raise ValueError(f"X must be 2-d (n_samples, n_features), got shape {tuple(X_t.shape)}")
+    check_finite(X_t.numpy(), "X")  # a NaN query is NaN for every stage: a silent non-answer
     y_arr = check_no_nan(as_1d_array(y, "y"), "y")
     check_consistent_length(X=X_t, y=y_arr)
-    y_t = torch.as_tensor(y_arr, dtype=torch.long if y_arr.dtype.kind in "iub" else torch.float32)
+    y_t = torch.as_tensor(np.array(y_arr), dtype=torch.long if y_arr.dtype.kind in "iub" else torch.float32)
     return X_t, y_t
 
 

@@ -173,6 +173,11 @@ def group_accuracy(model: Any, split: Split) -> dict[int, float]:
     """Accuracy of ``model`` on each group of ``split`` (``{0: majority, 1: minority}``)."""
     import torch
 
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(split, Split):
+        raise TypeError(f"split must be a Split, got {type(split).__name__}")
+
     with torch.no_grad():
         pred = model(torch.as_tensor(split.X)).argmax(dim=1).numpy()
     return {int(g): float(np.mean(pred[split.group == g] == split.y[split.group == g]))

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit._validation import as_1d_array, check_consistent_length, check_no_nan
+from ethicskit._validation import as_1d_array, as_numeric_array, check_consistent_length, check_no_nan
 
 __all__ = ["agreement", "compare_estimates", "plot_estimates"]
 
@@ -22,8 +22,8 @@ def agreement(estimate: Any, exact: Any) -> dict[str, float]:
     """
     from scipy import stats
 
-    est = check_no_nan(as_1d_array(estimate, "estimate").astype(float), "estimate")
-    ex = check_no_nan(as_1d_array(exact, "exact").astype(float), "exact")
+    est = as_numeric_array(estimate, "estimate")
+    ex = as_numeric_array(exact, "exact")
     check_consistent_length(estimate=est, exact=ex)
     constant = len(est) < 2 or np.ptp(est) == 0 or np.ptp(ex) == 0
     return {

@@ -525,6 +525,7 @@ def tree_rules(tree: Any, *, decimals: int = 2) -> str:
     return export_text(tree, feature_names=names, decimals=decimals)
 
 
+@validate_params({"row": [Interval("integral", 0, None)]})
 def explain_in_words(
     explanation: LocalExplanation,
     row: int = 0,

@@ -8,8 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ethicskit._validation import Interval, validate_params
 from ethicskit.explain._common import import_shap, quiet
 from ethicskit.explain.attributions import LocalExplanation
+
+_POSITIVE = [Interval("integral", 1, None)]
 
 __all__ = ["plot_local", "plot_global", "plot_beeswarm", "plot_curves", "plot_proxies"]
 
@@ -47,6 +50,7 @@ def _check_categories(categories: Any) -> Mapping[str, Any] | None:
     return categories
 
 
+@validate_params({"row": [Interval("integral", 0, None)], "max_features": _POSITIVE})
 def plot_local(
     explanation: LocalExplanation,
     row: int = 0,
@@ -93,6 +97,7 @@ def plot_local(
     return ax
 
 
+@validate_params({"max_features": _POSITIVE})
 def plot_global(importance: LocalExplanation | pd.Series, *, max_features: int = 10, ax: Any = None):
     """Horizontal bars of global importance (mean |attribution| or any importance Series)."""
     if isinstance(importance, LocalExplanation):
@@ -108,6 +113,7 @@ def plot_global(importance: LocalExplanation | pd.Series, *, max_features: int =
     return ax
 
 
+@validate_params({"max_features": _POSITIVE})
 def plot_beeswarm(
     explanation: LocalExplanation,
     *,

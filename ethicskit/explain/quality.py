@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit._validation import as_numeric_array, check_int, check_random_state
+from ethicskit._validation import Interval, as_numeric_array, check_int, check_random_state, validate_params
 from ethicskit.explain._common import check_frame, check_model, positive_proba, progress
 from ethicskit.explain.attributions import LocalExplanation, lime_values, shap_values
 
@@ -362,6 +362,7 @@ def shap_stability(
     return stability(runs, k=k)
 
 
+@validate_params({"k": [Interval("integral", 1, None)], "random_state": [Interval("integral", 0, None)]})
 def quality_table(
     model: Any,
     explanations: Mapping[str, LocalExplanation],
@@ -398,6 +399,12 @@ def quality_table(
     """
     if not isinstance(explanations, Mapping) or not explanations:
         raise TypeError("explanations must be a non-empty dict mapping a method name to a LocalExplanation")
+    n_features = min(
+        _check_expl(e, f"explanations[{name!r}]").values.shape[1]
+        for name, e in explanations.items()
+    )
+    if k > n_features:
+        raise ValueError(f"k must be at most the number of features ({n_features}), got {k}")
     names = list(explanations)
     first = _check_expl(explanations[names[0]], f"explanations[{names[0]!r}]")
     rows = {}

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit._validation import check_columns
+from ethicskit._validation import as_numeric_array, check_columns
 from ethicskit.fairness._common import as_sensitive_frame, check_lengths, quiet, validate_labels
 
 __all__ = ["plot_group_metric", "plot_roc_by_group", "plot_tradeoff"]
@@ -40,7 +40,7 @@ def plot_group_metric(
     matplotlib.axes.Axes
     """
     table = audit.by_group
-    check_columns(table, [metric], "audit.by_group")
+    check_columns(table, [metric], "audit.by_group (metric)")
     feature = sensitive_feature or table["sensitive_feature"].iloc[0]
     rows = table[table["sensitive_feature"] == feature]
     if rows.empty:
@@ -73,7 +73,9 @@ def plot_roc_by_group(y_true: Any, scores: Any, *, sensitive_features: Any, ax: 
     from sklearn.metrics import roc_auc_score, roc_curve
 
     y = validate_labels(y_true, "y_true")
-    s = np.asarray(scores, dtype=float)
+    s = as_numeric_array(scores, "scores")
+    if s.min() < 0 or s.max() > 1:  # ROC curves only need an order, but a 0-100 scale hints at a mix-up
+        raise ValueError(f"scores must be probabilities in [0, 1], found {s.min():g} to {s.max():g}")
     frame = as_sensitive_frame(sensitive_features)
     check_lengths(y_true=y, scores=s, sensitive_features=frame)
     groups = frame.iloc[:, 0].to_numpy()
