@@ -82,6 +82,10 @@ def laplace_mechanism(
     """
     true = _check_value(value)
     scale = check_positive(sensitivity, "sensitivity") / _check_epsilon(epsilon)
+    if not np.isfinite(scale):  # epsilon 1e-320: the noise would be infinite, the answer meaningless
+        raise ValueError(
+            f"epsilon={epsilon} is too small for sensitivity={sensitivity}: the noise would be infinite"
+        )
     rng = check_random_state(random_state)
     noise = rng.laplace(0.0, scale, size=np.shape(true))
     return float(true + noise) if np.ndim(true) == 0 else true + noise
