@@ -13,6 +13,7 @@ from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from ethicskit._validation import Interval, validate_params
 from ethicskit.cards._text import PLACEHOLDER, split_sections
 from ethicskit.cards.render import html_page
 from ethicskit.cards.validation import Finding, Findings, check_license, check_section_text
@@ -244,6 +245,7 @@ class Datasheet:
             f"- Collection: {first('collection')}"
         )
 
+    @validate_params({"min_words": [Interval("integral", 0, None)]})
     def validate(self, *, min_words: int = 5) -> Findings:
         """Check every section is answered, specifically, without placeholders; the licence is SPDX."""
         findings = Findings(

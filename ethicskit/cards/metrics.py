@@ -148,7 +148,7 @@ def _sensitive_frame(sensitive_features: Any, data: pd.DataFrame | None, n_rows:
         names = [sensitive_features] if isinstance(sensitive_features, str) else list(sensitive_features)
         if data is None:
             raise TypeError("sensitive_features names columns, so X must be a pandas DataFrame holding them")
-        check_columns(data, [part for n in names for part in n.split(INTERSECTION_SEP)], "X")
+        check_columns(data, [part for n in names for part in n.split(INTERSECTION_SEP)], "X (sensitive_features)")
         frame = pd.DataFrame({n: _column(data, n) for n in names})
     elif isinstance(sensitive_features, pd.Series):
         frame = sensitive_features.to_frame(sensitive_features.name or "group")
@@ -333,6 +333,7 @@ def _tidy_from_dict(results: Mapping) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
+@validate_params({"min_group_size": [Interval("integral", 0, None)]})
 def disparities(results: Any, *, min_group_size: int = 0) -> pd.DataFrame:
     """Between-group gaps: for each metric and sensitive feature, the best and worst group and the gap.
 
@@ -383,6 +384,11 @@ def largest_disparity(
     """The row of :func:`disparities` with the largest gap (optionally among ``metrics`` only)."""
     table = disparities(results, min_group_size=min_group_size)
     if metrics is not None:
+        if isinstance(metrics, str):  # "accuracy" would be read as the metrics "a", "c", "c", ...
+            raise TypeError(f"metrics must be a list of metric names, got the string {metrics!r}")
+        unknown = sorted(set(metrics) - set(table["metric"]))
+        if unknown:
+            raise ValueError(f"metrics {unknown} are not in results; found {sorted(set(table['metric']))}")
         table = table[table["metric"].isin(list(metrics))]
     if table.empty:
         raise ValueError("results hold no metric with at least two groups; nothing to compare")

@@ -16,7 +16,13 @@ import pandas as pd
 from huggingface_hub import EvalResult, ModelCardData
 from huggingface_hub import ModelCard as _HFModelCard
 
-from ethicskit._validation import check_binary, check_consistent_length, check_positive
+from ethicskit._validation import (
+    Interval,
+    check_binary,
+    check_consistent_length,
+    check_positive,
+    validate_params,
+)
 from ethicskit.cards._text import PLACEHOLDER, normalise_heading, replace_section, split_sections
 from ethicskit.cards.metrics import (
     INTERSECTION_SEP,
@@ -79,6 +85,15 @@ def _num(value: Any) -> float:
     return round(float(value), 4)
 
 
+
+def _feature_list(sensitive_features: Any) -> list[str]:
+    """Column names as a list; one name is one column (not its characters)."""
+    if sensitive_features is None:
+        return []
+    if isinstance(sensitive_features, str):
+        return [sensitive_features]
+    return list(sensitive_features)
+
 class ModelCard(_HFModelCard):
     """A Hugging Face model card that ethicskit can build, edit, render and validate offline.
 
@@ -95,6 +110,7 @@ class ModelCard(_HFModelCard):
 
     # ------------------------------------------------------------------ building
     @classmethod
+    @validate_params({"model_name": ["text"], "dataset_name": ["text"], "license": ["text"]})
     def from_model(
         cls,
         model: Any,
@@ -158,7 +174,7 @@ class ModelCard(_HFModelCard):
             Text for the authored sections (``{"Intended use": "..."}``); the others are left as
             prompts with the ``[More Information Needed]`` placeholder.
         """
-        features = list(sensitive_features or [])
+        features = _feature_list(sensitive_features)
         metrics = list(metrics)
         y_arr = check_binary(y, "y")
         if not hasattr(model, "predict"):
@@ -239,11 +255,13 @@ class ModelCard(_HFModelCard):
                 return heading
         return None
 
+    @validate_params({"name": ["text"]})
     def section(self, name: str) -> str | None:
         """The body of section ``name`` (aliases such as "Uses" for "Intended use" accepted), or None."""
         heading = self._heading(name)
         return None if heading is None else self.sections[heading]
 
+    @validate_params({"name": ["text"]})
     def set_section(self, name: str, text: str) -> ModelCard:
         """Replace (or add) the body of section ``name``; returns the card for chaining."""
         if not isinstance(text, str):
@@ -299,6 +317,7 @@ class ModelCard(_HFModelCard):
         return self.text
 
     # ------------------------------------------------------------------ validating
+    @validate_params({"min_words": [Interval("integral", 0, None)]})
     def validate(  # type: ignore[override]
         self,
         model: Any = None,
@@ -345,7 +364,9 @@ class ModelCard(_HFModelCard):
         if model is not None or X is not None or y is not None:
             if model is None or X is None or y is None:
                 raise TypeError("to recompute the metrics pass all of model, X and y")
-            stated = list(sensitive_features) if sensitive_features is not None else self._stated_features()
+            stated = _feature_list(sensitive_features)
+            if sensitive_features is None:
+                stated = self._stated_features()
             findings += _check_consistency(
                 self.reported_metrics(),
                 model,

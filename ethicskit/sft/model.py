@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ethicskit._validation import Interval, validate_params
+
 __all__ = [
     "ModelNotFoundError",
     "model_path",
@@ -91,6 +93,9 @@ def quiet_transformers():
             lg.setLevel(level)
 
 
+@validate_params(
+    {"seed": [Interval("integral", 0, None)], "num_layers": [None, Interval("integral", 1, None)]}
+)
 def load_encoder(
     *,
     model_dir: str | Path | None = None,
@@ -209,8 +214,11 @@ def embed_texts(
     return out
 
 
+@validate_params({"trainable_only": ["boolean"]})
 def count_parameters(model: Any, *, trainable_only: bool = False) -> int:
     """Number of parameters of a torch module (only those with ``requires_grad`` if asked)."""
+    if not callable(getattr(model, "parameters", None)):
+        raise TypeError(f"model must be a torch module (with .parameters()), got {type(model).__name__}")
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only))
 
 

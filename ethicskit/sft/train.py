@@ -115,6 +115,8 @@ def check_texts(texts: Any, name: str = "texts") -> list[str]:
     """Return ``texts`` as a list of non-empty strings, or raise naming ``name``."""
     if isinstance(texts, str):
         raise TypeError(f"{name} must be a list of strings, got a single string; wrap it in a list")
+    if texts is None or not hasattr(texts, "__iter__"):
+        raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}")
     check_no_nan(as_1d_array(np.asarray(list(texts), dtype=object), name), name)
     array = list(texts)
     bad = [i for i, t in enumerate(array) if not isinstance(t, str)]
