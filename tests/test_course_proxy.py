@@ -140,3 +140,17 @@ def test_forbidden_helpers_raise_under_any_alias():
             mean_of([1.0, 2.0])
     finally:
         runner.close()
+
+
+def test_a_forked_runner_starts_warm_and_cannot_read_hidden_files(tmp_path):
+    secret = tmp_path / "held-out.csv"
+    secret.write_text("row,label\n1,0\n")
+    namespace: dict = {}
+    exec("def peek(path):\n    return open(path).read()\n", namespace)
+    runner = Runner.forked(timeout=30, hide=[secret])
+    try:
+        peek = runner.load(cloudpickle.dumps(namespace["peek"]))
+        assert peek(str(secret)) == ""  # empty for the student's code
+    finally:
+        runner.close()
+    assert secret.read_text() == "row,label\n1,0\n"  # and untouched for everyone else

@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
-from ethicskit.course.recheck import MARKER, variables_used
+from ethicskit.course.recheck import MARKER, forbidden_helpers, variables_used
 from ethicskit.course.tasks import CellVerdict, GradingOutcome, GradingTask, crashed_outcome
 
 __all__ = ["execute_submission", "is_test_cell", "sanitize", "judge_cells", "cell_score", "MAX_OUTPUT_BYTES"]
@@ -319,6 +319,15 @@ def _run_kernel(notebook, task: GradingTask, *, scratch: Path, start: float) -> 
     )
 
 
+#: words in a lab's notebook that mean its checks will load torch: preload it before forking runners
+TORCH_HINTS = ("torch", "ethicskit.sft", "ethicskit.attribution", "DPSGD", "fine_tune")
+
+
+def _preload(run: KernelRun) -> str:
+    text = "\n".join(cell.source for cell in run.notebook.cells)
+    return "torch" if any(hint in text for hint in TORCH_HINTS) else ""
+
+
 def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[int, dict], str | None]:
     """The recheck phase: rerun test cells that scored in the kernel, in a fresh sandboxed process."""
     from ethicskit.course.sandbox import CgroupLimits, SandboxPolicy, bwrap_command
@@ -334,7 +343,8 @@ def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[
         return {}, None
     job_file = scratch / "rt" / "recheck.json"
     job_file.write_text(json.dumps(jobs))
-    command = [sys.executable, "-m", "ethicskit.course.recheck", str(job_file)]
+    runners = 1 + sum(bool(forbidden_helpers(job["source"])) for job in jobs)
+    command = [sys.executable, "-m", "ethicskit.course.recheck", str(job_file), str(runners), _preload(run)]
     workdir = scratch / "recheck"
     workdir.mkdir(exist_ok=True)
     # a fresh cgroup: whatever the notebook left behind cannot starve the recheck

@@ -158,6 +158,20 @@ class Runner:
         self.next_id = 0
         self.dead: str | None = None
 
+    @classmethod
+    def forked(cls, *, timeout: float = 60, hide: list[Path] | None = None) -> Runner:
+        """A runner forked from this (already warm) process instead of a new interpreter.
+
+        The child inherits what this process imported (numpy, pandas, scikit-learn, ...), so it starts
+        at once. Call it before this process reads anything secret (test sources, hidden inputs): the
+        child gets a copy of this process's memory. With ``hide``, the child first makes those files
+        read as empty (:func:`ethicskit.course.isolate.hide_files`); if the kernel refuses, the child
+        exits and every request fails, so the student's code never runs unisolated.
+        """
+        runner = cls(timeout=timeout)
+        runner.process = _ForkedProcess(hide)
+        return runner
+
     def _start(self):
         from ethicskit.course.sandbox import RUNNER_ISOLATION_ENV, runner_command
 
@@ -268,6 +282,63 @@ class Runner:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+class _ForkedProcess:
+    """A child that runs :func:`ethicskit.course.runner.main` on two pipes (a Popen look-alike)."""
+
+    KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+    def __init__(self, hide: list[Path] | None):
+        to_child, from_parent = os.pipe()
+        from_child, to_parent = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns
+            code = 1
+            try:
+                os.close(from_parent)
+                os.close(from_child)
+                os.dup2(to_child, 0)
+                os.dup2(to_parent, 1)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.setsid()
+                kept = {k: os.environ[k] for k in self.KEEP_ENV if k in os.environ}
+                os.environ.clear()
+                os.environ.update(kept, PYTHONWARNINGS="ignore")
+                if hide is not None:
+                    from ethicskit.course.isolate import hide_files
+
+                    hide_files(hide)
+                from ethicskit.course.runner import main
+
+                code = main()
+            finally:
+                os._exit(code or 0)
+        os.close(to_child)
+        os.close(to_parent)
+        self.stdin = os.fdopen(from_parent, "wb")
+        self.stdout = os.fdopen(from_child, "rb")
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.pid, 9)
+        except OSError:
+            pass
+
+    def wait(self) -> int | None:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
 
 
 def _sync_generators(states: list, args: tuple, kwargs: dict) -> None:

@@ -197,38 +197,90 @@ def _check_one(job: dict, runner) -> dict:
     return verdict
 
 
+#: imported before the runners are forked, so neither the recheck nor its runners pay for them twice
+PRELOAD = (
+    "numpy",
+    "pandas",
+    "scipy.stats",
+    "sklearn.base",
+    "sklearn.linear_model",
+    "sklearn.pipeline",
+    "sklearn.preprocessing",
+    "sklearn.ensemble",
+    "sklearn.metrics",
+    "cloudpickle",
+)
+
+
+def _preload(extra: list[str]) -> None:
+    import importlib
+
+    for name in (*PRELOAD, *extra):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing optional library is imported (or not) later
+            pass
+
+
+def _runners(count: int, timeout: float) -> list:
+    """Fork ``count`` runners now, before any test source or hidden input is read (they copy our memory)."""
+    import os
+
+    from ethicskit.course.proxy import Runner
+    from ethicskit.course.sandbox import RUNNER_ISOLATION_ENV, runner_hidden_files
+
+    hide = runner_hidden_files() if os.environ.get(RUNNER_ISOLATION_ENV) == "1" else None
+    return [Runner.forked(timeout=timeout, hide=hide) for _ in range(count)]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Recheck every job of the JSON job file given on the command line; print the verdicts."""
+    """Recheck every job of a JSON job file; print the verdicts.
+
+    Usage: ``python -m ethicskit.course.recheck JOBFILE [RUNNERS [PRELOAD,...]]``: RUNNERS runner
+    processes are forked after importing PRELOAD (one for the cells without a ``forbid`` line, one
+    for each cell with one), before the job file is read.
+    """
     import io
     import os
 
     args = sys.argv[1:] if argv is None else argv
+    count = int(args[1]) if len(args) > 1 else 1
+    _preload([m for m in (args[2].split(",") if len(args) > 2 else []) if m])
+    timeout = float(os.environ.get("ETHICSKIT_RECHECK_CALL_TIMEOUT", "120"))
+    runners = _runners(max(1, count), timeout)
     with open(args[0]) as handle:
         jobs = json.load(handle)
     real_stdout = os.fdopen(os.dup(1), "w")
     sys.stdout = io.StringIO()  # the cells' own prints are not part of the verdict
-    from ethicskit.course.proxy import Runner
-
-    timeout = float(os.environ.get("ETHICSKIT_RECHECK_CALL_TIMEOUT", "120"))
-    runner = Runner(timeout=timeout)
+    shared, spare = runners[0], runners[1:]
     verdicts = []
     try:
         for job in jobs:
             forbidden = forbidden_helpers(job["source"])
-            if forbidden:  # a runner of its own, so the rule holds for this part only
-                own = Runner(timeout=timeout)
-                try:
-                    own.forbid(forbidden)
-                    verdicts.append(_check_one(job, own))
-                finally:
-                    own.close()
-            else:
+            runner = spare.pop(0) if forbidden and spare else shared
+            if forbidden and runner is shared:  # no runner of its own left: the rule cannot be enforced
+                verdicts.append(
+                    {
+                        "index": job["index"],
+                        "passed": False,
+                        "value": None,
+                        "message": "this part could not be checked in isolation",
+                    }
+                )
+                continue
+            try:
+                if forbidden:  # a runner of its own, so the rule holds for this part only
+                    runner.forbid(forbidden)
                 verdicts.append(_check_one(job, runner))
+            finally:
+                if runner is not shared:
+                    runner.close()
             # what the checks printed (which part lost points), for the student's feedback
             verdicts[-1]["printed"] = sys.stdout.getvalue()[-2000:]
             sys.stdout = io.StringIO()
     finally:
-        runner.close()
+        for runner in runners:
+            runner.close()
     real_stdout.write(MARKER + json.dumps(verdicts) + "\n")
     real_stdout.flush()
     return 0
