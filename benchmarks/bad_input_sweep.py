@@ -1015,6 +1015,97 @@ def plot_and_attribution_cases() -> Iterator[Case]:
     )
 
 
+def card_and_encoder_cases() -> Iterator[Case]:
+    """Second batch, continued: model cards, datasheets, the encoder helpers (no model is loaded)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from ethicskit import cards, sft
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=100), "g": rng.choice(["A", "B"], 100)})
+    Xn = pd.get_dummies(X, dtype=float)
+    y = pd.Series((rng.random(100) < 0.5).astype(int))
+    model = LogisticRegression().fit(Xn, y)
+    valid = {
+        "model": model,
+        "X": Xn,
+        "y": y,
+        "model_name": "m",
+        "dataset_name": "d",
+        "sensitive_features": ["g_A"],
+    }
+    for name, bad in [
+        ("min_group_size", [("-1", -1), ("2.5", 2.5), ("nan", NAN)]),
+        ("license", [("None", None)]),
+        ("model_name", [("''", ""), ("None", None)]),
+        ("sensitive_features", [("unknown", ["zz"])]),
+        ("y", [("too short", y[:5]), ("3 classes", y.replace(0, 2))]),
+        ("X", [("with NaN", Xn.assign(x=np.nan))]),
+    ]:
+        yield from _vary("ModelCard.from_model", cards.ModelCard.from_model, valid, name, bad)
+    card = cards.ModelCard.from_model(**valid)
+    yield from _vary("ModelCard.validate", card.validate, {}, "tolerance", [("nan", NAN), ("-1", -1.0)])
+    yield from _vary(
+        "ModelCard.validate", card.validate, {}, "min_words", [("-1", -1), ("2.5", 2.5), ("nan", NAN)]
+    )
+    yield from _vary(
+        "ModelCard.validate", card.validate, {"model": model, "X": Xn}, "y", [("too short", y[:5])]
+    )
+    yield from _vary(
+        "ModelCard.section", card.section, {"name": "Intended use"}, "name", [("None", None), ("int", 3)]
+    )
+    yield from _vary(
+        "ModelCard.set_section",
+        card.set_section,
+        {"name": "Intended use", "text": "x"},
+        "name",
+        [("None", None), ("''", "")],
+    )
+    res = card.reported_metrics()
+    yield from _vary(
+        "disparities",
+        cards.disparities,
+        {"results": res},
+        "min_group_size",
+        [("-1", -1), ("nan", NAN), ("2.5", 2.5)],
+    )
+    yield from _vary(
+        "largest_disparity",
+        cards.largest_disparity,
+        {"results": res},
+        "metrics",
+        [("unknown", ["accuracyy"]), ("a string", "accuracy")],
+    )
+    yield from _vary(
+        "tidy_metrics", cards.tidy_metrics, {"results": res}, "results", [("None", None), ("list", [1, 2])]
+    )
+    yield from _vary(
+        "Datasheet.from_dict",
+        cards.Datasheet.from_dict,
+        {"data": {}, "name": "x"},
+        "data",
+        [("None", None), ("list", [1])],
+    )
+    yield from _vary(
+        "count_parameters",
+        sft.count_parameters,
+        {"model": LogisticRegression()},
+        "model",
+        [("not torch", LogisticRegression())],
+    )
+    yield from _vary(
+        "load_encoder", sft.load_encoder, {}, "num_layers", [("-1", -1), ("0", 0), ("99", 99), ("2.5", 2.5)]
+    )
+    yield from _vary("load_encoder", sft.load_encoder, {}, "seed", [("-1", -1), ("2.5", 2.5)])
+    yield from _vary(
+        "embed_texts",
+        sft.embed_texts,
+        {"texts": ["hi"]},
+        "texts",
+        [("a string", "hi"), ("empty", []), ("None", None), ("with None", ["hi", None])],
+    )
+
+
 #: Values wrong for any parameter annotated with this type, whatever it means.
 AUTO_BAD = {
     "bool": [("'yes'", "yes"), ("2", 2)],
@@ -1051,6 +1142,7 @@ def all_cases() -> Iterator[Case]:
     yield from cases()
     yield from more_cases()
     yield from plot_and_attribution_cases()
+    yield from card_and_encoder_cases()
     yield from auto_cases()
 
 
