@@ -26,7 +26,10 @@ __all__ = ["example_losses", "group_losses", "logit_margins", "functional_model"
 def _tensors(X: Any, y: Any):
     import torch
 
-    X_t = torch.as_tensor(np.array(X, dtype=np.float32))  # a copy: pandas 3 hands out read-only views
+    if isinstance(X, torch.Tensor):
+        X_t = X.detach().to(torch.float32).clone()
+    else:  # a copy: pandas 3 hands out read-only views, which torch warns about
+        X_t = torch.as_tensor(np.array(X, dtype=np.float32))
     if X_t.ndim != 2:
         raise ValueError(f"X must be 2-d (n_samples, n_features), got shape {tuple(X_t.shape)}")
     check_finite(X_t.numpy(), "X")  # a NaN query is NaN for every stage: a silent non-answer
