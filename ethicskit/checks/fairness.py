@@ -11,7 +11,6 @@ or raises :class:`~ethicskit.checks.core.CheckFailed` with feedback in plain wor
 
 from __future__ import annotations
 
-import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -54,7 +53,18 @@ DP_BOUND = 0.05
 #: ... while accuracy stays at least the baseline's minus this margin.
 ACCURACY_MARGIN = 0.04
 _RATE_COLUMNS = ["selection_rate", "tpr", "fpr"]
-_AUDIT_NAMES = {"MetricFrame", "audit_predictions", "true_positive_rate", "false_positive_rate"}
+#: Part 1a and Part 2 are solved without these helpers: the lab's test cells say so with a line
+#: ``# ethicskit: forbid ...``, which the recheck enforces by behaviour (under any alias).
+GROUP_RATES_FORBIDDEN = (
+    "fairlearn.metrics.MetricFrame",
+    "fairlearn.metrics.true_positive_rate",
+    "fairlearn.metrics.false_positive_rate",
+    "ethicskit.fairness.audit_predictions",
+    "ethicskit.fairness.true_positive_rate",
+    "ethicskit.fairness.false_positive_rate",
+    "ethicskit.cards.group_metrics",
+)
+REWEIGHING_FORBIDDEN = ("ethicskit.fairness.reweighing_weights", "ethicskit.fairness.ReweighingClassifier")
 
 
 # --------------------------------------------------------------------------- shared lab helpers
@@ -91,10 +101,10 @@ def _quiet_call(func: Callable, *args: Any, **kwargs: Any) -> Any:
 
 
 def _reference_rates(y_true, y_pred, sensitive) -> pd.DataFrame:
-    from ethicskit.fairness import audit_predictions
+    # the grader's reference lives in a hidden module (empty for student code in the recheck's runner)
+    from ethicskit.checks._hidden_fairness import reference_rates
 
-    audit = _quiet_call(audit_predictions, y_true, y_pred, sensitive_features=sensitive, min_group_size=0)
-    return audit.by_group.set_index("group")[_RATE_COLUMNS]
+    return reference_rates(y_true, y_pred, sensitive)
 
 
 # --------------------------------------------------------------------------- Part 1: group rates
@@ -127,7 +137,6 @@ def _compare_rates(found: Any, expected: pd.DataFrame, what: str, *, reveal: boo
 def check_group_rates(group_rates: Callable) -> None:
     """Visible test of Part 1: ``group_rates`` on a small example you can work out by hand."""
     expect(callable(group_rates), "group_rates should be a function group_rates(y_true, y_pred, sensitive).")
-    _own_implementation(group_rates, "group_rates", _AUDIT_NAMES)
     y_true = [1, 1, 0, 0, 1, 0, 0, 0]
     y_pred = [1, 0, 1, 0, 1, 1, 0, 0]
     sensitive = ["F", "F", "F", "F", "M", "M", "M", "M"]
@@ -137,8 +146,9 @@ def check_group_rates(group_rates: Callable) -> None:
 
 
 def _reference_gaps(rates: pd.DataFrame) -> tuple[float, float]:
-    spread = lambda column: float(np.nanmax(rates[column]) - np.nanmin(rates[column]))  # noqa: E731
-    return spread("selection_rate"), max(spread("tpr"), spread("fpr"))
+    from ethicskit.checks._hidden_fairness import reference_gaps
+
+    return reference_gaps(rates)
 
 
 def _compare_gaps(parity_gaps: Callable, rates: pd.DataFrame, what: str, *, reveal: bool) -> None:
@@ -208,7 +218,6 @@ def _hidden_labels(rng: np.random.Generator, n: int, groups: list[str]):
 def check_group_rates_hidden(group_rates: Callable, *, hidden_seed: int) -> float:
     """Hidden test of Part 1a (2 points): random inputs, then edge cases (empty cells, Series, 3 groups)."""
     rng = np.random.default_rng(hidden_seed)
-    _own_implementation(group_rates, "group_rates", _AUDIT_NAMES)
     parts = Parts(total=2)
 
     def random_inputs() -> None:
@@ -243,21 +252,11 @@ def check_group_rates_hidden(group_rates: Callable, *, hidden_seed: int) -> floa
 
 # --------------------------------------------------------------------------- Part 2: reweighing
 
-_LIBRARY_NAMES = {"reweighing_weights", "ReweighingClassifier", "compute_sample_weight"}
-
-
-def _names_used(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _names_used(const)
-    return names
-
 
 def _reference_weights(y, sensitive) -> np.ndarray:
-    from ethicskit.fairness import reweighing_weights
+    from ethicskit.checks._hidden_fairness import reference_weights
 
-    return reweighing_weights(np.asarray(y), np.asarray(sensitive))
+    return reference_weights(y, sensitive)
 
 
 def _compare_weights(reweighing: Callable, y, sensitive, what: str, *, reveal: bool) -> None:
@@ -274,19 +273,9 @@ def _compare_weights(reweighing: Callable, y, sensitive, what: str, *, reveal: b
     expect_close(array, expected, what, tol=1e-6, reveal=reveal)
 
 
-def _own_implementation(
-    func: Callable, name: str = "reweighing", forbidden: set[str] = _LIBRARY_NAMES
-) -> None:
-    code = getattr(func, "__code__", None)
-    expect(isinstance(code, types.CodeType), f"{name} should be a function defined in your notebook.")
-    used = _names_used(code) & forbidden
-    expect(not used, f"{name} should do the computation itself, not call {sorted(used)}.")
-
-
 def check_reweighing(reweighing: Callable) -> None:
     """Visible test of Part 2: the weights on a small example you can work out by hand."""
     expect(callable(reweighing), "reweighing should be a function reweighing(y, sensitive).")
-    _own_implementation(reweighing)
     y = [1, 1, 0, 0, 0, 1]
     sensitive = ["a", "a", "a", "b", "b", "b"]
     _compare_weights(reweighing, y, sensitive, "reweighing(example)", reveal=True)
@@ -296,7 +285,6 @@ def check_reweighing(reweighing: Callable) -> None:
 def check_reweighing_hidden(reweighing: Callable, *, hidden_seed: int) -> float:
     """Hidden test of Part 2 (3 points): new random inputs (2), then edge cases (1)."""
     rng = np.random.default_rng(hidden_seed)
-    _own_implementation(reweighing)
     parts = Parts(total=3)
 
     def random_inputs() -> None:
