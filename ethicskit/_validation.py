@@ -249,9 +249,11 @@ class Options(Constraint):
     def is_satisfied_by(self, value: Any) -> bool:
         if isinstance(value, (bool, np.bool_)) and not any(isinstance(v, bool) for v in self.values):
             return False
+        if value is None:  # None is allowed by listing None beside the constraint, not by an option
+            return False
         try:
-            return any(value == v and type(value) is not type(None) for v in self.values)
-        except (TypeError, ValueError):  # arrays compare elementwise
+            return any(bool(value == v) for v in self.values)
+        except (TypeError, ValueError):  # an array compares elementwise: never one option
             return False
 
     def __str__(self) -> str:
