@@ -320,8 +320,24 @@ def _is_array_like(value: Any) -> bool:
     )
 
 
+class _Seed(Constraint):
+    """A seed: an integer >= 0, or a numpy ``Generator`` / ``RandomState`` to draw from."""
+
+    def type_ok(self, value: Any) -> bool:
+        return _is_real(value) or isinstance(value, (np.random.Generator, np.random.RandomState))
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if isinstance(value, (np.random.Generator, np.random.RandomState)):
+            return True
+        return Interval("integral", 0, None).is_satisfied_by(value)
+
+    def __str__(self) -> str:
+        return "an integer seed >= 0 or a numpy Generator"
+
+
 #: Short names usable in a constraint list, as in scikit-learn.
 _NAMED: dict[str, Constraint] = {
+    "seed": _Seed(),
     "boolean": Boolean(),
     "array-like": _Predicate(_is_array_like, "an array-like (list, numpy array or pandas object)"),
     "dataframe": InstanceOf(pd.DataFrame, label="a pandas DataFrame"),

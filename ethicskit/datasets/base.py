@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from ethicskit._validation import Interval, check_columns, check_probability, validate_params
+from ethicskit._validation import check_columns, check_probability, validate_params
 
 __all__ = ["Dataset", "DatasetSplits", "split_dataset"]
 
@@ -92,7 +92,7 @@ class DatasetSplits:
         return iter((self.train, self.validation, self.test))
 
 
-@validate_params({"random_state": [Interval("integral", 0, None)]})
+@validate_params({"random_state": [None, "seed"]})
 def split_dataset(
     dataset: Dataset,
     *,

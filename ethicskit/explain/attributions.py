@@ -49,7 +49,7 @@ _LINEAR_NAMES = {
 }
 
 
-_SEED = [Interval("integral", 0, None)]  # numpy seeds are non-negative integers
+_SEED = [None, "seed"]  # None, an integer >= 0 or a numpy Generator
 
 
 @dataclass

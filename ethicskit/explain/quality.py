@@ -362,7 +362,7 @@ def shap_stability(
     return stability(runs, k=k)
 
 
-@validate_params({"k": [Interval("integral", 1, None)], "random_state": [Interval("integral", 0, None)]})
+@validate_params({"k": [Interval("integral", 1, None)], "random_state": [None, "seed"]})
 def quality_table(
     model: Any,
     explanations: Mapping[str, LocalExplanation],

@@ -89,7 +89,7 @@ def _cv_balanced_accuracy(X: np.ndarray, groups: np.ndarray, *, max_depth: int, 
         "cv": [Interval("integral", 2, None)],
         "max_depth": [Interval("integral", 1, None)],
         "max_rows": [None, Interval("integral", 10, None)],
-        "random_state": [Interval("integral", 0, None)],
+        "random_state": [None, Interval("integral", 0, None)],
     }
 )
 def proxy_scores(

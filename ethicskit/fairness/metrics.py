@@ -318,7 +318,7 @@ def _gap_row(feature: str, diff: pd.Series, ratio: pd.Series) -> dict[str, Any]:
         "n_boot": [None, Interval("integral", 2, None)],
         "confidence": [Interval("real", 0, 1, closed="neither")],
         "min_group_size": [Interval("integral", 0, None)],
-        "random_state": [Interval("integral", 0, None)],
+        "random_state": [None, "seed"],
     }
 )
 def audit_predictions(

@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ethicskit._progress import progress
-from ethicskit._validation import Interval, check_columns, check_in_choices, validate_params
+from ethicskit._validation import check_columns, check_in_choices, validate_params
 from ethicskit.fairness._common import as_sensitive_frame, check_lengths, quiet, validate_labels
 
 __all__ = [
@@ -175,7 +175,7 @@ def make_preprocessor(X: pd.DataFrame) -> Any:
     return transformer.set_output(transform="pandas")
 
 
-@validate_params({"random_state": [Interval("integral", 0, None)]})
+@validate_params({"random_state": [None, "seed"]})
 def predict_fair(model: Any, X: Any, *, sensitive_features: Any = None, random_state: int = 0) -> np.ndarray:
     """Predict labels with any classifier or fairlearn mitigator, passing what its ``predict`` accepts.
 

@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from ethicskit._validation import (
-    Interval,
     as_1d_array,
     check_binary,
     check_consistent_length,
@@ -31,7 +30,7 @@ from ethicskit._validation import (
 __all__ = ["counterfactual_augment", "reweight"]
 
 
-@validate_params({"random_state": [Interval("integral", 0, None)]})
+@validate_params({"random_state": [None, "seed"]})
 def counterfactual_augment(
     texts: Sequence[str],
     labels: Any,
