@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["find_course_root", "load_course_config", "lab_ids", "lab_grading_limits", "DEFAULT_LIMITS"]
+__all__ = [
+    "CourseSettings",
+    "course_settings",
+    "find_course_root",
+    "load_course_config",
+    "lab_ids",
+    "lab_grading_limits",
+    "DEFAULT_LIMITS",
+]
 
 #: Sandbox limits for grading a lab whose source notebook sets none (a lab sets its own under the
 #: notebook metadata key ``ethicskit.grading``, e.g. lab3 fine-tunes a transformer for minutes).
@@ -30,10 +39,25 @@ def find_course_root(start: str | os.PathLike | None = None) -> Path:
     )
 
 
+def _tools_on_path() -> None:
+    """Put this interpreter's ``bin`` folder on PATH: nbgrader runs ``alembic`` from there.
+
+    When the course tools are called as ``.venv/bin/ethicskit`` without activating the environment,
+    that folder is not on PATH and every gradebook operation fails. Done when the course configuration
+    is first loaded (every gradebook operation starts there), not when the package is imported.
+    """
+    import sys
+
+    folder = os.path.dirname(sys.executable)
+    if folder not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([folder, os.environ.get("PATH", "")])
+
+
 def load_course_config(root: Path):
     """Return the traitlets ``Config`` of ``root/nbgrader_config.py`` (with its local override)."""
     from traitlets.config.loader import PyFileConfigLoader
 
+    _tools_on_path()
     loader = PyFileConfigLoader("nbgrader_config.py", path=str(root))
     config = loader.load_config()
     config.CourseDirectory.root = str(root)
@@ -67,3 +91,34 @@ def lab_grading_limits(root: Path, lab: str) -> dict:
     if unknown:
         raise ValueError(f"{notebook}: unknown grading limits {unknown}; known: {sorted(DEFAULT_LIMITS)}")
     return {**DEFAULT_LIMITS, **own}
+
+
+@dataclass(frozen=True)
+class CourseSettings:
+    """What the course tools read from ``nbgrader_config.py``, parsed once.
+
+    Parameters
+    ----------
+    root : Path
+        The course root.
+    db_url : str
+        The gradebook (an SQLAlchemy URL).
+    autograded : Path
+        nbgrader's autograded folder (absolute).
+    """
+
+    root: Path
+    db_url: str
+    autograded: Path
+
+
+def course_settings(root: Path) -> CourseSettings:
+    """Parse the course configuration of ``root`` into :class:`CourseSettings`."""
+    from nbgrader.coursedir import CourseDirectory
+
+    root = Path(root).resolve()
+    config = load_course_config(root)
+    folder = Path(CourseDirectory(config=config).autograded_directory)
+    return CourseSettings(
+        root, config.CourseDirectory.db_url, folder if folder.is_absolute() else root / folder
+    )

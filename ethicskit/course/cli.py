@@ -113,11 +113,11 @@ def _cmd_feedback(args) -> int:
 
 
 def _cmd_answers(args) -> int:
+    from ethicskit.course._config import course_settings
     from ethicskit.course.answers import write_answer_report
-    from ethicskit.course.grade import _autograded_root
 
     root = _course(args)
-    folder = Path(args.submissions) if args.submissions else _autograded_root(root)
+    folder = Path(args.submissions) if args.submissions else course_settings(root).autograded
     try:
         written = write_answer_report(folder, args.lab, Path(args.out), threshold=args.threshold)
     except ValueError as error:

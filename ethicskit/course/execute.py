@@ -33,44 +33,15 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 
 from ethicskit.course.recheck import MARKER, forbidden_helpers, variables_used
+from ethicskit.course.sanitize import sanitize
 from ethicskit.course.tasks import CellVerdict, GradingOutcome, GradingTask, crashed_outcome
 
-__all__ = ["execute_submission", "is_test_cell", "sanitize", "judge_cells", "cell_score", "MAX_OUTPUT_BYTES"]
+__all__ = ["execute_submission", "is_test_cell", "judge_cells", "cell_score", "visible_source", "MAX_OUTPUT_BYTES"]
 
 MAX_OUTPUT_BYTES = 2 * 10**6
 log = logging.getLogger("ethicskit.course")
 #: error names the engine writes into a cell's outputs (feedback shows their message as it is)
 ENGINE_ERRORS = ("RecheckFailed", "NotRun", "KernelDied", "KernelStopped")
-
-
-def sanitize(notebook, *, db_url: str, lab: str, student: str, notebook_id: str):
-    """nbgrader's sanitizing preprocessors (as in ``Autograde``), reading the gradebook only."""
-    import warnings
-
-    from nbgrader.preprocessors import (
-        CheckCellMetadata,
-        ClearOutput,
-        DeduplicateIds,
-        OverwriteCells,
-        OverwriteKernelspec,
-    )
-
-    resources = {
-        "nbgrader": {"student": student, "assignment": lab, "notebook": notebook_id, "db_url": db_url}
-    }
-    quiet = logging.getLogger("ethicskit.course.nbgrader")
-    quiet.setLevel(logging.ERROR)  # nbgrader warns about every restored test cell: expected here
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for preprocessor in (
-            ClearOutput,
-            DeduplicateIds,
-            OverwriteKernelspec,
-            OverwriteCells,
-            CheckCellMetadata,
-        ):
-            notebook, resources = preprocessor(log=quiet).preprocess(notebook, resources)
-    return notebook
 
 
 def is_test_cell(cell: NotebookNode) -> bool:

@@ -25,8 +25,8 @@ import nbformat
 from nbconvert.exporters import Exporter
 from traitlets import default
 
-from ethicskit.course._config import load_course_config
-from ethicskit.course.grade import GRADING_RECORD, _autograded_root
+from ethicskit.course._config import course_settings
+from ethicskit.course.grade import GRADING_RECORD
 
 __all__ = [
     "FeedbackRow",
@@ -195,10 +195,9 @@ def write_feedback(
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    root = Path(root)
-    autograded = _autograded_root(root)
+    settings = course_settings(root)
+    root, autograded, db_url = settings.root, settings.autograded, settings.db_url
     out = Path(out) if out else root / "feedback"
-    db_url = load_course_config(root).CourseDirectory.db_url
     written = []
     folders = sorted(p for p in autograded.glob(f"*/{lab}") if p.is_dir())
     with warnings.catch_warnings(), Gradebook(db_url) as gb:

@@ -38,7 +38,13 @@ from pathlib import Path
 
 import nbformat
 
-from ethicskit.course._config import lab_grading_limits, lab_ids, load_course_config
+from ethicskit.course._config import (
+    CourseSettings,
+    course_settings,
+    lab_grading_limits,
+    lab_ids,
+    load_course_config,
+)
 from ethicskit.course.environment import grading_environment, kernel_environment_mismatch
 from ethicskit.course.execute import execute_submission
 from ethicskit.course.sanitize import released_metadata, repair_notebook
@@ -200,7 +206,7 @@ def _source_digest(root: Path, lab: str, db_url: str) -> str:
     return digest.hexdigest()
 
 
-def _register_cached(root: Path, lab: str, *, db_url: str, release_dir: Path) -> None:
+def _register_cached(root: Path, lab: str, *, db_url: str, release_dir: Path, autograded: Path) -> None:
     """``register_lab``, skipped when this exact source was registered in this gradebook before.
 
     The record (source digest and released notebook) lives in the autograded folder; it is used only
@@ -210,7 +216,7 @@ def _register_cached(root: Path, lab: str, *, db_url: str, release_dir: Path) ->
 
     from ethicskit.course.release import register_lab
 
-    record_file = _autograded_root(root) / REGISTRY
+    record_file = autograded / REGISTRY
     digest = _source_digest(root, lab, db_url)
     try:
         record = json.loads(record_file.read_text()).get(lab, {})
@@ -260,10 +266,7 @@ def _record_zero(db_url: str, lab: str, students: list[str]) -> None:
 
 
 def _autograded_root(root: Path) -> Path:
-    from nbgrader.coursedir import CourseDirectory
-
-    folder = Path(CourseDirectory(config=load_course_config(root)).autograded_directory)
-    return folder if folder.is_absolute() else root / folder
+    return course_settings(root).autograded
 
 
 def _scores(db_url: str, lab: str, students: list[str]) -> dict[str, tuple[float, float, dict]]:
@@ -293,13 +296,15 @@ def _limits(root: Path, lab: str, given: dict) -> Limits:
 
 
 def _stage(
-    root: Path, lab: str, submissions: Path, chosen_students, *, scratch: Path, db_url: str, say
+    root: Path, lab: str, submissions: Path, chosen_students, *, scratch: Path, settings: CourseSettings, say
 ) -> tuple[dict[str, SubmissionResult], list[Path]]:
     """The stage phase: register the lab, repair metadata, copy each submission; return results, notebooks."""
     submitted, found = collect_submissions(Path(submissions), lab, scratch)
     chosen = [s for s in found if chosen_students is None or s in chosen_students]
     clock = time.perf_counter()
-    _register_cached(root, lab, db_url=db_url, release_dir=scratch / "released")
+    _register_cached(
+        root, lab, db_url=settings.db_url, release_dir=scratch / "released", autograded=settings.autograded
+    )
     say(f"registered {lab} in the gradebook ({time.perf_counter() - clock:.1f} s)")
     spec = released_metadata(scratch / "released" / lab / f"{lab}.ipynb")
     results = {s: SubmissionResult(student=s) for s in chosen}
@@ -484,11 +489,13 @@ def grade(
             "max_processes": max_processes,
         },
     )
-    db_url = load_course_config(root).CourseDirectory.db_url
-    autograded = _autograded_root(root)
+    settings = course_settings(root)
+    db_url, autograded = settings.db_url, settings.autograded
     with tempfile.TemporaryDirectory(prefix="ethicskit-grade-") as scratch_name:
         scratch = Path(scratch_name)
-        results, notebooks = _stage(root, lab, submissions, students, scratch=scratch, db_url=db_url, say=say)
+        results, notebooks = _stage(
+            root, lab, submissions, students, scratch=scratch, settings=settings, say=say
+        )
         hidden = tuple(_hidden_paths(root, Path(submissions)) + [str(scratch)])
         tasks = [
             GradingTask(

@@ -1,4 +1,7 @@
-"""Repair tampered nbgrader cell metadata before nbgrader's own sanitizing.
+"""Before a submission runs: repair tampered nbgrader metadata, then nbgrader's own sanitizing.
+
+:func:`sanitize` runs nbgrader's sanitizing preprocessors (in the grading workers, reading the gradebook
+only); :func:`repair_notebook` runs first, in the grader.
 
 nbgrader rejects a whole submission when a student changed a graded cell's metadata ("Inconsistent
 checksums") and, when a grade id occurs twice, blanks the earlier copies to ``{}`` which then fails
@@ -13,11 +16,12 @@ put back by nbgrader's OverwriteCells afterwards, and score zero.
 from __future__ import annotations
 
 import copy
+import logging
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["released_metadata", "repair_notebook"]
+__all__ = ["released_metadata", "repair_notebook", "sanitize"]
 
 
 def released_metadata(released: Path) -> dict[str, dict]:
@@ -70,3 +74,33 @@ def repair_notebook(path: Path, spec: dict[str, dict]) -> list[str]:
     if changes:
         nbformat.write(notebook, path)
     return changes
+
+
+def sanitize(notebook, *, db_url: str, lab: str, student: str, notebook_id: str):
+    """nbgrader's sanitizing preprocessors (as in ``Autograde``), reading the gradebook only."""
+    import warnings
+
+    from nbgrader.preprocessors import (
+        CheckCellMetadata,
+        ClearOutput,
+        DeduplicateIds,
+        OverwriteCells,
+        OverwriteKernelspec,
+    )
+
+    resources = {
+        "nbgrader": {"student": student, "assignment": lab, "notebook": notebook_id, "db_url": db_url}
+    }
+    quiet = logging.getLogger("ethicskit.course.nbgrader")
+    quiet.setLevel(logging.ERROR)  # nbgrader warns about every restored test cell: expected here
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for preprocessor in (
+            ClearOutput,
+            DeduplicateIds,
+            OverwriteKernelspec,
+            OverwriteCells,
+            CheckCellMetadata,
+        ):
+            notebook, resources = preprocessor(log=quiet).preprocess(notebook, resources)
+    return notebook
