@@ -84,7 +84,7 @@ def test_reference_answer_passes_every_check(answer):
     checks.check_build_card(_build)
     checks.check_build_card(_build, hidden_seed=12345)
     checks.check_card_metrics(card)
-    assert checks.check_card_sections(card) == 3
+    assert checks.check_card_sections(card) == 1
     checks.check_limitations(card)
     checks.check_trail(trail, card)
 
@@ -124,23 +124,77 @@ def test_invented_value_and_missing_group_fail_card_metrics(answer):
         checks.check_card_metrics(card)
 
 
-def test_placeholders_and_copies_lose_section_points(answer):
+def test_placeholders_short_text_and_copies_lose_section_points(answer):
     card, _ = answer
     card.set_section("Out-of-scope use", "[More Information Needed]")
-    assert checks.check_card_sections(card) == 2
+    with pytest.raises(CheckFailed, match="placeholder"):
+        checks.check_card_sections(card)
+    card.set_section("Out-of-scope use", "Ethics matter.")
+    with pytest.raises(CheckFailed, match="fewer than"):
+        checks.check_card_sections(card)
     for name, text in checks.EXAMPLE_SECTIONS.items():
         card.set_section(name, text)
     with pytest.raises(CheckFailed, match="copy the example"):
         checks.check_card_sections(card)
 
 
-def test_limitations_must_name_the_largest_disparity(answer):
+def test_reordered_copy_of_the_example_card_is_still_a_copy(answer):
+    import re
+
     card, _ = answer
-    card.set_section(
-        "Limitations", "The selection rate differs between men and women; Asian defendants are few."
+    for name, text in checks.EXAMPLE_SECTIONS.items():
+        sentences = re.split(r"(?<=[.;:])\s+", text)
+        card.set_section(name, " ".join(reversed(sentences)))
+    with pytest.raises(CheckFailed, match="copy the example"):
+        checks.check_card_sections(card)
+
+
+def test_card_min_group_size_is_the_labs_not_the_cards(lab):
+    """A card claiming min_group_size=300 would drop the small groups of the largest disparity."""
+    X, y = lab.evaluation.data, lab.evaluation.target
+    card = ModelCard.from_model(
+        lab.model, X, y, model_name="compas-logreg", dataset_name="compas", dataset_split="validation",
+        sensitive_features=["race", "sex"], min_group_size=300,
     )
-    with pytest.raises(CheckFailed, match="largest between-group disparity"):
-        checks.check_limitations(card)
+    with pytest.raises(CheckFailed, match="missing"):
+        checks.check_card_metrics(card)
+
+    def build(model, X, y):
+        return ModelCard.from_model(
+            model, X, y, model_name="compas-logreg", dataset_name="compas", dataset_split="validation",
+            sensitive_features=["race", "sex"], min_group_size=300,
+        )
+
+    with pytest.raises(CheckFailed, match="missing"):
+        checks.check_build_card(build, hidden_seed=12345)
+
+
+WORST = {"metric": "true_positive_rate", "max_group": "African-American", "min_group": "Other",
+         "max_value": 0.69, "min_value": 0.16}
+
+
+@pytest.mark.parametrize("text", [
+    "The largest gap is in the true positive rate by race: African-American defendants 0.69, Other 0.16.",
+    "Among those re-arrested, the model flags Black defendants far more often than defendants whose "
+    "race is coded as Other (true positive rate 69% vs 16%).",
+    "The true positive rate is much higher for Black defendants than for Other-race defendants.",
+    "Other defendants have a true positive rate of 0.16, against 0.69 for African-American defendants.",
+    "The largest disparity is in the true positive rate by race. Black defendants have 0.69, 'Other' 0.16.",
+])
+def test_limitations_accept_the_words_people_use(text):
+    assert checks.names_disparity(text, WORST) == []
+
+
+@pytest.mark.parametrize(("text", "missing"), [
+    ("The true positive rate is higher for Black defendants than for other defendants.", "lowest"),
+    ("The true positive rate is 0.16 for African-American and 0.69 for Other defendants.", "higher"),
+    ("The true positive rate differs between African-American and Other defendants.", "higher"),
+    ("Accuracy, selection rate, true positive rate and false positive rate are higher or lower for "
+     "African-American, Caucasian, Hispanic, Other, Asian, Native American, Male and Female defendants.",
+     "specifically"),
+])
+def test_limitations_refuse_prose_other_wrong_direction_and_lists(text, missing):
+    assert missing in " ".join(checks.names_disparity(text, WORST))
 
 
 def test_tampered_or_thin_trail_fails(answer):
@@ -151,8 +205,13 @@ def test_tampered_or_thin_trail_fails(answer):
     short = AuditTrail()
     for kind in ("data", "hyperparameter", "approval"):
         short.record(kind, "x", author="s", rationale="because")
-    with pytest.raises(CheckFailed, match="fewer than 5 words"):
+    with pytest.raises(CheckFailed, match="evaluation"):
         checks.check_trail(short, card.attach_trail(short))
+    same = AuditTrail()
+    for kind in ("evaluation", "data", "approval"):
+        same.record(kind, f"{kind} done", author="s", rationale="it seemed like a good idea")
+    with pytest.raises(CheckFailed, match="same rationale"):
+        checks.check_trail(same, card.attach_trail(same))
 
 
 def test_datasheet_must_describe_the_training_split(lab):
@@ -226,4 +285,4 @@ def test_checks_pass_in_the_graders_fresh_recheck_process(answer, tmp_path):
     )
     verdicts = json.loads(run.stdout.split(MARKER, 1)[1])
     assert all(v["passed"] for v in verdicts), verdicts
-    assert verdicts[2]["value"] == 3.0
+    assert verdicts[2]["value"] == 1.0

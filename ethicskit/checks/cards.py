@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit.checks.core import CheckFailed, Parts, expect, expect_type
+from ethicskit.checks.core import CheckFailed, expect, expect_type
 from ethicskit.checks.exercise import Exercise
 
 __all__ = [
@@ -154,10 +154,9 @@ def lab2_materials() -> Lab2Materials:
 
 def held_out(*, hidden_seed: int) -> tuple[pd.DataFrame, pd.Series]:
     """Rows the learner never audits: a resample of the test split, drawn with ``hidden_seed``."""
-    test = _splits().test
-    rng = np.random.default_rng(hidden_seed)
-    rows = rng.choice(len(test.target), size=len(test.target), replace=True)
-    return test.data.iloc[rows].reset_index(drop=True), test.target.iloc[rows].reset_index(drop=True)
+    from ethicskit.checks._hidden_cards import held_out as resample  # hidden module: empty in the runner
+
+    return resample(_splits().test, hidden_seed=hidden_seed)
 
 
 # ---------------------------------------------------------------------- lab checks
@@ -165,6 +164,9 @@ def held_out(*, hidden_seed: int) -> tuple[pd.DataFrame, pd.Series]:
 
 def _metric_findings(card: Any, model: Any, X: pd.DataFrame, y: Any, *, reveal: bool) -> list[str]:
     """Problems with the reported numbers (values, completeness), in plain words."""
+    # the groups a card must report are the lab's (at least LAB_MIN_GROUP rows), never what the card
+    # claims: a card that says min_group_size=300 must not make the largest disparity's groups vanish
+    card.data.min_group_size = LAB_MIN_GROUP
     findings = card.validate(model, X, y, sensitive_features=list(LAB_FEATURES), tolerance=TOLERANCE)
     relevant = [
         f
@@ -307,26 +309,60 @@ def check_card_metrics(card: Any, *, recompute: bool = True) -> None:
     )
 
 
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _shingles(text: str, n: int = 2) -> set[tuple[str, ...]]:
+    words = _words(text)
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
 def _similar(a: str, b: str) -> float:
-    words = lambda s: re.findall(r"[a-z0-9]+", s.lower())  # noqa: E731
-    return difflib.SequenceMatcher(None, words(a), words(b)).ratio()
+    """How much of ``a`` is ``b``'s wording, whatever the order of its sentences (0 to 1).
+
+    The larger of the word-sequence ratio and the share of ``a``'s word pairs found in ``b``
+    (shingles, so reordering sentences or clauses does not lower it).
+    """
+    ratio = difflib.SequenceMatcher(None, _words(a), _words(b)).ratio()
+    mine = _shingles(a)
+    shared = len(mine & _shingles(b)) / len(mine) if mine else 0.0
+    return max(ratio, shared)
+
+
+#: A section copies the example card when this share of its wording is the example's.
+COPY_GATE = 0.5
+#: The shortest authored section the autograder accepts, in words (quality is graded by hand).
+MIN_SECTION_WORDS = 15
+AUTHORED = (
+    "Intended use",
+    "Out-of-scope use",
+    "Limitations",
+    "Ethical considerations",
+    "Caveats and recommendations",
+)
 
 
 def _copied_sections(card: Any) -> list[str]:
     from ethicskit.cards.validation import prose
 
+    example = " ".join(EXAMPLE_SECTIONS.values())
     copied = []
-    for name, example in EXAMPLE_SECTIONS.items():
+    for name in AUTHORED:
         text = prose(card.section(name))
-        if text and _similar(text, example) > 0.6:
+        if text and max(_similar(text, EXAMPLE_SECTIONS[name]), _similar(text, example)) > COPY_GATE:
             copied.append(name)
     return copied
 
 
 def check_card_sections(card: Any) -> float:
-    """Parts: required sections present and specific (2); intended and out-of-scope uses (1);
-    written for this model, not copied from the example card (gate: a copy scores zero)."""
-    from ethicskit.cards import REQUIRED_SECTIONS
+    """Structure of the five authored sections (1 point): present, no placeholder, at least
+    ``MIN_SECTION_WORDS`` words each, five different texts, not the example card's wording (in any order).
+
+    Whether the text is specific and true for this model is graded by hand (the lab's rubric).
+    """
+    from ethicskit.cards._text import placeholder_in
+    from ethicskit.cards.validation import prose
 
     card = _as_card(card)
     copied = _copied_sections(card)
@@ -335,48 +371,146 @@ def check_card_sections(card: Any) -> float:
         f"the section(s) {copied} copy the example card from lesson 03; write them for this "
         "model (COMPAS risk of re-arrest), in your own words.",
     )
-    findings = card.validate()
-
-    def required() -> None:
-        bad = [
-            str(f)
-            for f in findings
-            if f.severity == "error"
-            and f.where in REQUIRED_SECTIONS
-            and f.where not in ("Intended use", "Out-of-scope use")
-        ]
-        expect(not bad, "some required sections are missing or not specific: " + " | ".join(bad))
-
-    def uses() -> None:
-        bad = [str(f) for f in findings if f.where in ("Intended use", "Out-of-scope use")]
-        expect(not bad, " | ".join(bad))
-
-    parts = Parts(total=3)
-    parts.run(2, required, "required sections")
-    parts.run(1, uses, "intended and out-of-scope use")
-    return parts.result()
+    texts = {name: prose(card.section(name)) or "" for name in AUTHORED}
+    missing = [n for n, t in texts.items() if not t.strip() or placeholder_in(t)]
+    expect(not missing, f"the section(s) {missing} are missing or still hold the placeholder.")
+    short = [n for n, t in texts.items() if len(_words(t)) < MIN_SECTION_WORDS]
+    expect(
+        not short,
+        f"the section(s) {short} have fewer than {MIN_SECTION_WORDS} words: say who, what and why for "
+        "this model.",
+    )
+    names = list(texts)
+    same = sorted(
+        {b for i, a in enumerate(names) for b in names[i + 1 :] if _similar(texts[b], texts[a]) > COPY_GATE}
+    )
+    expect(not same, f"the section(s) {same} repeat another section's text; each answers its own question.")
+    print("The five authored sections are there, in your own words (their content is graded by hand).")
+    return 1.0
 
 
 def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
 
 
+#: The words people use for each group of the lab's data (COMPAS race and sex), as regular expressions
+#: on the original text. "Other" is a group only when it is plainly the category (capitalised inside a
+#: sentence, quoted, or "Other defendants"), never the everyday word "other".
+_GROUP_PATTERNS = {
+    "African-American": r"\bafrican[\s-]*americans?\b|\bblack\b|\bblacks\b",
+    "Caucasian": r"\bcaucasians?\b|\bwhites?\b",
+    "Hispanic": r"\bhispanics?\b|\blatin[oax]s?\b|\blatinx\b",
+    "Asian": r"\basians?\b",
+    "Native American": r"\bnative[\s-]*americans?\b|\bamerican indians?\b|\bindigenous\b",
+    "Other": (
+        r"(?<![.!?]\s)(?<!^)\bOther\b(?!\s+(?:groups?|races?|metrics?|rates?)\b)"
+        r"|\bOther[\s-]+(?:race\b|defendants?)"
+        r"|[\"'\u2018\u201c]other[\"'\u2019\u201d]"
+        r"|\brace\s*(?:=|:|recorded as|coded as|labell?ed as|listed as)\s*"
+        r"[\"'\u2018\u201c]?other\b"
+    ),
+    "Male": r"\bmales?\b|\bmen\b|\bman\b",
+    "Female": r"\bfemales?\b|\bwomen\b|\bwoman\b",
+}
+_CASE_SENSITIVE = {"Other"}
+_UP = r"\b(?:higher|more|greater|larger|bigger|exceeds?|above|twice|double|times)\b"
+_DOWN = r"\b(?:lower|less|fewer|smaller|below|half)\b"
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?;])\s+|\n+", text) if s.strip()]
+
+
+def _group_spans(sentence: str) -> dict[str, list[int]]:
+    """Each group named in ``sentence``, with where it is named (character offsets)."""
+    found = {}
+    for group, pattern in _GROUP_PATTERNS.items():
+        flags = 0 if group in _CASE_SENSITIVE else re.IGNORECASE
+        starts = [m.start() for m in re.finditer(pattern, sentence, flags)]
+        if group == "Other":
+            starts = [i for i in starts if i > 0 or re.match(r"Other[\s-]+(?:race|defendants?)", sentence)]
+        if starts:
+            found[group] = starts
+    return found
+
+
+def _metrics_in(sentence: str) -> set[str]:
+    """The metrics ``sentence`` names (longest wording first, so 'false positive rate' is not also a
+    'positive rate')."""
+    body = f" {_normal(sentence)} "
+    pairs = sorted(
+        ((w, m) for m, words in _METRIC_WORDS.items() for w in words), key=lambda p: -len(_normal(p[0]))
+    )
+    named = set()
+    for word, metric in pairs:
+        key = f" {_normal(word)} "
+        if key in body:
+            named.add(metric)
+            body = body.replace(key, " # ")
+    return named
+
+
+def _numbers(sentence: str) -> list[tuple[int, float]]:
+    """Rates stated in ``sentence``: (offset, value in 0..1); percentages are divided by 100."""
+    out = []
+    for m in re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*(%|percent\b)?", sentence):
+        value = float(m.group(1)) / (100 if m.group(2) else 1)
+        if 0 <= value <= 1 and (m.group(2) or "." in m.group(1)):
+            out.append((m.start(), value))
+    return out
+
+
+def _claim_problem(sentence: str, disparity: Any) -> str | None:
+    """None when ``sentence`` states ``disparity`` (metric, both groups, which is higher), else why not."""
+    metric, high, low = disparity["metric"], str(disparity["max_group"]), str(disparity["min_group"])
+    metrics, groups = _metrics_in(sentence), _group_spans(sentence)
+    if metric not in metrics or high not in groups or low not in groups:
+        return "names"
+    if len(metrics) > 2 or len(groups) > 4:
+        return "a list"
+    first_high = min(groups[high]) < min(groups[low])
+    numbers = _numbers(sentence)
+    near = lambda v: [i for i, x in numbers if abs(x - v) <= TOLERANCE]  # noqa: E731
+    at_high, at_low = near(float(disparity["max_value"])), near(float(disparity["min_value"]))
+    if at_high and at_low and (min(at_high) < max(at_low)) == first_high:
+        return None
+    up, down = re.search(_UP, sentence, re.IGNORECASE), re.search(_DOWN, sentence, re.IGNORECASE)
+    if (first_high and up) or (not first_high and down):
+        return None
+    return "direction"
+
+
 def names_disparity(text: str, disparity: Any) -> list[str]:
-    """What ``text`` fails to name of ``disparity`` (a row of :func:`ethicskit.cards.disparities`)."""
-    body = f" {_normal(text)} "
+    """What ``text`` fails to say of ``disparity`` (a row of :func:`ethicskit.cards.disparities`).
+
+    One sentence (or two in a row) must name the metric and both groups (in the words people use:
+    "Black defendants" for "African-American", "women" for "Female") and say which group has the
+    higher value (both values, or a comparison such as "higher for ... than for ..."), without
+    listing every metric or group. Returns an empty list when a sentence does.
+    """
+    sentences = _sentences(text)
+    # a claim may take one sentence or two in a row ("The largest gap is in ... . Black defendants ...")
+    windows = sentences + [" ".join(sentences[i : i + 2]) for i in range(len(sentences) - 1)]
+    problems = [_claim_problem(s, disparity) for s in windows]
+    if None in problems:
+        return []
+    if "direction" in problems:
+        return ["which of the two groups has the higher value (give both values, or compare them)"]
+    if "a list" in problems:
+        return ["the disparity specifically (a sentence listing many metrics or groups is not a finding)"]
     missing = []
-    if not any(
-        f" {_normal(w)} " in body for w in _METRIC_WORDS.get(disparity["metric"], (disparity["metric"],))
-    ):
+    if disparity["metric"] not in _metrics_in(text):
         missing.append("the metric")
+    spans = _group_spans(text)
     for key in ("max_group", "min_group"):
-        if f" {_normal(str(disparity[key]))} " not in body:
+        if str(disparity[key]) not in spans:
             missing.append(f"one of the two groups ({'highest' if key == 'max_group' else 'lowest'} value)")
-    return missing
+    return missing or ["the metric and both groups in one sentence (or two in a row)"]
 
 
 def check_limitations(card: Any, *, strict: bool = True) -> None:
-    """The Limitations section names the largest disparity the audit finds (metric and both groups).
+    """The Limitations section states the largest disparity the audit finds: the metric, the two
+    groups and which one is higher, in one sentence (synonyms accepted, lists of everything refused).
 
     With ``strict=False`` (visible test) it only has to be written and name some metric.
     """
@@ -388,13 +522,8 @@ def check_limitations(card: Any, *, strict: bool = True) -> None:
     text = prose(card.section("Limitations"))
     expect(bool(text), "the card has no Limitations section.")
     expect(not placeholder_in(text), "the Limitations section still holds a placeholder.")
-    named = [
-        m
-        for m, words in _METRIC_WORDS.items()
-        if any(f" {_normal(w)} " in f" {_normal(text)} " for w in words)
-    ]
     expect(
-        bool(named),
+        bool(_metrics_in(text)),
         "Limitations should name a metric (e.g. the selection rate or true positive rate) "
         "and the groups it differs between.",
     )
@@ -416,8 +545,8 @@ def check_limitations(card: Any, *, strict: bool = True) -> None:
     missing = names_disparity(text, worst)
     expect(
         not missing,
-        "Limitations should name the largest between-group disparity of the audit (groups with "
-        f"at least {LAB_MIN_GROUP} rows): it does not name " + " and ".join(missing) + ".",
+        "Limitations should state the largest between-group disparity of the audit (groups with "
+        f"at least {LAB_MIN_GROUP} rows): it does not say " + " and ".join(missing) + ".",
     )
 
 
@@ -459,10 +588,22 @@ def check_trail(trail: Any, card: Any, *, strict: bool = True) -> None:
         "the audit trail does not verify against the head recorded in the card: "
         + "; ".join(report.problems),
     )
-    kinds = {e.get("kind") for e in trail.entries}
-    expect("approval" in kinds, "the trail should end with an approval (trail.approve(...)) of the card.")
+    kinds = [e.get("kind") for e in trail.entries]
+    expect("evaluation" in kinds, "the trail should record Part A's evaluation decision (kind 'evaluation').")
+    expect(
+        kinds[-1] == "approval",
+        "the trail should end with an approval (trail.approve(...)) of the card, attached last.",
+    )
     short = [e["seq"] for e in trail.entries if len(str(e.get("rationale", "")).split()) < 5]
     expect(not short, f"entries {short} have a rationale of fewer than 5 words; say why, with evidence.")
+    rationales = [_normal(str(e.get("rationale", ""))) for e in trail.entries]
+    entries = list(zip(trail.entries, rationales, strict=True))
+    repeated = sorted({e["seq"] for e, r in entries if rationales.count(r) > 1})
+    expect(not repeated, f"entries {repeated} share the same rationale; each decision has its own reasons.")
+    echo = [e["seq"] for e, r in entries if r == _normal(str(e.get("decision", "")))]
+    expect(not echo, f"entries {echo} repeat the decision as its rationale; say why it was taken.")
+    print("The trail verifies against the card and has the required structure (its rationales are "
+          "graded by hand).")
 
 
 # ---------------------------------------------------------------------- lesson exercises
