@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     bindir = Path(sys.executable).parent
+    # nbgrader runs `alembic` from this environment's bin folder, also when it is not activated
+    os.environ["PATH"] = os.pathsep.join([str(bindir), os.environ.get("PATH", "")])
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
         scratch = Path(scratch)
         plain = make_course(scratch / "plain", args.n, plain=True, lab=args.lab)

@@ -36,7 +36,14 @@ from ethicskit.course.recheck import MARKER, forbidden_helpers, variables_used
 from ethicskit.course.sanitize import sanitize
 from ethicskit.course.tasks import CellVerdict, GradingOutcome, GradingTask, crashed_outcome
 
-__all__ = ["execute_submission", "is_test_cell", "judge_cells", "cell_score", "visible_source", "MAX_OUTPUT_BYTES"]
+__all__ = [
+    "execute_submission",
+    "is_test_cell",
+    "judge_cells",
+    "cell_score",
+    "visible_source",
+    "MAX_OUTPUT_BYTES",
+]
 
 MAX_OUTPUT_BYTES = 2 * 10**6
 log = logging.getLogger("ethicskit.course")
@@ -300,9 +307,7 @@ def _preload(run: KernelRun) -> str:
 
 
 def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[int, dict], str | None]:
-    """The recheck phase: rerun test cells that scored in the kernel, in a fresh sandboxed process."""
-    from ethicskit.course.sandbox import CgroupLimits, SandboxPolicy, bwrap_command
-
+    """The recheck phase: rerun test cells in a fresh check process (the warm server when sandboxed)."""
     # a cell that scored zero in the kernel cannot go lower: no need to recheck it, unless hidden tests
     # decide it (the kernel ran only its visible examples)
     jobs = [
@@ -315,39 +320,92 @@ def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[
     job_file = scratch / "rt" / "recheck.json"
     job_file.write_text(json.dumps(jobs))
     runners = 1 + sum(bool(forbidden_helpers(job["source"])) for job in jobs)
-    command = [sys.executable, "-m", "ethicskit.course.recheck", str(job_file), str(runners), _preload(run)]
-    workdir = scratch / "recheck"
-    workdir.mkdir(exist_ok=True)
-    # a fresh cgroup: whatever the notebook left behind cannot starve the recheck
-    limits = CgroupLimits(memory_mb=task.limits.memory_mb, max_processes=task.limits.max_processes)
-    if task.sandbox:
-        limits.create()
+    timeout = float(task.limits.cell_timeout) * len(jobs) + 30
+    if task.sandbox and task.scratch_root:
+        result = scratch / "rt" / "verdicts.json"
+        problem = _check_server(task, _preload(run)).check(job_file, runners, result, timeout)
+        if problem:
+            return {}, problem
+        return {v["index"]: v for v in json.loads(result.read_text())}, None
+    return _recheck_process(task, scratch, job_file, runners, _preload(run), timeout)
+
+
+_SERVER = None
+
+
+def _close_server() -> None:
+    global _SERVER
+    if _SERVER is not None:
+        _SERVER.close()
+        _SERVER.limits.remove()
+        _SERVER = None
+
+
+def _check_server(task: GradingTask, preload: str):
+    """This worker's warm check server for ``task`` (started, or restarted, when needed)."""
+    import atexit
+    from multiprocessing import util
+
+    from ethicskit.course.checkserver import CheckServer
+    from ethicskit.course.sandbox import RUNNER_ISOLATION_ENV, CgroupLimits, SandboxPolicy, bwrap_command
+
+    global _SERVER
+    key = (task.hidden, task.scratch_root, task.limits, preload)
+    if _SERVER is not None and (_SERVER.key != key or not _SERVER.alive()):
+        _close_server()
+    if _SERVER is None:
+        root = Path(task.scratch_root)
+        limits = CgroupLimits(
+            memory_mb=task.limits.memory_mb, max_processes=task.limits.max_processes
+        ).create()
         policy = SandboxPolicy(
             hidden=[Path(h) for h in task.hidden],
             memory_mb=task.limits.memory_mb,
             max_processes=task.limits.max_processes,
         )
-        command = limits.wrap(
-            bwrap_command(command, policy=policy, writable=[workdir, scratch / "rt"], cwd=workdir)
+        command = [sys.executable, "-m", "ethicskit.course.checkserver", str(root), preload]
+        command = limits.wrap(bwrap_command(command, policy=policy, writable=[root], cwd=root))
+        env = dict(
+            os.environ, PYTHONWARNINGS="ignore", TQDM_DISABLE="1", MPLBACKEND="Agg", HF_HUB_OFFLINE="1"
         )
+        env[RUNNER_ISOLATION_ENV] = "1"
+        try:
+            server = CheckServer(command, key, env)
+        except RuntimeError:
+            limits.remove()
+            raise
+        server.limits = limits
+        if _SERVER is None and not getattr(_check_server, "registered", False):
+            atexit.register(_close_server)
+            util.Finalize(None, _close_server, exitpriority=10)
+            _check_server.registered = True
+        _SERVER = server
+    return _SERVER
+
+
+def _recheck_process(
+    task: GradingTask, scratch: Path, job_file: Path, runners: int, preload: str, timeout: float
+) -> tuple[dict[int, dict], str | None]:
+    """The recheck in a new process of its own (grading without the sandbox)."""
     from ethicskit.course.sandbox import RUNNER_ISOLATION_ENV
 
+    command = [sys.executable, "-m", "ethicskit.course.recheck", str(job_file), str(runners), preload]
+    workdir = scratch / "recheck"
+    workdir.mkdir(exist_ok=True)
     env = dict(os.environ, PYTHONWARNINGS="ignore", TQDM_DISABLE="1", MPLBACKEND="Agg", HF_HUB_OFFLINE="1")
-    env[RUNNER_ISOLATION_ENV] = "1" if task.sandbox else "0"
+    env[RUNNER_ISOLATION_ENV] = "0"
     try:
         done = subprocess.run(
             command,
             capture_output=True,
             text=True,
-            timeout=float(task.limits.cell_timeout) * len(jobs) + 30,
+            timeout=timeout,
             cwd=workdir,
             env=env,
             start_new_session=True,
         )
     except subprocess.TimeoutExpired:
         return {}, "the recheck ran out of time"
-    finally:
-        limits.remove()
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(MARKER):
             return {v["index"]: v for v in json.loads(line[len(MARKER) :])}, None

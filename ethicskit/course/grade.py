@@ -343,8 +343,8 @@ def _mark_unjudged(notebook_path: Path, outcome: GradingOutcome) -> None:
     """Give every test cell of a notebook the worker never wrote back a 'not run' output (for feedback)."""
     from ethicskit.course.execute import is_test_cell
 
-    if outcome.written:
-        return
+    if outcome.written or not notebook_path.exists():
+        return  # a missing notebook is not saved at all, and its test cells score zero (enforce)
     notebook = nbformat.read(notebook_path, as_version=4)
     for cell in notebook.cells:
         if is_test_cell(cell):

@@ -42,7 +42,9 @@ def _check(result: int, what: str) -> None:
 
 
 def hide_files(paths: Iterable[Path]) -> None:
-    """Make every existing file in ``paths`` read as empty for this process and its children.
+    """Make every existing file in ``paths`` read as empty (a folder: as an empty folder) from now on.
+
+    For this process and its children; the working directory becomes ``/``.
 
     Must be called in a single-threaded process (the kernel refuses a new user namespace otherwise),
     e.g. right after ``os.fork()``.
@@ -62,3 +64,6 @@ def hide_files(paths: Iterable[Path]) -> None:
     for path in paths:
         if Path(path).is_file():
             _check(libc.mount(b"/dev/null", os.fsencode(path), None, MS_BIND, None), f"hiding {path}")
+        elif Path(path).is_dir():
+            _check(libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", 0, None), f"hiding {path}")
+    os.chdir("/")  # a working directory inside a hidden folder would still reach what lies beneath

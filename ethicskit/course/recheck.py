@@ -222,36 +222,34 @@ def _preload(extra: list[str]) -> None:
             pass
 
 
-def _runners(count: int, timeout: float) -> list:
+def _runners(count: int, timeout: float, hide_dirs: list[str] | None = None) -> list:
     """Fork ``count`` runners now, before any test source or hidden input is read (they copy our memory)."""
     import os
+    from pathlib import Path
 
     from ethicskit.course.proxy import Runner
     from ethicskit.course.sandbox import RUNNER_ISOLATION_ENV, runner_hidden_files
 
-    hide = runner_hidden_files() if os.environ.get(RUNNER_ISOLATION_ENV) == "1" else None
+    hide = None
+    if os.environ.get(RUNNER_ISOLATION_ENV) == "1":
+        hide = runner_hidden_files() + [Path(d) for d in hide_dirs or []]
     return [Runner.forked(timeout=timeout, hide=hide) for _ in range(count)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Recheck every job of a JSON job file; print the verdicts.
+def run_jobs(job_file: str, count: int = 1, *, hide_dirs: list[str] | None = None) -> list[dict]:
+    """Recheck every job of ``job_file`` with ``count`` runners forked first; return the verdicts.
 
-    Usage: ``python -m ethicskit.course.recheck JOBFILE [RUNNERS [PRELOAD,...]]``: RUNNERS runner
-    processes are forked after importing PRELOAD (one for the cells without a ``forbid`` line, one
-    for each cell with one), before the job file is read.
+    One runner serves the cells without a ``forbid`` line; each cell with one gets a runner of its
+    own, so its rule holds for that part only. ``hide_dirs`` are emptied for the runners too.
     """
     import io
     import os
 
-    args = sys.argv[1:] if argv is None else argv
-    count = int(args[1]) if len(args) > 1 else 1
-    _preload([m for m in (args[2].split(",") if len(args) > 2 else []) if m])
     timeout = float(os.environ.get("ETHICSKIT_RECHECK_CALL_TIMEOUT", "120"))
-    runners = _runners(max(1, count), timeout)
-    with open(args[0]) as handle:
+    runners = _runners(max(1, count), timeout, hide_dirs)
+    with open(job_file) as handle:
         jobs = json.load(handle)
-    real_stdout = os.fdopen(os.dup(1), "w")
-    sys.stdout = io.StringIO()  # the cells' own prints are not part of the verdict
+    saved, sys.stdout = sys.stdout, io.StringIO()  # the cells' own prints are not part of the verdict
     shared, spare = runners[0], runners[1:]
     verdicts = []
     try:
@@ -259,17 +257,11 @@ def main(argv: list[str] | None = None) -> int:
             forbidden = forbidden_helpers(job["source"])
             runner = spare.pop(0) if forbidden and spare else shared
             if forbidden and runner is shared:  # no runner of its own left: the rule cannot be enforced
-                verdicts.append(
-                    {
-                        "index": job["index"],
-                        "passed": False,
-                        "value": None,
-                        "message": "this part could not be checked in isolation",
-                    }
-                )
+                message = "this part could not be checked in isolation"
+                verdicts.append({"index": job["index"], "passed": False, "value": None, "message": message})
                 continue
             try:
-                if forbidden:  # a runner of its own, so the rule holds for this part only
+                if forbidden:
                     runner.forbid(forbidden)
                 verdicts.append(_check_one(job, runner))
             finally:
@@ -279,8 +271,24 @@ def main(argv: list[str] | None = None) -> int:
             verdicts[-1]["printed"] = sys.stdout.getvalue()[-2000:]
             sys.stdout = io.StringIO()
     finally:
+        sys.stdout = saved
         for runner in runners:
             runner.close()
+    return verdicts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Recheck every job of a JSON job file; print the verdicts after :data:`MARKER`.
+
+    Usage: ``python -m ethicskit.course.recheck JOBFILE [RUNNERS [PRELOAD,...]]``: RUNNERS runner
+    processes are forked after importing PRELOAD, before the job file is read.
+    """
+    import os
+
+    args = sys.argv[1:] if argv is None else argv
+    _preload([m for m in (args[2].split(",") if len(args) > 2 else []) if m])
+    real_stdout = os.fdopen(os.dup(1), "w")
+    verdicts = run_jobs(args[0], int(args[1]) if len(args) > 1 else 1)
     real_stdout.write(MARKER + json.dumps(verdicts) + "\n")
     real_stdout.flush()
     return 0
