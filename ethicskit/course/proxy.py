@@ -23,14 +23,10 @@ from pathlib import Path
 
 __all__ = ["Forbidden", "SafeUnpickler", "safe_loads", "Runner", "Handle", "StudentCodeError"]
 
+#: libraries whose classes snapshots may hold, and whose exceptions a student's may derive from
+LIBRARIES = ("numpy", "pandas", "sklearn", "scipy", "torch", "fairlearn", "ethicskit")
 SAFE_PACKAGES = {
-    "numpy",
-    "pandas",
-    "sklearn",
-    "scipy",
-    "torch",
-    "fairlearn",
-    "ethicskit",
+    *LIBRARIES,
     "collections",
     "datetime",
     "decimal",
@@ -173,17 +169,12 @@ class Runner:
         return runner
 
     def _start(self):
-        from ethicskit.course.sandbox import RUNNER_ISOLATION_ENV, runner_command
-
+        """A runner in a new interpreter (the recheck forks warm ones instead: :meth:`forked`)."""
         # a plain environment: nothing in it tells the student's code that it runs for grading
-        keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-        env = {k: os.environ[k] for k in keep if k in os.environ}
+        env = {k: os.environ[k] for k in _ForkedProcess.KEEP_ENV if k in os.environ}
         env["PYTHONWARNINGS"] = "ignore"
-        command = [sys.executable, "-m", "ethicskit.course.runner"]
-        if os.environ.get(RUNNER_ISOLATION_ENV) == "1":
-            command = runner_command(command, cwd=Path.cwd())
         self.process = subprocess.Popen(
-            command,
+            [sys.executable, "-m", "ethicskit.course.runner"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -352,16 +343,7 @@ def _sync_generators(states: list, args: tuple, kwargs: dict) -> None:
 
 
 #: packages whose exception classes a student's exception may derive from and still be caught as
-TRUSTED_EXCEPTION_ROOTS = {
-    "builtins",
-    "numpy",
-    "pandas",
-    "sklearn",
-    "scipy",
-    "torch",
-    "fairlearn",
-    "ethicskit",
-}
+TRUSTED_EXCEPTION_ROOTS = {"builtins", *LIBRARIES}
 
 
 def _base_exception(module: str, qualname: str) -> type | None:

@@ -194,20 +194,6 @@ def runner_hidden_files() -> list[Path]:
     return files + sorted((package / "checks").glob("_hidden*.py"))
 
 
-def runner_command(command: list[str], *, cwd: Path) -> list[str]:
-    """Wrap the recheck's runner (student code) in a nested bubblewrap that empties hidden files.
-
-    Runs inside the recheck's own sandbox: a new user and mount namespace only (the outer sandbox
-    already isolates network, pids and the filesystem), in which every file of
-    :func:`runner_hidden_files` reads as empty.
-    """
-    args = [_bwrap(), "--unshare-user", "--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev"]
-    args += ["--ro-bind", "/proc", "/proc", "--bind", "/tmp", "/tmp", "--bind", str(cwd), str(cwd)]
-    for path in runner_hidden_files():
-        args += ["--ro-bind", "/dev/null", str(path)]
-    return args + ["--die-with-parent", "--chdir", str(cwd), "--", *command]
-
-
 class CgroupLimits:
     """A pair of cgroups (memory, pids) for one sandbox; a no-op where cgroups cannot be created."""
 
