@@ -335,7 +335,7 @@ _SERVER = None
 
 def _close_server() -> None:
     global _SERVER
-    if _SERVER is not None:
+    if _SERVER is not None and _SERVER.owner == os.getpid():
         _SERVER.close()
         _SERVER.limits.remove()
         _SERVER = None
@@ -351,6 +351,8 @@ def _check_server(task: GradingTask, preload: str):
 
     global _SERVER
     key = (task.hidden, task.scratch_root, task.limits, preload)
+    if _SERVER is not None and _SERVER.owner != os.getpid():
+        _SERVER = None  # inherited through a fork: the parent's server, not ours to use or close
     if _SERVER is not None and (_SERVER.key != key or not _SERVER.alive()):
         _close_server()
     if _SERVER is None:
@@ -374,7 +376,7 @@ def _check_server(task: GradingTask, preload: str):
         except RuntimeError:
             limits.remove()
             raise
-        server.limits = limits
+        server.limits, server.owner = limits, os.getpid()
         if _SERVER is None and not getattr(_check_server, "registered", False):
             atexit.register(_close_server)
             util.Finalize(None, _close_server, exitpriority=10)
