@@ -117,13 +117,47 @@ def test_wrong_proxies_fail(names, match):
 
 def test_proxy_table_check():
     lab = checks.lab4_setup()
-    rows = lab.X_test.iloc[:500]
-    table = explain.proxy_analysis(lab.model, rows, lab.sex_test.iloc[:500], n_repeats=1, show_progress=False)
-    checks.check_proxy_table(table)
+    rows, sex = lab.X_test.iloc[:2000], lab.sex_test.iloc[:2000]
+    for n_repeats, seed in [(3, 0), (1, 5), (10, 7)]:  # any number of shuffles and seed is fine
+        table = explain.proxy_analysis(lab.model, rows, sex, n_repeats=n_repeats, random_state=seed,
+                                       show_progress=False)
+        checks.check_proxy_table(table)
     with pytest.raises(CheckFailed, match="gap_drop"):
         checks.check_proxy_table(table.drop(columns="gap_drop"))
     with pytest.raises(CheckFailed, match="one row per model feature"):
         checks.check_proxy_table(table.iloc[:3])
+
+
+def test_proxy_table_on_other_rows_or_typed_fails():
+    lab = checks.lab4_setup()
+    small = explain.proxy_analysis(lab.model, lab.X_test.iloc[:300], lab.sex_test.iloc[:300], n_repeats=3,
+                                   show_progress=False)
+    with pytest.raises(CheckFailed, match="first 2,000 test rows"):
+        checks.check_proxy_table(small)
+    real = explain.proxy_analysis(lab.model, lab.X_test.iloc[:2000], lab.sex_test.iloc[:2000], n_repeats=3,
+                                  show_progress=False)
+    typed = real.round(4)
+    typed.attrs = {"prediction_gap": round(real.attrs["prediction_gap"], 3), "groups": real.attrs["groups"]}
+    with pytest.raises(CheckFailed, match="never type"):
+        checks.check_proxy_table(typed)
+    forged = real.copy()
+    forged.attrs = dict(real.attrs)
+    forged["gap_drop"] = forged["gap_drop"][::-1].to_numpy()  # right gap, made-up drops
+    with pytest.raises(CheckFailed, match="does not match"):
+        checks.check_proxy_table(forged)
+
+
+def test_comprehensiveness_rule_is_a_forbid_line_in_the_lab():
+    import nbformat
+
+    from ethicskit.course.recheck import forbidden_helpers
+    from tests.conftest import REPO_ROOT
+
+    lab = REPO_ROOT / "solutions" / "lab4-explanations" / "lab4-explanations.ipynb"
+    cells = nbformat.read(lab, as_version=4).cells
+    ids = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in cells}
+    source = ids["test-comprehensiveness"]
+    assert forbidden_helpers(source) == ["ethicskit.explain.comprehensiveness"]
 
 
 def test_lesson_exercises(capsys):

@@ -250,8 +250,31 @@ def check_rank_agreement_function(
         )
 
 
+#: Part D asks for the proxy analysis of the first PROXY_ROWS test rows.
+PROXY_ROWS = 2000
+#: A gap_drop may differ from the mean over many shuffles by this many standard deviations of a single
+#: shuffle (any n_repeats and random_state the student chose stays well inside; made-up values do not).
+PROXY_SD_BOUND = 5.0
+
+
+@functools.lru_cache(maxsize=1)
+def _proxy_reference() -> tuple[float, dict, pd.DataFrame]:
+    from ethicskit.checks._hidden_explain import proxy_repeats  # grader's reference (empty in the runner)
+
+    lab = lab4_setup()
+    return proxy_repeats(
+        lab.model, lab.X_test.iloc[:PROXY_ROWS], lab.sex_test.iloc[:PROXY_ROWS], n_repeats=20, seed=0
+    )
+
+
 def check_proxy_table(table: Any) -> None:
-    """Lab 4, part 4 (visible): ``proxy_table`` is the output of ``explain.proxy_analysis``."""
+    """Lab 4, part 4: ``proxy_table`` is ``explain.proxy_analysis`` of the model on the first 2,000 test rows.
+
+    Recomputed here: the prediction gap and the group means (deterministic) must match exactly, so a
+    table on other rows (say 300) or with typed numbers fails; every ``gap_drop`` must lie within
+    ``PROXY_SD_BOUND`` standard deviations of a single shuffle of the mean over 20 fresh shuffles (so any
+    ``n_repeats`` and ``random_state`` are accepted), and ``gap_drop_share`` must be ``gap_drop`` / gap.
+    """
     expect_type(table, pd.DataFrame, "proxy_table")
     expect(
         "gap_drop" in table.columns,
@@ -261,12 +284,42 @@ def check_proxy_table(table: Any) -> None:
         sorted(map(str, table.index)) == sorted(LAB4_FEATURES),
         f"proxy_table should have one row per model feature {LAB4_FEATURES}; it has {list(table.index)}.",
     )
-    gap = table.attrs.get("prediction_gap")
+    gap, means, drops = _proxy_reference()
+    stated = table.attrs.get("prediction_gap")
+    try:
+        stated = float(stated)
+    except (TypeError, ValueError):
+        stated = None
     expect(
-        gap is not None and gap > 0.05,
-        "proxy_table should come from explain.proxy_analysis(model, X, sex) "
-        "on test rows (its attrs['prediction_gap'] is missing or tiny).",
+        stated is not None and abs(stated - gap) <= 1e-9,
+        "proxy_table should be explain.proxy_analysis(model, X_test.iloc[:2000], sex_test.iloc[:2000], ...): "
+        "its attrs['prediction_gap'] "
+        + ("is missing" if stated is None else f"is {stated:.6f}, on the first 2,000 test rows: {gap:.6f}")
+        + ". Compute the table on those rows; never type its numbers.",
     )
+    groups = table.attrs.get("groups")
+    expect(
+        isinstance(groups, dict)
+        and sorted(map(str, groups)) == sorted(means)
+        and all(abs(float(groups[g]) - means[str(g)]) <= 1e-9 for g in groups),
+        "proxy_table's attrs['groups'] (mean prediction per group) do not match the model on the first "
+        "2,000 test rows; compute the table with explain.proxy_analysis, never type its numbers.",
+    )
+    found = pd.to_numeric(pd.Series(table["gap_drop"].to_numpy(), index=[str(i) for i in table.index]),
+                          errors="coerce")
+    centre, spread = drops.mean(), drops.std(ddof=1)
+    off = [f for f in LAB4_FEATURES if not abs(found[f] - centre[f]) <= PROXY_SD_BOUND * spread[f] + 1e-6]
+    expect(
+        not off,
+        f"the gap_drop of {off} does not match a recomputation of the proxy analysis on the first 2,000 "
+        "test rows (with any number of shuffles); compute the table, never type its numbers.",
+    )
+    if "gap_drop_share" in table.columns:
+        share = pd.to_numeric(table["gap_drop_share"], errors="coerce").to_numpy(float)
+        expect(
+            np.allclose(share, table["gap_drop"].to_numpy(float) / gap, atol=1e-9),
+            "proxy_table's gap_drop_share should be gap_drop divided by the prediction gap.",
+        )
 
 
 def check_proxy_features(names: Any, *, hidden_seed: int | None = None, n_rows: int = 1500) -> None:
