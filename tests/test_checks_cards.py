@@ -210,6 +210,13 @@ def test_tampered_or_thin_trail_fails(answer):
     same = AuditTrail()
     for kind in ("evaluation", "data", "approval"):
         same.record(kind, f"{kind} done", author="s", rationale="it seemed like a good idea")
+    with pytest.raises(CheckFailed, match="too small"):  # five words, but says nothing of the audit
+        checks.check_trail(same, card.attach_trail(same))
+    same = AuditTrail()
+    same.record("evaluation", "groups under 30 rows are not reported", author="s",
+                rationale="Asian and Native American defendants are too few")
+    for kind in ("data", "approval"):
+        same.record(kind, f"{kind} done", author="s", rationale="it seemed like a good idea")
     with pytest.raises(CheckFailed, match="same rationale"):
         checks.check_trail(same, card.attach_trail(same))
 

@@ -590,6 +590,20 @@ def check_trail(trail: Any, card: Any, *, strict: bool = True) -> None:
     )
     kinds = [e.get("kind") for e in trail.entries]
     expect("evaluation" in kinds, "the trail should record Part A's evaluation decision (kind 'evaluation').")
+    evaluation = " ".join(
+        f"{e.get('decision', '')} {e.get('rationale', '')}"
+        for e in trail.entries
+        if e.get("kind") == "evaluation"
+    )
+    data = lab2_materials().evaluation.data
+    counts = [data[f].astype(str).value_counts() for f in LAB_FEATURES]
+    small = sorted(str(g) for c in counts for g, n in c.items() if n < LAB_MIN_GROUP)
+    expect(
+        re.search(rf"\b{LAB_MIN_GROUP}\b", evaluation) is not None
+        or (bool(small) and all(g in _group_spans(evaluation) for g in small)),
+        f"the evaluation entry (Part A) should say which groups are too small to report: the threshold of "
+        f"{LAB_MIN_GROUP} rows, or the groups under it.",
+    )
     expect(
         kinds[-1] == "approval",
         "the trail should end with an approval (trail.approve(...)) of the card, attached last.",
