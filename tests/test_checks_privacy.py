@@ -95,29 +95,23 @@ def test_anonymisation_visible_and_hidden():
     def reference(data, k):
         return anonymise(data, k=k, hierarchies=checks.lab_hierarchies(), max_suppression=0.05).levels
 
-    def everything_suppressed(data, k):
+    def no_suppression(data, k):  # a stricter rule than the lab's: half the points (issue 16.5)
+        return anonymise(data, k=k, hierarchies=checks.lab_hierarchies(), max_suppression=0.0).levels
+
+    def everything_generalised(data, k):
         return {c: h.height for c, h in checks.lab_hierarchies().items()}
 
     checks.check_anonymisation(reference)
     assert checks.check_anonymisation(reference, hidden_seed=SEED) == pytest.approx(3)
-    assert checks.check_anonymisation(everything_suppressed, hidden_seed=SEED) == pytest.approx(1.5)
+    assert checks.check_anonymisation(no_suppression, hidden_seed=SEED) == pytest.approx(1.5)
+    # a fixed dict earns nothing (issue 16.7): not even the one printed for the visible table
     visible_answer = reference(checks.lab_patients(n=3000, random_state=0), 5)
-    hard_coded = (
-        checks.check_anonymisation(lambda data, k: dict(visible_answer), hidden_seed=SEED)
-        if _hard_coded_can_score(visible_answer)
-        else 0
-    )
-    assert hard_coded < 3
+    for seed in (SEED, 1, 2, 3):
+        for fixed in (everything_generalised, lambda data, k: dict(visible_answer)):
+            with pytest.raises(CheckFailed):
+                checks.check_anonymisation(fixed, hidden_seed=seed)
     with pytest.raises(CheckFailed, match="exactly the quasi-identifiers"):
         checks.check_anonymisation(lambda data, k: {"age": 1})
-
-
-def _hard_coded_can_score(levels):
-    try:
-        checks.check_anonymisation(lambda data, k: dict(levels), hidden_seed=SEED)
-    except CheckFailed:
-        return False
-    return True
 
 
 class ConstantModel:
@@ -137,19 +131,41 @@ def test_private_model():
     )
     checks.check_private_model(model)
     assert checks.check_private_model(model, hidden_seed=SEED) == pytest.approx(4)
-    with pytest.raises(CheckFailed, match="same class"):
+    with pytest.raises(CheckFailed, match="no 'epsilon' parameter"):
         checks.check_private_model(ConstantModel())
-    assert checks.check_private_model(ConstantModel(), hidden_seed=SEED) == pytest.approx(2.5)
-    honest = model.epsilon_
-    model.epsilon_ = float("inf")
-    assert checks.check_private_model(model, hidden_seed=SEED) == pytest.approx(3)
-    model.epsilon_ = honest / 2  # under-reporting is caught by recomputing from the noise record
-    with pytest.raises(CheckFailed, match="recorded gives epsilon"):
-        checks.check_private_model(model)
+    # what the model says about itself is not believed (issue 15.5): the recipe is retrained
+    model.epsilon_, model.privacy_history_ = float("inf"), None
+    assert checks.check_private_model(model, hidden_seed=SEED) == pytest.approx(4)
+    weak = DPSGDClassifier(epsilon=2.0, delta=1e-5, epochs=8, batch_size=128, random_state=0).fit(
+        X_train, y_train
+    )
+    weak.epsilon_ = 0.9
+    assert checks.check_private_model(weak, hidden_seed=SEED) == pytest.approx(3)  # rubric: 3 of 4
     plain = DPSGDClassifier(epsilon=None, epochs=3, batch_size=128).fit(X_train, y_train)
     plain.epsilon_ = 0.5  # a non-private model with a made-up epsilon
     with pytest.raises(CheckFailed, match="trained without privacy"):
-        checks.check_private_model(plain)
+        checks.check_private_model(plain, hidden_seed=SEED)
+    # plain SGD on other rows, dressed as the honest recipe (issue 15.2): it predicts otherwise
+    X, y, _ = checks._adult_shuffled()
+    everything = DPSGDClassifier(epsilon=None, epochs=2, batch_size=256).fit(X, y)
+    forged = DPSGDClassifier(epsilon=1.0, delta=1e-5, epochs=8, batch_size=128, random_state=0).fit(
+        X_train, y_train
+    )
+    forged.model_, forged.encoder_ = everything.model_, everything.encoder_
+    with pytest.raises(CheckFailed, match="does not predict what"):
+        checks.check_private_model(forged, hidden_seed=SEED)
+
+
+def test_laplace_releases_from_the_kernel():
+    """A mechanism that adds noise only while graded: its releases in the learner's kernel give it away."""
+    honest = checks.release_evidence(laplace_ok)
+    assert checks.check_laplace(laplace_ok, hidden_seed=SEED, releases=honest) == pytest.approx(3)
+    exact = [1234.0] * 300  # what the same function released in the kernel, where it saw no grader
+    with pytest.raises(CheckFailed, match="added no noise"):
+        checks.check_laplace(laplace_ok, hidden_seed=SEED, releases=exact)
+    # np.random instead of rng: the kernel's releases differ from the grader's, as before (2 of 3)
+    kernel = checks.release_evidence(laplace_global_rng)
+    assert checks.check_laplace(laplace_global_rng, hidden_seed=SEED, releases=kernel) == pytest.approx(2)
 
 
 def test_lesson_exercises():
