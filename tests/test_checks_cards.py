@@ -180,6 +180,9 @@ WORST = {"metric": "true_positive_rate", "max_group": "African-American", "min_g
     "The true positive rate is much higher for Black defendants than for Other-race defendants.",
     "Other defendants have a true positive rate of 0.16, against 0.69 for African-American defendants.",
     "The largest disparity is in the true positive rate by race. Black defendants have 0.69, 'Other' 0.16.",
+    "The model's recall is 0.69 for African-American defendants versus 0.16 for the Other group.",
+    "Other-race defendants are detected far less often: a hit rate of 16% against 69% for Black defendants.",
+    "The true positive rate of Black defendants exceeds that of Other defendants by 0.53.",
 ])
 def test_limitations_accept_the_words_people_use(text):
     assert checks.names_disparity(text, WORST) == []

@@ -91,6 +91,8 @@ _METRIC_WORDS = {
         "recall",
         "sensitivity",
         "equal opportunity",
+        "hit rate",
+        "detection rate",
         "true_positive_rate",
     ),
     "false_positive_rate": (
@@ -403,7 +405,7 @@ _GROUP_PATTERNS = {
     "Asian": r"\basians?\b",
     "Native American": r"\bnative[\s-]*americans?\b|\bamerican indians?\b|\bindigenous\b",
     "Other": (
-        r"(?<![.!?]\s)(?<!^)\bOther\b(?!\s+(?:groups?|races?|metrics?|rates?)\b)"
+        r"(?<![.!?]\s)(?<!^)\bOther\b"
         r"|\bOther[\s-]+(?:race\b|defendants?)"
         r"|[\"'\u2018\u201c]other[\"'\u2019\u201d]"
         r"|\brace\s*(?:=|:|recorded as|coded as|labell?ed as|listed as)\s*"
