@@ -178,3 +178,43 @@ def test_validation_check(lesson):
     noise = np.random.default_rng(0).normal(size=len(y))
     with pytest.raises(CheckFailed, match="correlation"):
         checks.check_validation(float(np.corrcoef(noise, exact)[0, 1]), noise, exact, record, X, y)
+
+
+def test_hidden_stage_names_are_fresh_and_say_nothing():
+    """Issue 15.7: no name pattern ('tun', 'pretrain') finds the skewed stage; names change per run."""
+    names = {tuple(checks.hidden_run(HIDDEN)[1].stage_names) for _ in range(4)}
+    assert len(names) > 1
+    for run in names:
+        assert not any(part in name for name in run for part in ("tun", "pretrain", "align"))
+    with pytest.raises(CheckFailed):
+        checks.check_blame(lambda r, *a: next((n for n in r.stage_names if "tun" in n), "none"),
+                           hidden_seed=HIDDEN)
+
+
+def test_intervention_on_other_rows_fails():
+    """Issue 15.2: fine-tuning on the split the accuracy is measured on is not the intervention."""
+    from ethicskit.attribution import Stage
+
+    def on_test(data, *, random_state=0):
+        stages = make_pipeline_stages(data, align_lr=checks.GENTLE_ALIGN_LR)
+        ft, test = stages[1], data.test
+        n_steps = ft.epochs * -(-len(test.y) // ft.batch_size)
+        stages[1] = Stage(ft.name, test.X, test.y, sample_weight=np.ones(len(test.y)), epochs=ft.epochs,
+                          batch_size=ft.batch_size, lr=list(np.resize(ft.lr, n_steps)), momentum=ft.momentum,
+                          weight_decay=ft.weight_decay)
+        return record_training(make_mlp(6, random_state=random_state), stages, random_state=random_state)
+
+    for hidden in (False, True):
+        with pytest.raises(CheckFailed, match="does not train on the fine-tuning split"):
+            checks.check_intervention(on_test, data_seed=HIDDEN, hidden=hidden)
+
+    def unbalanced(data, *, random_state=0):
+        stages = make_pipeline_stages(data, align_lr=checks.GENTLE_ALIGN_LR)
+        ft = stages[1]
+        stages[1] = Stage(ft.name, ft.X, ft.y, sample_weight=np.where(data.finetune.group == 1, 5.0, 1.0),
+                          epochs=ft.epochs, batch_size=ft.batch_size, lr=ft.lr, momentum=ft.momentum,
+                          weight_decay=ft.weight_decay)
+        return record_training(make_mlp(6, random_state=random_state), stages, random_state=random_state)
+
+    with pytest.raises(CheckFailed, match="not group-balanced"):
+        checks.check_intervention(unbalanced)

@@ -33,6 +33,9 @@ __all__ = [
 
 LESSON_SEED = 0
 GENTLE_ALIGN_LR = 0.005
+NAME_WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "juniper",
+              "kestrel", "lagoon", "meadow", "nimbus", "onyx", "prairie", "quartz", "saffron", "thistle",
+              "willow"]
 
 
 def lesson_record(*, random_state: int = LESSON_SEED, align_lr: float = GENTLE_ALIGN_LR,
@@ -47,7 +50,10 @@ def lesson_record(*, random_state: int = LESSON_SEED, align_lr: float = GENTLE_A
 
 
 def hidden_run(seed: int):
-    """A run the learner has not seen: its data, schedule, stage names and order all come from ``seed``.
+    """A run the learner has not seen: its data, schedule and stage order come from ``seed``.
+
+    Its stage names are plain words drawn afresh on every call (they say nothing about what a stage
+    did, and differ between grading runs).
 
     Returns ``(data, record, skewed_stage_name)``: the stage trained on the majority-dominated data is
     the one a correct attribution should blame for the minority group's loss.
@@ -59,13 +65,15 @@ def hidden_run(seed: int):
                               random_state=int(rng.integers(1 << 30)))
     momentum = float(rng.uniform(0.5, 0.9))
     weight_decay = float(rng.uniform(2e-3, 2e-2))
-    names = rng.choice(["web", "books", "forum", "curated", "polish", "feedback", "review"], 3, replace=False)
-    skewed = Stage(f"{names[1]}-tuning", data.finetune.X, data.finetune.y, epochs=2, batch_size=32,
+    # stage names carry no hint and are fresh on every call (every grading run): drawn from the operating
+    # system's entropy, not from the seed, so no pattern and no replay of the seed finds the skewed stage
+    names = np.random.default_rng().choice(NAME_WORDS, 3, replace=False)
+    skewed = Stage(str(names[1]), data.finetune.X, data.finetune.y, epochs=2, batch_size=32,
                    lr=list(np.linspace(0.12, 0.02, 2 * -(-len(data.finetune) // 32))), momentum=momentum,
                    weight_decay=weight_decay)
-    broad = Stage(f"{names[0]}-pretraining", data.pretrain.X, data.pretrain.y, epochs=2, batch_size=32,
+    broad = Stage(str(names[0]), data.pretrain.X, data.pretrain.y, epochs=2, batch_size=32,
                   lr=float(rng.uniform(0.05, 0.1)), momentum=momentum, weight_decay=weight_decay)
-    gentle = Stage(f"{names[2]}-alignment", data.align.X, data.align.y, epochs=2, batch_size=32,
+    gentle = Stage(str(names[2]), data.align.X, data.align.y, epochs=2, batch_size=32,
                    lr=float(rng.uniform(0.003, 0.008)), momentum=momentum, weight_decay=weight_decay)
     stages = [broad, skewed, gentle] if rng.random() < 0.5 else [broad, gentle, skewed]
     model = make_mlp(data.pretrain.X.shape[1], random_state=int(rng.integers(1000)))
@@ -215,8 +223,16 @@ def check_intervention(intervene: Callable[..., Any], *, data_seed: int = LESSON
     from ethicskit.attribution import TrainingRecord, group_accuracy
 
     expect(callable(intervene), "intervene should be a function (data, *, random_state) -> TrainingRecord.")
+    from ethicskit.attribution.synthetic import SpuriousData, make_spurious_data
+
     data, original = lesson_record(random_state=data_seed)
-    redone = _quietly(lambda: intervene(data, random_state=data_seed))
+    given = data
+    if hidden:  # the test split the function receives is a decoy: accuracy is measured on rows it never got
+        decoy = make_spurious_data(n_pretrain=1, n_finetune=1, n_align=1, n_test=len(data.test),
+                                   random_state=np.random.default_rng()).test
+        given = SpuriousData(pretrain=data.pretrain, finetune=data.finetune, align=data.align, test=decoy,
+                             feature_names=list(data.feature_names))
+    redone = _quietly(lambda: intervene(given, random_state=data_seed))
     # duck-typed on purpose: the grader's fresh-process recheck re-imports ethicskit, so the learner's
     # record may be an instance of an earlier copy of the TrainingRecord class
     is_record = type(redone).__name__ == TrainingRecord.__name__ and all(
@@ -228,8 +244,24 @@ def check_intervention(intervene: Callable[..., Any], *, data_seed: int = LESSON
     expect(torch.allclose(redone.checkpoints[1], original.checkpoints[1], atol=1e-6),
            "The new run's pretraining differs from the original: redo only the blamed stage "
            "(same data, model seed and random_state for the other stages).")
-    weights = redone.stages[1].sample_weight
+    stage = redone.stages[1]
+    X = np.asarray(stage.X.detach().numpy() if isinstance(stage.X, torch.Tensor) else stage.X, dtype=float)
+    y = np.asarray(stage.y.detach().numpy() if isinstance(stage.y, torch.Tensor) else stage.y).reshape(-1)
+    same_data = (X.shape == data.finetune.X.shape and np.allclose(X, data.finetune.X, atol=1e-6)
+                 and y.shape == data.finetune.y.shape and np.array_equal(y.astype(int), data.finetune.y))
+    expect(same_data, "The new fine-tuning stage does not train on the fine-tuning split (data.finetune) "
+                      "as it is: redo the same stage with the same data, adding only the sample weights. "
+                      "(Training on other rows, such as the test split the accuracy is measured on, is not "
+                      "this intervention.)")
+    weights = stage.sample_weight
     expect(weights is not None, "The fine-tuning stage of the new run has no sample weights.")
+    if isinstance(weights, torch.Tensor):
+        weights = weights.detach().numpy()
+    weights = np.asarray(weights, dtype=float)
+    totals = [float(weights[data.finetune.group == g].sum()) for g in np.unique(data.finetune.group)]
+    expect(max(totals) <= min(totals) * (1 + 1e-3),
+           "The fine-tuning weights are not group-balanced: every group should carry the same total weight "
+           f"(here {', '.join(f'{t:.1f}' for t in totals)}).")
     before, after = group_accuracy(original.model, data.test), group_accuracy(redone.model, data.test)
     where = "on held-out data" if hidden else "on the test split"
     expect(after[1] >= before[1] + 0.15,
