@@ -321,9 +321,10 @@ def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[
     job_file.write_text(json.dumps(jobs))
     runners = 1 + sum(bool(forbidden_helpers(job["source"])) for job in jobs)
     timeout = float(task.limits.cell_timeout) * len(jobs) + 30
-    if task.sandbox and task.scratch_root:
+    if task.sandbox:
         result = scratch / "rt" / "verdicts.json"
-        problem = _check_server(task, _preload(run)).check(job_file, runners, result, timeout)
+        root = Path(task.scratch_root) if task.scratch_root else scratch  # what the server may see
+        problem = _check_server(task, _preload(run), root).check(job_file, runners, result, timeout)
         if problem:
             return {}, problem
         return {v["index"]: v for v in json.loads(result.read_text())}, None
@@ -341,8 +342,12 @@ def _close_server() -> None:
         _SERVER = None
 
 
-def _check_server(task: GradingTask, preload: str):
-    """This worker's warm check server for ``task`` (started, or restarted, when needed)."""
+def _check_server(task: GradingTask, preload: str, root: Path):
+    """This worker's warm check server for ``task`` (started, or restarted, when needed).
+
+    ``root`` is the grading run's scratch folder: the server (trusted code) may read and write it, the
+    runners it forks (student code) see it empty.
+    """
     import atexit
     from multiprocessing import util
 
@@ -350,13 +355,12 @@ def _check_server(task: GradingTask, preload: str):
     from ethicskit.course.sandbox import RUNNER_ISOLATION_ENV, CgroupLimits, SandboxPolicy, bwrap_command
 
     global _SERVER
-    key = (task.hidden, task.scratch_root, task.limits, preload)
+    key = (task.hidden, str(root), task.limits, preload)
     if _SERVER is not None and _SERVER.owner != os.getpid():
         _SERVER = None  # inherited through a fork: the parent's server, not ours to use or close
     if _SERVER is not None and (_SERVER.key != key or not _SERVER.alive()):
         _close_server()
     if _SERVER is None:
-        root = Path(task.scratch_root)
         limits = CgroupLimits(
             memory_mb=task.limits.memory_mb, max_processes=task.limits.max_processes
         ).create()
