@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
-from ethicskit.course.recheck import MARKER, forbidden_helpers, variables_used
+from ethicskit.course.recheck import BEGIN_HIDDEN, END_HIDDEN, MARKER, forbidden_helpers, variables_used
 from ethicskit.course.sanitize import sanitize
 from ethicskit.course.tasks import CellVerdict, GradingOutcome, GradingTask, crashed_outcome
 
@@ -58,7 +58,7 @@ def is_test_cell(cell: NotebookNode) -> bool:
 
 
 HIDDEN_BLOCK = re.compile(
-    r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S
+    rf"^[ \t]*{re.escape(BEGIN_HIDDEN)}.*?^[ \t]*{re.escape(END_HIDDEN)}[^\n]*\n?", re.M | re.S
 )
 
 
@@ -334,6 +334,15 @@ def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[
 _SERVER = None
 
 
+def _check_env(*, isolate: bool) -> dict[str, str]:
+    """The environment of a check process; ``isolate`` makes its runners hide files (sandboxed grading)."""
+    from ethicskit.course.sandbox import RUNNER_ISOLATION_ENV
+
+    env = dict(os.environ, PYTHONWARNINGS="ignore", TQDM_DISABLE="1", MPLBACKEND="Agg", HF_HUB_OFFLINE="1")
+    env[RUNNER_ISOLATION_ENV] = "1" if isolate else "0"
+    return env
+
+
 def _close_server() -> None:
     global _SERVER
     if _SERVER is not None and _SERVER.owner == os.getpid():
@@ -352,7 +361,7 @@ def _check_server(task: GradingTask, preload: str, root: Path):
     from multiprocessing import util
 
     from ethicskit.course.checkserver import CheckServer
-    from ethicskit.course.sandbox import RUNNER_ISOLATION_ENV, CgroupLimits, SandboxPolicy, bwrap_command
+    from ethicskit.course.sandbox import CgroupLimits, SandboxPolicy, bwrap_command
 
     global _SERVER
     key = (task.hidden, str(root), task.limits, preload)
@@ -371,12 +380,8 @@ def _check_server(task: GradingTask, preload: str, root: Path):
         )
         command = [sys.executable, "-m", "ethicskit.course.checkserver", str(root), preload]
         command = limits.wrap(bwrap_command(command, policy=policy, writable=[root], cwd=root))
-        env = dict(
-            os.environ, PYTHONWARNINGS="ignore", TQDM_DISABLE="1", MPLBACKEND="Agg", HF_HUB_OFFLINE="1"
-        )
-        env[RUNNER_ISOLATION_ENV] = "1"
         try:
-            server = CheckServer(command, key, env)
+            server = CheckServer(command, key, _check_env(isolate=True))
         except RuntimeError:
             limits.remove()
             raise
@@ -393,13 +398,10 @@ def _recheck_process(
     task: GradingTask, scratch: Path, job_file: Path, runners: int, preload: str, timeout: float
 ) -> tuple[dict[int, dict], str | None]:
     """The recheck in a new process of its own (grading without the sandbox)."""
-    from ethicskit.course.sandbox import RUNNER_ISOLATION_ENV
-
     command = [sys.executable, "-m", "ethicskit.course.recheck", str(job_file), str(runners), preload]
     workdir = scratch / "recheck"
     workdir.mkdir(exist_ok=True)
-    env = dict(os.environ, PYTHONWARNINGS="ignore", TQDM_DISABLE="1", MPLBACKEND="Agg", HF_HUB_OFFLINE="1")
-    env[RUNNER_ISOLATION_ENV] = "0"
+    env = _check_env(isolate=False)
     try:
         done = subprocess.run(
             command,

@@ -370,34 +370,38 @@ def _save(root: Path, lab: str, results, *, stage: Path, autograded: Path, db_ur
     _record_zero(db_url, lab, rejected)
 
 
-def enforce_verdicts(db_url: str, lab: str, student: str, outcomes: dict[str, GradingOutcome]) -> None:
+def enforce_verdicts(db_url: str, lab: str, outcomes: dict[str, dict[str, GradingOutcome]]) -> None:
     """The enforce phase: each autograded test cell scores exactly its verdict; no verdict, zero.
 
     Parameters
     ----------
-    db_url, lab, student : str
-        The gradebook and the submission.
+    db_url, lab : str
+        The gradebook and the lab.
     outcomes : dict
-        Notebook name (without ``.ipynb``) -> the worker's outcome for it. A notebook of the
-        submission with no outcome scores zero on every test cell.
+        Student -> {notebook name (without ``.ipynb``) -> the worker's outcome for it}. A notebook of
+        a student's submission with no outcome scores zero on every test cell. One gradebook session
+        serves every student.
     """
     from nbgrader.api import Gradebook, MissingEntry
 
     with warnings.catch_warnings(), Gradebook(db_url) as gb:
         warnings.simplefilter("ignore")
-        try:
-            submission = gb.find_submission(lab, student)
-        except MissingEntry:
-            return
-        for notebook in submission.notebooks:
-            outcome = outcomes.get(notebook.name)
-            verdicts = outcome.scores() if outcome else {}
-            tests = _test_ids(gb, lab, notebook.name)
-            for grade_ in notebook.grades:
-                if grade_.name in tests:
-                    verdict = verdicts.get(grade_.name)
-                    grade_.auto_score = verdict.score if verdict else 0.0
-                    grade_.needs_manual_grade = False
+        tests: dict[str, set[str]] = {}
+        for student, outcome_of in outcomes.items():
+            try:
+                submission = gb.find_submission(lab, student)
+            except MissingEntry:
+                continue
+            for notebook in submission.notebooks:
+                outcome = outcome_of.get(notebook.name)
+                verdicts = outcome.scores() if outcome else {}
+                if notebook.name not in tests:
+                    tests[notebook.name] = _test_ids(gb, lab, notebook.name)
+                for grade_ in notebook.grades:
+                    if grade_.name in tests[notebook.name]:
+                        verdict = verdicts.get(grade_.name)
+                        grade_.auto_score = verdict.score if verdict else 0.0
+                        grade_.needs_manual_grade = False
         gb.db.commit()
 
 
@@ -522,8 +526,7 @@ def grade(
             by_student[task.student][Path(task.notebook).stem] = outcome
         clock = time.perf_counter()
         _save(root, lab, results, stage=scratch / "sanitized", autograded=autograded, db_url=db_url)
-        for student, outcome_of in by_student.items():
-            enforce_verdicts(db_url, lab, student, outcome_of)
+        enforce_verdicts(db_url, lab, by_student)
         say(f"saved the grades ({time.perf_counter() - clock:.1f} s)")
         _write_records(results, autograded=autograded, lab=lab, db_url=db_url)
     return [results[s] for s in sorted(results)]

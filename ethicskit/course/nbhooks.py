@@ -87,8 +87,7 @@ class KitEnforceVerdicts(NbGraderPreprocessor):
         enforce_verdicts(
             info["db_url"],
             info["assignment"],
-            info["student"],
-            {info["notebook"]: outcome} if outcome else {},
+            {info["student"]: {info["notebook"]: outcome} if outcome else {}},
         )
         return nb, resources
 
