@@ -64,5 +64,6 @@ def test_hidden_tests_decide_a_cell_even_when_a_visible_example_failed():
 def test_visible_source_drops_hidden_blocks():
     from ethicskit.course.execute import visible_source
 
-    source = "check(x)\n### BEGIN HIDDEN TESTS\nseed = 80321\ncheck(x, seed)\n### END HIDDEN TESTS\nprint('done')\n"
+    source = "check(x)\n### BEGIN HIDDEN TESTS\nseed = 80321\ncheck(x, seed)\n### END HIDDEN TESTS\n"
+    source += "print('done')\n"
     assert visible_source(source) == "check(x)\nprint('done')\n"

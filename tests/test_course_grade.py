@@ -149,7 +149,8 @@ def test_hidden_tests_never_run_in_the_students_kernel(course, tmp_path):
 
     notebook = nbformat.read(DEMO / "correct" / "demo-lab" / "demo-lab.ipynb", as_version=4)
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells]
-    spy = "seen = [k for k in ('rng', 'a', 'b') if k in globals()]\nseen += [x for x in In if 'default_' + 'rng' in x]"
+    spy = "seen = [k for k in ('rng', 'a', 'b') if k in globals()]\n"
+    spy += "seen += [x for x in In if 'default_' + 'rng' in x]"
     spy += "\nprint(seen)"
     notebook.cells.insert(ids.index("q1-test") + 1, nbformat.v4.new_code_cell(spy))
     (tmp_path / "flat").mkdir()

@@ -148,7 +148,8 @@ def _sensitive_frame(sensitive_features: Any, data: pd.DataFrame | None, n_rows:
         names = [sensitive_features] if isinstance(sensitive_features, str) else list(sensitive_features)
         if data is None:
             raise TypeError("sensitive_features names columns, so X must be a pandas DataFrame holding them")
-        check_columns(data, [part for n in names for part in n.split(INTERSECTION_SEP)], "X (sensitive_features)")
+        parts = [part for n in names for part in n.split(INTERSECTION_SEP)]
+        check_columns(data, parts, "X (sensitive_features)")
         frame = pd.DataFrame({n: _column(data, n) for n in names})
     elif isinstance(sensitive_features, pd.Series):
         frame = sensitive_features.to_frame(sensitive_features.name or "group")
