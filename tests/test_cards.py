@@ -21,7 +21,7 @@ from ethicskit.cards import (
     largest_disparity,
     tidy_metrics,
 )
-from ethicskit.cards.metrics import metric_value
+from ethicskit.cards.metrics import KNOWN_METRICS, metric_value
 
 GOOD = {
     "Intended use": "Ranking synthetic applicants for a classroom exercise on model documentation, by "
@@ -293,3 +293,25 @@ def test_signed_trail_anchor_in_the_card_survives_a_rewritten_head(card):
     card.data.audit_trail_head = trail.head  # the editor rewrites the card's head too
     assert not card.validate(trail=trail).about("audit trail")  # the unsigned head proves nothing
     assert card.validate(trail=trail, public_key=key.public_key()).about("audit trail")
+
+
+def test_cards_and_fairness_share_one_metric_registry_and_ratio_convention():
+    from ethicskit.fairness import audit_predictions
+    from ethicskit.fairness.metrics import METRICS
+
+    assert KNOWN_METRICS is METRICS
+    y_true = [1, 0, 1, 0, 1, 0]
+    y_pred = [0, 0, 0, 0, 0, 0]  # every group's selection rate is zero
+    groups = ["a", "a", "a", "b", "b", "b"]
+    audit = audit_predictions(y_true, y_pred, sensitive_features=groups, min_group_size=1)
+    card_row = disparities(audit)
+    card_ratio = card_row.set_index("metric").loc["selection_rate", "ratio"]
+    assert audit.gaps.loc[0, "demographic_parity_ratio"] == 1.0
+    assert card_ratio == 1.0
+
+
+def test_disparities_refuses_a_min_group_size_it_cannot_apply():
+    results = {"accuracy": {"overall": 0.8, "sex": {"F": 0.7, "M": 0.9}}}
+    assert len(disparities(results)) == 1
+    with pytest.raises(ValueError, match="count"):
+        disparities(results, min_group_size=30)

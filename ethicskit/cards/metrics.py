@@ -14,7 +14,7 @@ A card's evaluation results are kept in a *tidy* table with one row per number::
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,8 @@ from ethicskit._validation import (
     check_no_nan,
     validate_params,
 )
+from ethicskit.fairness._common import INTERSECTION_SEP
+from ethicskit.fairness.metrics import AUDIT_COLUMNS, METRICS, gap_ratio
 
 __all__ = [
     "KNOWN_METRICS",
@@ -44,60 +46,8 @@ __all__ = [
 TIDY_COLUMNS = ["metric", "sensitive_feature", "group", "value"]
 
 
-def _rate(numerator: np.ndarray, denominator: np.ndarray) -> float:
-    total = int(np.sum(denominator))
-    return float(np.sum(numerator & denominator) / total) if total else float("nan")
-
-
-def _tpr(y, p, s):
-    return _rate(p == 1, y == 1)
-
-
-def _fpr(y, p, s):
-    return _rate(p == 1, y == 0)
-
-
-def _fnr(y, p, s):
-    return _rate(p == 0, y == 1)
-
-
-def _tnr(y, p, s):
-    return _rate(p == 0, y == 0)
-
-
-def _precision(y, p, s):
-    return _rate(y == 1, p == 1)
-
-
-def _f1(y, p, s):
-    prec, rec = _precision(y, p, s), _tpr(y, p, s)
-    return float(2 * prec * rec / (prec + rec)) if prec + rec > 0 else 0.0
-
-
-def _roc_auc(y, p, s):
-    from sklearn.metrics import roc_auc_score
-
-    if s is None:
-        raise ValueError("roc_auc needs scores: pass a model with predict_proba or y_score")
-    return float(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else float("nan")
-
-
-#: metric name -> function(y_true, y_pred, y_score) -> float. Names follow fairlearn / Hugging Face.
-KNOWN_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]] = {
-    "accuracy": lambda y, p, s: float(np.mean(y == p)),
-    "balanced_accuracy": lambda y, p, s: float(np.nanmean([_tpr(y, p, s), _tnr(y, p, s)])),
-    "selection_rate": lambda y, p, s: float(np.mean(p == 1)),
-    "base_rate": lambda y, p, s: float(np.mean(y == 1)),
-    "true_positive_rate": _tpr,
-    "recall": _tpr,
-    "false_positive_rate": _fpr,
-    "false_negative_rate": _fnr,
-    "true_negative_rate": _tnr,
-    "precision": _precision,
-    "f1": _f1,
-    "roc_auc": _roc_auc,
-    "count": lambda y, p, s: float(len(y)),
-}
+#: The metrics a card may report: the kit's one registry (:data:`ethicskit.fairness.metrics.METRICS`).
+KNOWN_METRICS = METRICS
 
 
 def metric_value(name: str, y_true: Any, y_pred: Any, *, y_score: Any = None) -> float:
@@ -123,10 +73,6 @@ def metric_value(name: str, y_true: Any, y_pred: Any, *, y_score: Any = None) ->
     s = None if y_score is None else as_numeric_array(y_score, "y_score")
     check_consistent_length(y_true=y, y_pred=p, y_score=s)
     return KNOWN_METRICS[name](y, p, s)
-
-
-#: How ethicskit.fairness names an intersection of attributes ("sex & race", groups "Female & Black").
-INTERSECTION_SEP = " & "
 
 
 def _column(data: pd.DataFrame, name: str) -> pd.Series:
@@ -280,30 +226,21 @@ def _tidy_from_metric_frame(frame: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
-#: ethicskit.fairness column names -> card metric names
-_AUDIT_NAMES = {
-    "tpr": "true_positive_rate",
-    "fpr": "false_positive_rate",
-    "fnr": "false_negative_rate",
-    "tnr": "true_negative_rate",
-}
-
-
 def _tidy_from_fairness_audit(audit: Any) -> pd.DataFrame:
     """An ``ethicskit.fairness.FairnessAudit`` (wide ``by_group`` + ``overall``) as tidy rows."""
     rows = []
     overall = getattr(audit, "overall", None)
     if isinstance(overall, pd.Series):
         rows += [
-            (_AUDIT_NAMES.get(m, m), None, None, v)
+            (AUDIT_COLUMNS.get(m, m), None, None, v)
             for m, v in overall.items()
-            if _AUDIT_NAMES.get(m, m) in KNOWN_METRICS
+            if AUDIT_COLUMNS.get(m, m) in KNOWN_METRICS
         ]
     table = audit.by_group
     check_columns(table, ["sensitive_feature", "group"], "audit.by_group")
     for record in table.to_dict(orient="records"):
         for column, value in record.items():
-            name = _AUDIT_NAMES.get(column, column)
+            name = AUDIT_COLUMNS.get(column, column)
             if name in KNOWN_METRICS:
                 rows.append((name, str(record["sensitive_feature"]), str(record["group"]), value))
     frame = pd.DataFrame(rows, columns=TIDY_COLUMNS)
@@ -341,19 +278,24 @@ def disparities(results: Any, *, min_group_size: int = 0) -> pd.DataFrame:
     Returns a DataFrame sorted by decreasing ``gap`` with columns
     ``metric, sensitive_feature, max_group, max_value, min_group, min_value, gap, ratio``.
     ``count`` and ``base_rate`` (a property of the data, not of the model) are skipped; groups smaller
-    than ``min_group_size`` are skipped when the
-    table carries a ``count`` column.
+    than ``min_group_size`` are skipped (the results must then carry a ``count`` column). ``ratio`` is
+    smallest over largest value, 1.0 when every group is equal (including all zero), as in the audit.
     """
     frame = tidy_metrics(results)
     frame = frame[frame["sensitive_feature"].notna() & ~frame["metric"].isin(["count", "base_rate"])]
-    if min_group_size and "count" in frame.columns:
+    if min_group_size and "count" not in frame.columns:
+        raise ValueError(
+            f"min_group_size={min_group_size} needs group sizes, but results carry no 'count' column; "
+            "pass group_metrics(...) output or a FairnessAudit, or min_group_size=0"
+        )
+    if min_group_size:
         frame = frame[frame["count"] >= min_group_size]
     rows = []
     for (metric, feature), part in frame.dropna(subset=["value"]).groupby(["metric", "sensitive_feature"]):
         if len(part) < 2:
             continue
         hi, lo = part.loc[part["value"].idxmax()], part.loc[part["value"].idxmin()]
-        ratio = float(lo["value"] / hi["value"]) if hi["value"] else float("nan")
+        ratio = gap_ratio(lo["value"], hi["value"])
         rows.append(
             (
                 metric,

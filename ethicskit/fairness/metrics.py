@@ -71,6 +71,9 @@ __all__ = [
     "precision",
     "GROUP_METRICS",
     "SCORE_METRICS",
+    "METRICS",
+    "AUDIT_COLUMNS",
+    "gap_ratio",
 ]
 
 
@@ -84,6 +87,16 @@ class SmallGroupWarning(UserWarning):
 
 def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den > 0 else float("nan")
+
+
+def gap_ratio(low: float, high: float) -> float:
+    """Smallest over largest group value: 1.0 when every group is equal, including all zero.
+
+    The one convention for ratios in the kit (audit gaps and model-card disparities alike).
+    """
+    if high > 0:
+        return float(low) / float(high)
+    return 1.0 if low == 0 else float("nan")
 
 
 def _labels(y_true: Any, y_pred: Any, *, need_true: bool = True, need_pred: bool = True):
@@ -105,43 +118,101 @@ def base_rate(y_true: Any, y_pred: Any = None) -> float:
     0.5
     """
     y_true, _ = _labels(y_true, y_pred, need_pred=False)
-    return float(np.mean(y_true))
+    return METRICS["base_rate"](y_true, None, None)
 
 
 def selection_rate(y_true: Any, y_pred: Any) -> float:
     """Share of predicted positives (``y_true`` ignored, but checked when given)."""
     _, y_pred = _labels(y_true, y_pred, need_true=False)
-    return float(np.mean(y_pred))
+    return METRICS["selection_rate"](None, y_pred, None)
 
 
 def accuracy(y_true: Any, y_pred: Any) -> float:
     """Share of correct predictions."""
-    y_true, y_pred = _labels(y_true, y_pred)
-    return float(np.mean(y_true == y_pred))
+    return METRICS["accuracy"](*_labels(y_true, y_pred), None)
 
 
 def true_positive_rate(y_true: Any, y_pred: Any) -> float:
     """TP / (TP + FN); NaN when there are no positives."""
-    y_true, y_pred = _labels(y_true, y_pred)
-    return _ratio(np.sum((y_true == 1) & (y_pred == 1)), np.sum(y_true == 1))
+    return METRICS["true_positive_rate"](*_labels(y_true, y_pred), None)
 
 
 def false_positive_rate(y_true: Any, y_pred: Any) -> float:
     """FP / (FP + TN); NaN when there are no negatives."""
-    y_true, y_pred = _labels(y_true, y_pred)
-    return _ratio(np.sum((y_true == 0) & (y_pred == 1)), np.sum(y_true == 0))
+    return METRICS["false_positive_rate"](*_labels(y_true, y_pred), None)
 
 
 def false_negative_rate(y_true: Any, y_pred: Any) -> float:
     """FN / (TP + FN); NaN when there are no positives."""
-    y_true, y_pred = _labels(y_true, y_pred)
-    return _ratio(np.sum((y_true == 1) & (y_pred == 0)), np.sum(y_true == 1))
+    return METRICS["false_negative_rate"](*_labels(y_true, y_pred), None)
 
 
 def precision(y_true: Any, y_pred: Any) -> float:
     """TP / (TP + FP); NaN when nothing is predicted positive."""
-    y_true, y_pred = _labels(y_true, y_pred)
-    return _ratio(np.sum((y_true == 1) & (y_pred == 1)), np.sum(y_pred == 1))
+    return METRICS["precision"](*_labels(y_true, y_pred), None)
+
+
+def _rate(hits: np.ndarray, among: np.ndarray) -> float:
+    """Share of ``hits`` among the rows where ``among`` holds; NaN when there are none."""
+    return _ratio(np.sum(hits & among), np.sum(among))
+
+
+def _tpr(y, p, s):
+    return _rate(p == 1, y == 1)
+
+
+def _fpr(y, p, s):
+    return _rate(p == 1, y == 0)
+
+
+def _fnr(y, p, s):
+    return _rate(p == 0, y == 1)
+
+
+def _tnr(y, p, s):
+    return _rate(p == 0, y == 0)
+
+
+def _precision(y, p, s):
+    return _rate(y == 1, p == 1)
+
+
+def _f1(y, p, s):
+    prec, rec = _precision(y, p, s), _tpr(y, p, s)
+    return float(2 * prec * rec / (prec + rec)) if prec + rec > 0 else 0.0
+
+
+def _auc_of(y, p, s):
+    if s is None:
+        raise ValueError("roc_auc needs scores: pass a model with predict_proba or y_score")
+    return _roc_auc(y, s)
+
+
+#: The kit's one metric registry: name -> function(y_true, y_pred, y_score) on validated 0/1 arrays.
+#: Names follow fairlearn / Hugging Face; model cards report these names, the audit's columns are
+#: the short names of :data:`AUDIT_COLUMNS`.
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]] = {
+    "accuracy": lambda y, p, s: float(np.mean(y == p)),
+    "balanced_accuracy": lambda y, p, s: float(np.nanmean([_tpr(y, p, s), _tnr(y, p, s)])),
+    "selection_rate": lambda y, p, s: float(np.mean(p == 1)),
+    "base_rate": lambda y, p, s: float(np.mean(y == 1)),
+    "true_positive_rate": _tpr,
+    "recall": _tpr,
+    "false_positive_rate": _fpr,
+    "false_negative_rate": _fnr,
+    "true_negative_rate": _tnr,
+    "precision": _precision,
+    "f1": _f1,
+    "roc_auc": _auc_of,
+    "count": lambda y, p, s: float(len(y)),
+}
+#: ``FairnessAudit`` column -> registry name, for the columns whose audit name is short.
+AUDIT_COLUMNS = {
+    "tpr": "true_positive_rate",
+    "fpr": "false_positive_rate",
+    "fnr": "false_negative_rate",
+    "tnr": "true_negative_rate",
+}
 
 
 def _mean_score(y_true: Any, scores: Any) -> float:
@@ -257,9 +328,7 @@ def _tidy(frame: pd.DataFrame, feature: str) -> pd.DataFrame:
 
 def _gap_ratio(mf) -> pd.Series:
     by = mf.by_group.astype(float)
-    high, low = by.max(), by.min()
-    ratio = low / high
-    return ratio.where(high > 0, np.where(low == 0, 1.0, np.nan))
+    return pd.Series({m: gap_ratio(by[m].min(), by[m].max()) for m in by.columns}, dtype=float)
 
 
 def _audit_one(feature, groups, y_true, y_pred, scores, n_boot, quantiles, random_state):
