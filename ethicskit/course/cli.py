@@ -129,9 +129,30 @@ def _cmd_answers(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from ethicskit.course.report import write_report
+    from ethicskit.course.report import write_lms_export, write_report
 
     root = _course(args)
+    if args.format:
+        ids = {}
+        for item in args.canvas_id or []:
+            lab, sep, number = item.partition("=")
+            if not sep or not lab or not number:
+                print(f"error: --canvas-id wants LAB=ID, not {item!r}", file=sys.stderr)
+                return 2
+            ids[lab] = number
+        path, frame = write_lms_export(
+            root, args.format, out=Path(args.out), labs=args.lab or None, pending=args.pending, canvas_ids=ids
+        )
+        waiting = frame[frame["status"] == "pending"]
+        print(path)
+        if len(waiting):
+            what = "left empty" if args.pending == "blank" else "written with the points graded so far"
+            print(
+                f"{len(waiting)} grade(s) wait for hand grading ({what}): "
+                + ", ".join(f"{r.student}/{r.lab}" for r in waiting.itertuples()),
+                file=sys.stderr,
+            )
+        return 0
     for path in write_report(root, out=Path(args.out), labs=args.lab or None):
         print(path)
     return 0
@@ -219,6 +240,22 @@ def build_parser() -> argparse.ArgumentParser:
     report = add("report", _cmd_report, "export the gradebook (CSV) and a per-question summary with a plot")
     report.add_argument("--out", default="reports", help="output folder (default reports/)")
     report.add_argument("--lab", action="append", help="only this lab (repeatable)")
+    report.add_argument(
+        "--format",
+        choices=("canvas", "moodle", "csv"),
+        help="instead of the report, write one gradebook file for an LMS import: OUT/<format>-grades.csv "
+        "(docs/deploy.md)",
+    )
+    report.add_argument(
+        "--pending",
+        choices=("blank", "partial"),
+        default="blank",
+        help="a lab with hand-graded points not graded yet: leave it empty in the canvas/moodle file "
+        "(default) or write the points graded so far",
+    )
+    report.add_argument(
+        "--canvas-id", action="append", metavar="LAB=ID", help="Canvas assignment id of a lab (repeatable)"
+    )
 
     run_all = add(
         "run-all",
