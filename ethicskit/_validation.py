@@ -37,6 +37,7 @@ __all__ = [
     "validate_params",
     "check_bool",
     "check_int",
+    "check_positive_int",
     "check_text",
     "as_numeric_array",
     "check_finite",
@@ -226,6 +227,9 @@ class Interval(Constraint):
 
     def __str__(self) -> str:
         what = "an integer" if self.kind == "integral" else "a finite number"
+        positive = self.left == 1 and self.right is None and self.closed in ("both", "left")
+        if self.kind == "integral" and positive:
+            return "a positive integer"
         if self.left is None and self.right is None:
             return what
         if self.right is None:
@@ -432,6 +436,11 @@ def check_bool(value: Any, name: str) -> bool:
 def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """Return ``value`` as an int within [minimum, maximum], refusing bools, NaN and 2.5."""
     return int(check_param(value, name, [Interval("integral", minimum, maximum)]))
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """Return ``value`` as an int >= 1: counts, sizes, lengths (``TypeError`` for 2.5, True, "3")."""
+    return check_int(value, name, minimum=1)
 
 
 def check_text(value: Any, name: str) -> str:

@@ -88,7 +88,7 @@ def test_validate_params_checks_defaults_and_names_the_parameter():
         return x * k
 
     assert f(3) == 6 and f(3, k=4.0, mode="a") == 12
-    with pytest.raises(ValueError, match="k must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="k must be a positive integer, got 0"):
         f(3, k=0)
     with pytest.raises(ValueError, match="mode must be one of 'a', 'b' or None"):
         f(3, mode="c")

@@ -25,6 +25,7 @@ from ethicskit._validation import (
     check_finite,
     check_in_choices,
     check_positive,
+    check_positive_int,
     check_probability,
 )
 
@@ -114,11 +115,8 @@ class Stage:
                 raise ValueError(f"sample_weight of stage {self.name!r} must be finite, >= 0 and not all 0")
             self.sample_weight = torch.as_tensor(w / w.mean(), dtype=torch.float32)
         check_consistent_length(X=self.X, y=self.y)
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs of stage {self.name!r} must be an int >= 1, got {self.epochs!r}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size of stage {self.name!r} must be an int >= 1, "
-                             f"got {self.batch_size!r}")
+        check_positive_int(self.epochs, f"epochs of stage {self.name!r}")
+        check_positive_int(self.batch_size, f"batch_size of stage {self.name!r}")
         check_probability(self.momentum, f"momentum of stage {self.name!r}")
         if self.momentum >= 1:
             raise ValueError(f"momentum of stage {self.name!r} must be < 1, got {self.momentum}")

@@ -20,6 +20,7 @@ from ethicskit._validation import (
     check_int,
     check_no_nan,
     check_positive,
+    check_positive_int,
     check_probability,
     check_random_state,
 )
@@ -106,8 +107,7 @@ def make_spurious_data(*, n_pretrain: int = 2000, n_finetune: int = 2000, n_alig
     rng = check_random_state(random_state)
     for name, value in (("n_pretrain", n_pretrain), ("n_finetune", n_finetune), ("n_align", n_align),
                         ("n_test", n_test), ("n_core", n_core)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        check_positive_int(value, name)
         if value > MAX_ROWS:  # 10**10 rows would exhaust memory before failing
             raise ValueError(f"{name} must be at most {MAX_ROWS:,}, got {value:,}")
     check_probability(finetune_minority, "finetune_minority")

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ethicskit._plotting import axes
 from ethicskit._validation import as_1d_array, as_numeric_array, check_consistent_length, check_no_nan
 
 __all__ = ["agreement", "compare_estimates", "plot_estimates"]
@@ -86,10 +87,7 @@ def plot_estimates(estimate: pd.DataFrame, exact: pd.DataFrame, *, stages: Any =
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4))
+    ax = axes(ax, (4.5, 4))
     names = list(exact.index) if stages is None else ([stages] if isinstance(stages, str) else list(stages))
     for stage in names:
         r = agreement(estimate.loc[stage], exact.loc[stage])["pearson"]

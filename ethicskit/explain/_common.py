@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ethicskit._progress import progress
+from ethicskit._quiet import quiet
 from ethicskit._validation import check_finite, check_no_nan
 
 __all__ = [
@@ -22,15 +20,6 @@ __all__ = [
     "positive_proba",
     "ordinal_encode",
 ]
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence warnings that concern library internals (shap, lime, scikit-learn, numba)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with np.errstate(all="ignore"):
-            yield
 
 
 def import_shap():

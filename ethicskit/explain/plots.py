@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ethicskit._plotting import axes
 from ethicskit._validation import Interval, validate_params
 from ethicskit.explain._common import import_shap, quiet
 from ethicskit.explain.attributions import LocalExplanation
@@ -15,14 +16,6 @@ from ethicskit.explain.attributions import LocalExplanation
 _POSITIVE = [Interval("integral", 1, None)]
 
 __all__ = ["plot_local", "plot_global", "plot_beeswarm", "plot_curves", "plot_proxies"]
-
-
-def _axes(ax: Any, figsize: tuple[float, float]):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def _category_name(categories: Mapping[str, Any] | None, feature: str, value: Any) -> str:
@@ -85,7 +78,7 @@ def plot_local(
     values = explanation.values.iloc[row]
     data = explanation.data.iloc[row]
     top = values.abs().sort_values(ascending=False).index[:max_features][::-1]
-    ax = _axes(ax, (6, 0.4 * len(top) + 1))
+    ax = axes(ax, (6, 0.4 * len(top) + 1))
     labels = [f"{name} = {_category_name(categories, name, data[name])}" for name in top]
     colours = ["tab:green" if values[n] > 0 else "tab:red" for n in top]
     ax.barh(labels, values[top], color=colours)
@@ -107,7 +100,7 @@ def plot_global(importance: LocalExplanation | pd.Series, *, max_features: int =
             f"importance must be a LocalExplanation or a pandas Series, got {type(importance).__name__}"
         )
     top = importance.reindex(importance.abs().sort_values(ascending=False).index[:max_features])[::-1]
-    ax = _axes(ax, (6, 0.4 * len(top) + 1))
+    ax = axes(ax, (6, 0.4 * len(top) + 1))
     ax.barh([str(i) for i in top.index], top.to_numpy(), color="tab:blue")
     ax.set_xlabel(str(importance.name or "importance"))
     return ax
@@ -132,7 +125,7 @@ def plot_beeswarm(
     if not isinstance(explanation, LocalExplanation):
         raise TypeError(f"explanation must be a LocalExplanation, got {type(explanation).__name__}")
     categories = _check_categories(categories)
-    ax = _axes(ax, (7, 0.4 * max_features + 1.5))
+    ax = axes(ax, (7, 0.4 * max_features + 1.5))
     shap = import_shap()
     shown = explanation.to_shap()
     if categories:
@@ -155,7 +148,7 @@ def plot_curves(curves: Mapping[str, np.ndarray], *, kind: str = "deletion", ax:
     """Deletion or insertion curves of several explanations (and a random order) on one Axes."""
     if not isinstance(curves, Mapping) or not curves:
         raise TypeError("curves must be a non-empty dict mapping a label to a curve (array)")
-    ax = _axes(ax, (6, 4))
+    ax = axes(ax, (6, 4))
     for label, curve in curves.items():
         curve = np.asarray(curve, dtype=float)
         ax.plot(np.arange(len(curve)), curve, marker="o", label=label)
@@ -170,7 +163,7 @@ def plot_proxies(table: pd.DataFrame, *, max_features: int = 8, ax: Any = None):
     if not isinstance(table, pd.DataFrame) or "gap_drop" not in table:
         raise TypeError("table must be the DataFrame returned by proxy_analysis (with a gap_drop column)")
     top = table["gap_drop"].iloc[:max_features][::-1]
-    ax = _axes(ax, (6, 0.4 * len(top) + 1))
+    ax = axes(ax, (6, 0.4 * len(top) + 1))
     ax.barh([str(i) for i in top.index], top.to_numpy(), color="tab:purple")
     ax.axvline(0, color="black", linewidth=0.8)
     gap = table.attrs.get("prediction_gap")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ethicskit._quiet import quiet
 from ethicskit._validation import (
     as_1d_array,
     check_binary,
@@ -21,25 +19,6 @@ from ethicskit._validation import (
 __all__ = ["quiet", "as_sensitive_frame", "validate_labels", "group_labels"]
 
 INTERSECTION_SEP = " & "
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence warnings about library internals (fairlearn / pandas / scikit-learn deprecations).
-
-    Warnings that concern the learner's data (:class:`SmallGroupWarning`) are not silenced.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
-        warnings.filterwarnings("ignore", message=".*[Dd]owncasting.*")
-        warnings.filterwarnings("ignore", module="fairlearn.*")
-        warnings.filterwarnings("ignore", message=".*ill-defined.*")
-        warnings.filterwarnings("ignore", message=".*lbfgs failed to converge.*")
-        warnings.filterwarnings("ignore", category=RuntimeWarning)  # NaN slices in bootstrap quantiles
-        with np.errstate(divide="ignore", invalid="ignore"):
-            yield
 
 
 def validate_labels(values: Any, name: str) -> np.ndarray:

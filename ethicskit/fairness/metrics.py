@@ -41,10 +41,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ethicskit._quiet import KitWarning
 from ethicskit._validation import (
     Interval,
     as_numeric_array,
     check_positive,
+    check_positive_int,
     check_probability,
     validate_params,
 )
@@ -81,7 +83,7 @@ __all__ = [
 MAX_BINS = 1000
 
 
-class SmallGroupWarning(UserWarning):
+class SmallGroupWarning(KitWarning):
     """A group is too small for its metrics to mean much."""
 
 
@@ -513,8 +515,7 @@ def calibration_by_group(
     if frame.shape[1] != 1:
         raise ValueError("sensitive_features must be one attribute for calibration_by_group")
     check_lengths(y_true=y_true, scores=scores, sensitive_features=frame)
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    check_positive_int(n_bins, "n_bins")
     if n_bins > MAX_BINS:  # 10**12 bins would allocate terabytes before failing
         raise ValueError(
             f"n_bins must be at most {MAX_BINS} (a reliability table needs a few bins), got {n_bins}"

@@ -7,18 +7,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ethicskit._plotting import axes
 from ethicskit._validation import as_numeric_array, check_columns
 from ethicskit.fairness._common import as_sensitive_frame, check_lengths, quiet, validate_labels
 
 __all__ = ["plot_group_metric", "plot_roc_by_group", "plot_tradeoff"]
-
-
-def _axes(ax: Any, figsize: tuple[float, float] = (6, 3.5)):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def plot_group_metric(
@@ -48,7 +41,7 @@ def plot_group_metric(
             f"sensitive_feature {feature!r} is not in the audit; "
             f"audited: {sorted(table['sensitive_feature'].unique())}"
         )
-    ax = _axes(ax)
+    ax = axes(ax)
     values = rows[metric].to_numpy(dtype=float)
     err = None
     if f"{metric}_low" in rows:
@@ -79,7 +72,7 @@ def plot_roc_by_group(y_true: Any, scores: Any, *, sensitive_features: Any, ax: 
     frame = as_sensitive_frame(sensitive_features)
     check_lengths(y_true=y, scores=s, sensitive_features=frame)
     groups = frame.iloc[:, 0].to_numpy()
-    ax = _axes(ax, (4.5, 4.5))
+    ax = axes(ax, (4.5, 4.5))
     for group in sorted(pd.unique(groups)):
         mask = groups == group
         if len(np.unique(y[mask])) < 2:
@@ -116,7 +109,7 @@ def plot_tradeoff(
     matplotlib.axes.Axes
     """
     check_columns(table, ["method", disparity, performance], "table")
-    ax = _axes(ax, (5.5, 4))
+    ax = axes(ax, (5.5, 4))
     ax.scatter(table[disparity], table[performance])
     for _, row in table.iterrows():
         ax.annotate(

@@ -31,6 +31,7 @@ from ethicskit._validation import (
     check_columns,
     check_int,
     check_param,
+    check_positive_int,
     check_probability,
     validate_params,
 )
@@ -147,10 +148,10 @@ class IntervalHierarchy(Hierarchy):
     def __init__(self, widths: Sequence[int] = (5, 10, 20), *, origin: int = 0):
         check_param(origin, "origin", [Interval("real", None, None)])
         widths = list(widths)
-        if not widths or any(
-            isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in widths
-        ):
-            raise ValueError(f"widths must be a non-empty list of positive integers, got {widths!r}")
+        if not widths:
+            raise ValueError("widths must be a non-empty list of positive integers, got []")
+        for width in widths:
+            check_positive_int(width, "every entry of widths")
         if widths != sorted(widths):
             raise ValueError(f"widths must increase from level to level, got {widths!r}")
         self.widths = widths
@@ -179,8 +180,7 @@ class MaskHierarchy(Hierarchy):
     """
 
     def __init__(self, length: int):
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-            raise ValueError(f"length must be a positive integer (characters in the code), got {length!r}")
+        check_positive_int(length, "length (characters in the code)")
         self.length = int(length)
         self.height = self.length
 
@@ -399,8 +399,7 @@ def anonymise(
     """
     hierarchies = _check_hierarchies(data, hierarchies)
     n = len(data)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    check_positive_int(k, "k")
     if k > n:
         raise ValueError(f"k={k} is larger than the number of rows in data ({n}); no table can reach it")
     check_probability(max_suppression, "max_suppression")
@@ -410,8 +409,7 @@ def anonymise(
     sensitive_values = None
     if l is not None:
         check_columns(data, [sensitive], "data (sensitive)")
-        if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or l < 1:
-            raise ValueError(f"l must be a positive integer, got {l!r}")
+        check_positive_int(l, "l")
         sensitive_values = pd.factorize(data[sensitive], use_na_sentinel=False)[0].astype(np.int64)
     columns = list(hierarchies)
     lattice = list(itertools.product(*[range(hierarchies[c].height + 1) for c in columns]))

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit._validation import check_columns, check_probability, check_random_state
+from ethicskit._validation import check_columns, check_positive_int, check_probability, check_random_state
 
 __all__ = ["MinimisationResult", "consented_purposes", "filter_by_consent", "minimise", "simulate_consent"]
 
@@ -185,8 +185,7 @@ def simulate_consent(
 
     Returns a Series of strings like ``"research;service"`` (empty string: no consent).
     """
-    if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) or n_rows < 1:
-        raise ValueError(f"n_rows must be a positive integer, got {n_rows!r}")
+    check_positive_int(n_rows, "n_rows")
     if n_rows > MAX_ROWS:  # one Python string per row: 10**10 would exhaust memory, not teach anything
         raise ValueError(f"n_rows must be at most {MAX_ROWS:,}, got {n_rows:,}")
     if not rates:

@@ -26,6 +26,7 @@ from ethicskit._validation import (
     check_int,
     check_param,
     check_positive,
+    check_positive_int,
     check_probability,
 )
 
@@ -271,9 +272,7 @@ class DPSGDClassifier:
             check_positive(self.noise_multiplier, "noise_multiplier")
         check_probability(self.delta, "delta", open_interval=True)
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(getattr(self, name), name)
         if (
             isinstance(self.hidden_units, bool)
             or not isinstance(self.hidden_units, (int, np.integer))

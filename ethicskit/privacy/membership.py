@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ethicskit._plotting import axes
 from ethicskit._validation import (
     Interval,
     check_binary,
     check_consistent_length,
     check_param,
+    check_positive_int,
     check_random_state,
     validate_params,
 )
@@ -72,9 +74,7 @@ class MembershipResult:
 
     def plot(self, ax=None, *, log_counts: bool = True):
         """Histogram of member vs non-member losses (log-scaled counts by default); returns the Axes."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+        ax = axes(ax, (6, 3.5))
         high = float(np.quantile(np.concatenate([self.member_loss, self.non_member_loss]), 0.99))
         bins = np.linspace(0, max(high, 1e-3), 40)
         ax.hist(self.member_loss, bins=bins, histtype="step", linewidth=1.5, label="members (training)")
@@ -200,8 +200,7 @@ def shadow_model_attack(
 
     if not callable(make_model):
         raise TypeError("make_model must be a function returning a new, unfitted model")
-    if isinstance(n_shadows, bool) or not isinstance(n_shadows, (int, np.integer)) or n_shadows < 1:
-        raise ValueError(f"n_shadows must be a positive integer, got {n_shadows!r}")
+    check_positive_int(n_shadows, "n_shadows")
     labels = check_binary(y_shadow, "y_shadow")
     check_consistent_length(X_shadow=X_shadow, y_shadow=labels)
     if len(labels) < 40:
