@@ -7,6 +7,8 @@ Submodules::
     ethicskit.sft.model       find/load all-MiniLM-L6-v2, frozen sentence embeddings, freeze layers,
                               count parameters
     ethicskit.sft.train       TextClassifier, fine_tune, train_stage (one composable stage), distill
+    ethicskit.sft.tokens      checking texts, padding, length-sorted batches, the batched forward pass
+    ethicskit.sft.frozen      frozen lower layers computed once per text (cached), the top run alone
     ethicskit.sft.metrics     overall AUC, Borkan et al. unintended-bias metrics, counterfactual consistency
     ethicskit.sft.mitigation  counterfactual data augmentation, reweighting
     ethicskit.sft.energy      energy/CO2 with codecarbon (offline) and a TDP fallback, training FLOPs

@@ -62,7 +62,7 @@ def counterfactual_augment(
         rows first, then the copies.
     """
     from ethicskit.datasets.moderation import swap_identity
-    from ethicskit.sft.train import check_texts
+    from ethicskit.sft.tokens import check_texts
 
     texts = check_texts(texts)
     labels = check_binary(labels, "labels")

@@ -187,8 +187,7 @@ def embed_texts(
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from ethicskit.sft.train import _pad as pad_batch
-    from ethicskit.sft.train import check_texts
+    from ethicskit.sft.tokens import TokenBatches, check_texts, sorted_batches
 
     texts = check_texts(texts)
     for name, value, low in (("max_length", max_length, 2), ("batch_size", batch_size, 1)):
@@ -200,13 +199,11 @@ def embed_texts(
         encoder = AutoModel.from_pretrained(folder)
     encoder.eval()
     ids = tokenizer(texts, truncation=True, max_length=int(max_length))["input_ids"]
-    order = np.argsort([len(x) for x in ids], kind="stable")
-    pad_id = tokenizer.pad_token_id or 0
+    inputs = TokenBatches(ids, tokenizer.pad_token_id or 0)
     out = np.empty((len(texts), encoder.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
-        for start in range(0, len(order), int(batch_size)):
-            batch = order[start : start + int(batch_size)]
-            input_ids, mask = pad_batch([ids[i] for i in batch], pad_id, None)
+        for batch in sorted_batches(inputs.lengths, int(batch_size)):
+            input_ids, mask = inputs.pad(batch)
             hidden = encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)

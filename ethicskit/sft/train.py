@@ -20,11 +20,13 @@ two CPU processes (the test suite does exactly that). See ``docs/sft.md``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,7 @@ from ethicskit._validation import (
     check_positive,
     validate_params,
 )
+from ethicskit.sft.tokens import batched_logits, check_texts, length_grouped_batches
 
 _UNIT = [Interval("real", 0, 1)]
 _POSITIVE_INT = [Interval("integral", 1, None)]
@@ -109,25 +112,6 @@ def _busy_cores(sample_seconds: float = 0.2) -> float | None:
         if total > total_before:
             busy += 1 - (idle - idle_before) / (total - total_before)
     return busy if after else None
-
-
-def check_texts(texts: Any, name: str = "texts") -> list[str]:
-    """Return ``texts`` as a list of non-empty strings, or raise naming ``name``."""
-    if isinstance(texts, str):
-        raise TypeError(f"{name} must be a list of strings, got a single string; wrap it in a list")
-    if texts is None or not hasattr(texts, "__iter__"):
-        raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}")
-    check_no_nan(as_1d_array(np.asarray(list(texts), dtype=object), name), name)
-    array = list(texts)
-    bad = [i for i, t in enumerate(array) if not isinstance(t, str)]
-    if bad:
-        raise TypeError(f"{name} must contain strings; item {bad[0]} is a {type(array[bad[0]]).__name__}")
-    empty = [i for i, t in enumerate(array) if not t.strip()]
-    if empty:
-        raise ValueError(
-            f"{name} contains {len(empty)} empty text(s) (first at position {empty[0]}); drop them"
-        )
-    return [str(t) for t in array]
 
 
 def text_fingerprints(texts: Sequence[str]) -> np.ndarray:
@@ -218,24 +202,19 @@ class TextClassifier:
         texts : sequence of str
             Non-empty texts.
         batch_size : int
-            Texts per forward pass (sorted by length, so padding stays small).
+            Texts per forward pass (sorted by length, so padding stays small). Where the lower layers
+            are frozen, their output for each text is computed once and cached
+            (:mod:`ethicskit.sft.frozen`).
         """
         import torch
 
-        texts = check_texts(texts)
-        batch_size = int(batch_size)
-        ids = self.encode(texts)
-        order = np.argsort([len(x) for x in ids], kind="stable")
+        from ethicskit.sft.frozen import model_inputs
+
+        inputs = model_inputs(self, check_texts(texts))
         device = next(self.model.parameters()).device
-        pad_id = self.tokenizer.pad_token_id or 0
-        scores = np.empty(len(texts), dtype=float)
-        self.model.eval()
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
-                input_ids, mask = _pad([ids[i] for i in batch], pad_id, None)
-                logits = self.model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
-                scores[batch] = torch.softmax(logits.float(), dim=-1)[:, 1].cpu().numpy()
+        scores = np.empty(len(inputs), dtype=float)
+        for batch, logits in batched_logits(inputs, self.model, device, int(batch_size)):
+            scores[batch] = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
         return scores
 
     @validate_params({"threshold": _UNIT})
@@ -250,42 +229,6 @@ class TextClassifier:
             f"TextClassifier({type(self.model).__name__}, params={count_parameters(self.model):,}, "
             f"trainable={count_parameters(self.model, trainable_only=True):,}, stages={len(self.stages_)})"
         )
-
-
-def _pad(sequences: list[list[int]], pad_id: int, pad_to: int | None):
-    """Pad token-id lists to the longest one (or to ``pad_to``); return (input_ids, attention_mask)."""
-    import torch
-
-    width = pad_to or max(len(s) for s in sequences)
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        seq = seq[:width]
-        input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return input_ids, mask
-
-
-def length_grouped_batches(
-    lengths: Sequence[int], *, batch_size: int, rng: np.random.Generator, group_by_length: bool = True
-) -> list[np.ndarray]:
-    """Shuffled batches of indices; with ``group_by_length`` texts of similar length share a batch.
-
-    Indices are shuffled, cut into mega-chunks of 50 batches, each chunk sorted by length and cut into
-    batches, and the batch order shuffled again: similar lengths together, yet random every epoch.
-    """
-    order = rng.permutation(len(lengths))
-    if group_by_length:
-        lengths = np.asarray(lengths)
-        chunk = batch_size * 50
-        order = np.concatenate(
-            [
-                part[np.argsort(-lengths[part], kind="stable")]
-                for part in (order[i : i + chunk] for i in range(0, len(order), chunk))
-            ]
-        )
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def _check_weights(values: Any, name: str, n: int) -> np.ndarray | None:
@@ -312,6 +255,279 @@ def _use_accelerate(use_accelerate: bool | None) -> bool:
                 "use_accelerate=True needs the 'accelerate' package: pip install accelerate"
             ) from None
     return bool(use_accelerate)
+
+
+@dataclass(frozen=True)
+class _StageData:
+    """One stage's checked training data (validation split optional)."""
+
+    texts: list[str]
+    labels: np.ndarray
+    weights: np.ndarray | None = None
+    soft: np.ndarray | None = None
+    val_texts: list[str] | None = None
+    val_labels: np.ndarray | None = None
+
+    @property
+    def has_val(self) -> bool:
+        return self.val_texts is not None
+
+
+@dataclass(frozen=True)
+class _StageConfig:
+    """One stage's hyper-parameters (see :func:`train_stage`)."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    warmup_ratio: float
+    patience: int
+    evals_per_epoch: int
+    group_by_length: bool
+    pad_to: int | None
+    soft_weight: float
+    device: str | None
+    progress: bool | None
+    use_accelerate: bool | None
+    name: str
+
+
+def _stage_data(texts, labels, val_texts, val_labels, sample_weight, soft_targets) -> _StageData:
+    """Check a stage's data and return it in the types the loop uses."""
+    texts = check_texts(texts)
+    labels = check_binary(labels, "labels")
+    check_consistent_length(texts=texts, labels=labels)
+    weights = _check_weights(sample_weight, "sample_weight", len(texts))
+    soft = None
+    if soft_targets is not None:
+        soft = check_no_nan(as_1d_array(soft_targets, "soft_targets"), "soft_targets").astype(float)
+        check_consistent_length(texts=texts, soft_targets=soft)
+        if np.any((soft < 0) | (soft > 1)):
+            raise ValueError("soft_targets must be probabilities in [0, 1]")
+    if val_texts is None and val_labels is None:
+        return _StageData(texts, labels, weights, soft)
+    if val_texts is None or val_labels is None:
+        raise ValueError("val_texts and val_labels must be given together")
+    val_texts = check_texts(val_texts, "val_texts")
+    val_labels = check_binary(val_labels, "val_labels")
+    check_consistent_length(val_texts=val_texts, val_labels=val_labels)
+    return _StageData(texts, labels, weights, soft, val_texts, val_labels)
+
+
+def _check_config(config: _StageConfig) -> None:
+    for arg in ("epochs", "batch_size", "patience", "evals_per_epoch"):
+        value = getattr(config, arg)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive int, got {value!r}")
+    check_positive(config.learning_rate, "learning_rate")
+    check_positive(config.weight_decay, "weight_decay", allow_zero=True)
+
+
+def _optimizer(model: Any, config: _StageConfig, total_steps: int):
+    """AdamW (no decay on biases and norms) and a linear schedule with warm-up."""
+    import torch
+
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not named:
+        raise ValueError("classifier has no trainable parameters (all frozen)")
+    groups = [
+        {"params": [p for _, p in named if p.ndim > 1], "weight_decay": config.weight_decay},
+        {"params": [p for _, p in named if p.ndim <= 1], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    warmup = max(1, int(config.warmup_ratio * total_steps))
+
+    def factor(step: int) -> float:
+        return min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class _EarlyStopping:
+    """Keeps the weights with the lowest validation loss; says when ``patience`` checks brought no gain."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.loss, self.state, self.epoch, self.misses = math.inf, None, 0.0, 0
+
+    def update(self, loss: float, epoch: float, model: Any) -> bool:
+        """Record one validation check; True when training should stop."""
+        if loss < self.loss - 1e-4:
+            self.loss, self.epoch, self.misses = loss, epoch, 0
+            self.state = copy.deepcopy(model.state_dict())
+            return False
+        self.misses += 1
+        return self.misses >= self.patience
+
+
+class _Loop:
+    """The training loop of one stage: batches, steps, validation checks and early stopping."""
+
+    def __init__(self, classifier: TextClassifier, data: _StageData, config: _StageConfig, seed: int):
+        from ethicskit.sft.frozen import model_inputs
+
+        self.classifier, self.data, self.config = classifier, data, config
+        self.rng = np.random.default_rng(seed)
+        self.model = classifier.model
+        self.device = _pick_device(config.device)
+        self.model.to(self.device)
+        accelerate = _use_accelerate(config.use_accelerate)
+        self.inputs = model_inputs(classifier, data.texts, pad_to=config.pad_to, cache=not accelerate)
+        self.val_inputs = (
+            model_inputs(classifier, data.val_texts, cache=not accelerate) if data.has_val else None
+        )
+        self.steps_per_epoch = math.ceil(len(data.texts) / config.batch_size)
+        self.total_steps = self.steps_per_epoch * config.epochs
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer, self.scheduler = _optimizer(self.model, config, self.total_steps)
+        self.accelerator = self._prepare_accelerator() if accelerate else None
+        self.eval_every = max(1, self.steps_per_epoch // config.evals_per_epoch)
+        self.best = _EarlyStopping(config.patience)
+        self.step = self.tokens = 0
+        self.stopped = False
+
+    def _prepare_accelerator(self) -> Any:
+        from accelerate import Accelerator
+
+        accelerator = Accelerator()
+        self.model, self.optimizer, self.scheduler = accelerator.prepare(
+            self.model, self.optimizer, self.scheduler
+        )
+        self.device = accelerator.device
+        return accelerator
+
+    @property
+    def unwrapped(self) -> Any:
+        return self.accelerator.unwrap_model(self.model) if self.accelerator is not None else self.model
+
+    def run(self) -> None:
+        """All epochs (or until early stopping), then the best weights back in the classifier."""
+        main = self.accelerator is None or self.accelerator.is_main_process
+        bar = progress_bar(
+            total=self.total_steps, desc=self.config.name, enabled=self.config.progress is not False and main
+        )
+        try:
+            for epoch in range(self.config.epochs):
+                self._epoch(epoch, bar)
+                if self.stopped:
+                    break
+        finally:
+            bar.close()
+        if self.best.state is not None:
+            self.unwrapped.load_state_dict(self.best.state)
+        self.classifier.model = self.unwrapped
+        self.classifier.model.eval()
+
+    def _batches(self) -> list[np.ndarray]:
+        batches = length_grouped_batches(
+            self.inputs.lengths,
+            batch_size=self.config.batch_size,
+            rng=self.rng,
+            group_by_length=self.config.group_by_length,
+        )
+        acc = self.accelerator
+        if acc is not None and acc.num_processes > 1:
+            per_process = len(batches) // acc.num_processes  # equal step counts: no DDP hang
+            batches = batches[acc.process_index :: acc.num_processes][:per_process]
+        return batches
+
+    def _epoch(self, epoch: int, bar: Any) -> None:
+        started, running, seen = time.perf_counter(), 0.0, 0
+        for batch in self._batches():
+            running += self._step(batch) * len(batch)
+            seen += len(batch)
+            bar.update(1)
+            if self.data.has_val and (self.step % self.eval_every == 0 or self.step == self.total_steps):
+                val_loss, val_acc = self._validate()
+                bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
+                if self.best.update(val_loss, round(self.step / self.steps_per_epoch, 2), self.unwrapped):
+                    self.stopped = True
+                    break
+        row = {
+            "stage": self.config.name,
+            "epoch": epoch + 1,
+            "train_loss": running / max(seen, 1),
+            "seconds": time.perf_counter() - started,
+        }
+        if self.data.has_val:
+            row["val_loss"], row["val_accuracy"] = self._validate()
+        self.classifier.history_.append(row)
+
+    def _step(self, batch: np.ndarray) -> float:
+        """One optimiser step on ``batch``; returns its loss."""
+        import torch
+
+        self.model.train()
+        self.tokens += self.inputs.tokens(batch)
+        logits = self.inputs.logits(self.model, batch, self.device)
+        loss = _loss(logits, batch, self.data, self.config.soft_weight, self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.accelerator is not None:
+            self.accelerator.backward(loss)
+        else:
+            loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        return float(loss.detach())
+
+    def _validate(self, batch_size: int = 256) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy on the validation split (the model is left in eval mode)."""
+        import torch
+        import torch.nn.functional as F
+
+        labels = self.data.val_labels
+        loss, correct = 0.0, 0
+        for batch, logits in batched_logits(self.val_inputs, self.classifier.model, self.device, batch_size):
+            target = torch.as_tensor(labels[batch], dtype=torch.long, device=self.device)
+            loss += float(F.cross_entropy(logits, target, reduction="sum"))
+            correct += int((logits.argmax(-1) == target).sum())
+        return loss / len(labels), correct / len(labels)
+
+
+def _loss(logits: Any, batch: np.ndarray, data: _StageData, soft_weight: float, device: Any) -> Any:
+    """Cross-entropy of a batch, mixed with the soft targets' and weighted by sample weights if given."""
+    import torch
+    import torch.nn.functional as F
+
+    target = torch.as_tensor(data.labels[batch], dtype=torch.long, device=device)
+    per_example = F.cross_entropy(logits.float(), target, reduction="none")
+    if data.soft is not None:
+        p = torch.as_tensor(data.soft[batch], dtype=torch.float32, device=device)
+        log_probs = F.log_softmax(logits.float(), dim=-1)
+        soft_ce = -(p * log_probs[:, 1] + (1 - p) * log_probs[:, 0])
+        per_example = (1 - soft_weight) * per_example + soft_weight * soft_ce
+    if data.weights is None:
+        return per_example.mean()
+    w = torch.as_tensor(data.weights[batch], dtype=torch.float32, device=device)
+    return (per_example * w).sum() / w.sum().clamp_min(1e-12)
+
+
+def _record_stage(classifier: TextClassifier, loop: _Loop, seconds: float, energy: Any) -> None:
+    """Append the stage's summary (epochs, best epoch, tokens, FLOPs, energy) to ``classifier.stages_``."""
+    from ethicskit.sft.energy import training_flops
+    from ethicskit.sft.model import count_parameters
+
+    name = loop.config.name
+    total = count_parameters(classifier.model)
+    trainable = count_parameters(classifier.model, trainable_only=True)
+    classifier.stages_.append(
+        {
+            "stage": name,
+            "epochs_run": sum(r["stage"] == name for r in classifier.history_),
+            "best_epoch": loop.best.epoch if loop.best.state is not None else None,
+            "early_stopped": loop.stopped,
+            "examples": len(loop.data.texts),
+            "tokens": loop.tokens,
+            "seconds": seconds,
+            "total_params": total,
+            "trainable_params": trainable,
+            "train_flops": training_flops(total_params=total, trainable_params=trainable, tokens=loop.tokens),
+            "energy": energy,
+        }
+    )
 
 
 @validate_params(
@@ -359,6 +575,10 @@ def train_stage(
 ) -> TextClassifier:
     """Run one training stage on ``classifier`` (in place) and return it.
 
+    Where the embeddings and lower layers are frozen (``fine_tune(train_top=...)``), their output for
+    each text is computed once, cached and reused by every epoch, validation check and later prediction
+    (:mod:`ethicskit.sft.frozen`); only the trainable top runs per step.
+
     Parameters
     ----------
     classifier : TextClassifier
@@ -372,6 +592,8 @@ def train_stage(
     soft_targets : array-like of P(toxic), optional
         A teacher's probabilities (distillation): the loss mixes cross-entropy on ``labels`` with
         cross-entropy on these soft targets, weighted by ``soft_weight``.
+    soft_weight : float
+        Share of the soft targets' cross-entropy in the loss.
     epochs : int
         Maximum passes over the data.
     batch_size, learning_rate, weight_decay, warmup_ratio : training hyper-parameters (AdamW).
@@ -401,209 +623,40 @@ def train_stage(
         Use ``accelerate.Accelerator``; default: only when launched with ``accelerate launch``.
     name : str
         Stage name in ``classifier.stages_``.
+
+    Returns
+    -------
+    TextClassifier
+        ``classifier``, trained, with one more row in ``stages_`` and one per epoch in ``history_``.
     """
     import torch
 
-    from ethicskit.sft.energy import EnergyMeter, training_flops
-    from ethicskit.sft.model import count_parameters
+    from ethicskit.sft.energy import EnergyMeter
 
     if not isinstance(classifier, TextClassifier):
         raise TypeError(f"classifier must be a TextClassifier, got {type(classifier).__name__}")
-    texts = check_texts(texts)
-    labels = check_binary(labels, "labels")
-    check_consistent_length(texts=texts, labels=labels)
-    weights = _check_weights(sample_weight, "sample_weight", len(texts))
-    soft = None
-    if soft_targets is not None:
-        soft = check_no_nan(as_1d_array(soft_targets, "soft_targets"), "soft_targets").astype(float)
-        check_consistent_length(texts=texts, soft_targets=soft)
-        if np.any((soft < 0) | (soft > 1)):
-            raise ValueError("soft_targets must be probabilities in [0, 1]")
-    has_val = val_texts is not None or val_labels is not None
-    if has_val:
-        if val_texts is None or val_labels is None:
-            raise ValueError("val_texts and val_labels must be given together")
-        val_texts = check_texts(val_texts, "val_texts")
-        val_labels = check_binary(val_labels, "val_labels")
-        check_consistent_length(val_texts=val_texts, val_labels=val_labels)
-    for arg, value in (
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-        ("patience", patience),
-        ("evals_per_epoch", evals_per_epoch),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive int, got {value!r}")
-    check_positive(learning_rate, "learning_rate")
-    check_positive(weight_decay, "weight_decay", allow_zero=True)
-
+    data = _stage_data(texts, labels, val_texts, val_labels, sample_weight, soft_targets)
+    config = _StageConfig(
+        epochs, batch_size, learning_rate, weight_decay, warmup_ratio, patience, evals_per_epoch,
+        group_by_length, pad_to, soft_weight, device, progress, use_accelerate, name,
+    )  # fmt: skip
+    _check_config(config)
     threads = num_threads or default_threads()
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     meter = (
         EnergyMeter(country_iso_code=country_iso_code, threads=threads, use_codecarbon=use_codecarbon)
         if track_energy
-        else None
+        else contextlib.nullcontext()
     )
-    if meter is not None:
-        meter.__enter__()
-    start = time.perf_counter()
-
-    model = classifier.model
-    dev = _pick_device(device)
-    model.to(dev)
-    ids = classifier.encode(texts)
-    classifier.remember_training_texts(texts)
-    lengths = [len(x) for x in ids]
-    val_ids = classifier.encode(val_texts) if has_val else None
-    pad_id = classifier.tokenizer.pad_token_id or 0
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("classifier has no trainable parameters (all frozen)")
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim <= 1]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=learning_rate,
-    )
-    steps_per_epoch = math.ceil(len(texts) / batch_size)
-    total_steps = steps_per_epoch * epochs
-    warmup = max(1, int(warmup_ratio * total_steps))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup))),
-    )
-    accelerator = None
-    if _use_accelerate(use_accelerate):
-        from accelerate import Accelerator
-
-        accelerator = Accelerator()
-        model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-        dev = accelerator.device
-
-    eval_every = max(1, steps_per_epoch // evals_per_epoch)
-    best = {"loss": math.inf, "state": None, "epoch": 0.0}
-    checks_without_gain = 0
-    tokens_seen = 0
-    stopped = False
-    show = progress is not False and (accelerator is None or accelerator.is_main_process)
-    bar = progress_bar(total=total_steps, desc=name, enabled=show)
-    step = 0
-    for epoch in range(epochs):
-        batches = length_grouped_batches(
-            lengths, batch_size=batch_size, rng=rng, group_by_length=group_by_length
-        )
-        if accelerator is not None and accelerator.num_processes > 1:
-            per_process = len(batches) // accelerator.num_processes  # equal step counts: no DDP hang
-            batches = batches[accelerator.process_index :: accelerator.num_processes][:per_process]
-        epoch_start, running, seen = time.perf_counter(), 0.0, 0
-        for batch in batches:
-            model.train()
-            input_ids, mask = _pad([ids[i] for i in batch], pad_id, pad_to)
-            tokens_seen += int(mask.sum()) if pad_to is None else int(mask.numel())
-            logits = model(input_ids=input_ids.to(dev), attention_mask=mask.to(dev)).logits
-            loss = _loss(logits, batch, labels, weights, soft, soft_weight, dev)
-            optimizer.zero_grad(set_to_none=True)
-            accelerator.backward(loss) if accelerator is not None else loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            running, seen, step = running + float(loss.detach()) * len(batch), seen + len(batch), step + 1
-            bar.update(1)
-            if has_val and (step % eval_every == 0 or step == total_steps):
-                val_loss, val_acc = _validate(classifier, val_ids, val_labels, pad_id, dev)
-                bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
-                if val_loss < best["loss"] - 1e-4:
-                    best = {
-                        "loss": val_loss,
-                        "acc": val_acc,
-                        "epoch": round(step / steps_per_epoch, 2),
-                        "state": copy.deepcopy(_unwrap(model, accelerator).state_dict()),
-                    }
-                    checks_without_gain = 0
-                else:
-                    checks_without_gain += 1
-                    if checks_without_gain >= patience:
-                        stopped = True
-                        break
-        row = {
-            "stage": name,
-            "epoch": epoch + 1,
-            "train_loss": running / max(seen, 1),
-            "seconds": time.perf_counter() - epoch_start,
-        }
-        if has_val:
-            row["val_loss"], row["val_accuracy"] = _validate(classifier, val_ids, val_labels, pad_id, dev)
-        classifier.history_.append(row)
-        if stopped:
-            break
-    bar.close()
-    if best["state"] is not None:
-        _unwrap(model, accelerator).load_state_dict(best["state"])
-    classifier.model = _unwrap(model, accelerator)
-    classifier.model.eval()
-    seconds = time.perf_counter() - start
-    if meter is not None:
-        meter.__exit__(None, None, None)
-    total = count_parameters(classifier.model)
-    trainable = count_parameters(classifier.model, trainable_only=True)
-    classifier.stages_.append(
-        {
-            "stage": name,
-            "epochs_run": len(classifier.history_) - sum(r["stage"] != name for r in classifier.history_),
-            "best_epoch": best["epoch"] if best["state"] is not None else None,
-            "early_stopped": stopped,
-            "examples": len(texts),
-            "tokens": tokens_seen,
-            "seconds": seconds,
-            "total_params": total,
-            "trainable_params": trainable,
-            "train_flops": training_flops(total_params=total, trainable_params=trainable, tokens=tokens_seen),
-            "energy": meter.report if meter is not None else None,
-        }
-    )
+    with meter:  # a failing stage still stops the energy tracker
+        start = time.perf_counter()
+        loop = _Loop(classifier, data, config, seed)
+        classifier.remember_training_texts(data.texts)
+        loop.run()
+        seconds = time.perf_counter() - start
+    _record_stage(classifier, loop, seconds, meter.report if track_energy else None)
     return classifier
-
-
-def _unwrap(model: Any, accelerator: Any) -> Any:
-    return accelerator.unwrap_model(model) if accelerator is not None else model
-
-
-def _loss(logits, batch, labels, weights, soft, soft_weight, device):
-    import torch
-    import torch.nn.functional as F
-
-    target = torch.as_tensor(labels[batch], dtype=torch.long, device=device)
-    per_example = F.cross_entropy(logits.float(), target, reduction="none")
-    if soft is not None:
-        p = torch.as_tensor(soft[batch], dtype=torch.float32, device=device)
-        log_probs = F.log_softmax(logits.float(), dim=-1)
-        soft_ce = -(p * log_probs[:, 1] + (1 - p) * log_probs[:, 0])
-        per_example = (1 - soft_weight) * per_example + soft_weight * soft_ce
-    if weights is None:
-        return per_example.mean()
-    w = torch.as_tensor(weights[batch], dtype=torch.float32, device=device)
-    return (per_example * w).sum() / w.sum().clamp_min(1e-12)
-
-
-def _validate(classifier, val_ids, val_labels, pad_id, device, batch_size: int = 256):
-    import torch
-    import torch.nn.functional as F
-
-    model = classifier.model
-    model.eval()
-    losses, correct = 0.0, 0
-    order = np.argsort([len(x) for x in val_ids], kind="stable")
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            input_ids, mask = _pad([val_ids[i] for i in batch], pad_id, None)
-            logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits.float()
-            target = torch.as_tensor(val_labels[batch], dtype=torch.long, device=device)
-            losses += float(F.cross_entropy(logits, target, reduction="sum"))
-            correct += int((logits.argmax(-1) == target).sum())
-    return losses / len(val_ids), correct / len(val_ids)
 
 
 def fine_tune(
