@@ -70,6 +70,11 @@ def _cmd_grade(args) -> int:
     root = _course(args)
     if args.no_sandbox:
         print(WARNING_NO_SANDBOX, file=sys.stderr)
+    executor = None
+    if args.cluster:
+        from ethicskit.course.cluster import dask_executor
+
+        executor = dask_executor(args.cluster, retries=args.retries)
     try:
         results = grade(
             root,
@@ -83,6 +88,8 @@ def _cmd_grade(args) -> int:
             max_processes=args.max_processes,
             recheck=not args.no_recheck,
             students=args.student or None,
+            save_jobs=args.save_jobs,
+            executor=executor,
             progress=None if args.quiet else (lambda m: print(m, file=sys.stderr)),
         )
     except SandboxUnavailable as error:
@@ -219,6 +226,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-processes", type=int, help=f"processes/threads per submission ({lab_default} 256)"
     )
     grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    grade.add_argument(
+        "--save-jobs",
+        type=int,
+        default=1,
+        help="submissions saved at once into a server gradebook (PostgreSQL/MySQL; default 1)",
+    )
+    grade.add_argument(
+        "--cluster",
+        metavar="tcp://HOST:8786",
+        help="execute the submissions on this Dask scheduler's workers instead of local processes "
+        "(the gradebook is still written here only; docs/deploy.md)",
+    )
+    grade.add_argument(
+        "--retries", type=int, default=2, help="with --cluster: retries of a failed task (default 2)"
+    )
     grade.add_argument("--json", help="also write the results as JSON to this file")
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress messages")
 

@@ -45,6 +45,7 @@ from ethicskit.course._config import (
     lab_ids,
     load_course_config,
 )
+from ethicskit.course.dblock import gradebook_lock
 from ethicskit.course.environment import grading_environment, kernel_environment_mismatch
 from ethicskit.course.execute import execute_submission
 from ethicskit.course.sanitize import released_metadata, repair_notebook
@@ -302,9 +303,11 @@ def _stage(
     submitted, found = collect_submissions(Path(submissions), lab, scratch)
     chosen = [s for s in found if chosen_students is None or s in chosen_students]
     clock = time.perf_counter()
-    _register_cached(
-        root, lab, db_url=settings.db_url, release_dir=scratch / "released", autograded=settings.autograded
-    )
+    with gradebook_lock(settings.db_url):  # another instructor may be registering it in a server gradebook
+        _register_cached(
+            root, lab, db_url=settings.db_url, release_dir=scratch / "released",
+            autograded=settings.autograded,
+        )
     say(f"registered {lab} in the gradebook ({time.perf_counter() - clock:.1f} s)")
     spec = released_metadata(scratch / "released" / lab / f"{lab}.ipynb")
     results = {s: SubmissionResult(student=s) for s in chosen}
@@ -355,13 +358,36 @@ def _mark_unjudged(notebook_path: Path, outcome: GradingOutcome) -> None:
     nbformat.write(notebook, notebook_path)
 
 
-def _save(root: Path, lab: str, results, *, stage: Path, autograded: Path, db_url: str) -> None:
-    """The save phase: nbgrader's pipeline writes notebooks and grades, one submission at a time."""
+def _save_one(root: Path, lab: str, student: str, stage: Path, autograded: Path) -> str | None:
+    """Save one student's notebooks and grades (a parallel save's unit of work, in its own process)."""
+    return _run_converter(_converter(root, lab, student, submitted=stage, autograded=autograded))
+
+
+def _save_parallel(root: Path, lab: str, students: list[str], *, stage, autograded, jobs: int) -> str | None:
+    """Save students ``jobs`` at a time, one process each (only for a server gradebook)."""
+    with ProcessPoolExecutor(max_workers=min(jobs, len(students)), mp_context=_pool_context()) as pool:
+        futures = [pool.submit(_save_one, root, lab, s, stage, autograded) for s in students]
+        problems = [future.result() for future in futures]
+    return next((p for p in problems if p), None)
+
+
+def _save(
+    root: Path, lab: str, results, *, stage: Path, autograded: Path, db_url: str, jobs: int = 1
+) -> None:
+    """The save phase: nbgrader's pipeline writes notebooks and grades, one submission at a time.
+
+    With a server gradebook (PostgreSQL, MySQL) and ``jobs > 1`` the submissions are saved ``jobs`` at a
+    time, each by its own process; an sqlite gradebook is always saved by one process.
+    """
     rejected = [s for s, r in results.items() if r.status == "rejected"]
     for student in rejected:
         shutil.rmtree(stage / student, ignore_errors=True)
-    if len(rejected) < len(results):
+    todo = [s for s in results if s not in rejected]
+    if todo and jobs > 1 and len(todo) > 1 and not db_url.startswith("sqlite"):
+        problem = _save_parallel(root, lab, todo, stage=stage, autograded=autograded, jobs=jobs)
+    elif todo:
         problem = _run_converter(_converter(root, lab, "*", submitted=stage, autograded=autograded))
+    if todo:
         for student, result in results.items():
             if student not in rejected and not (autograded / student / lab).is_dir():
                 result.status = "error"
@@ -441,6 +467,8 @@ def grade(
     recheck: bool = True,
     students: list[str] | None = None,
     progress=None,
+    save_jobs: int = 1,
+    executor=None,
 ) -> list[SubmissionResult]:
     """Autograde every submission of ``lab`` under ``submissions`` into the course gradebook.
 
@@ -467,6 +495,13 @@ def grade(
         Grade only these students.
     progress : callable, optional
         Called with a message after each phase step.
+    save_jobs : int
+        Submissions saved at once into a server gradebook (PostgreSQL, MySQL); sqlite: always 1.
+    executor : callable, optional
+        ``executor(tasks, say) -> outcomes`` runs the execute phase instead of the local process pool
+        (:func:`ethicskit.course.cluster.dask_executor`: a Dask cluster). It must return one
+        :class:`~ethicskit.course.tasks.GradingOutcome` per task, in order, and write each executed
+        notebook back to its task's path.
 
     Returns
     -------
@@ -517,7 +552,7 @@ def grade(
             for path in notebooks
         ]
         clock = time.perf_counter()
-        outcomes = _execute_all(tasks, jobs=jobs, say=say)
+        outcomes = executor(tasks, say) if executor else _execute_all(tasks, jobs=jobs, say=say)
         say(f"executed {len(tasks)} notebook(s) with {jobs} job(s) ({time.perf_counter() - clock:.1f} s)")
         by_student: dict[str, dict[str, GradingOutcome]] = {s: {} for s in results}
         for task, outcome in zip(tasks, outcomes, strict=True):
@@ -525,8 +560,12 @@ def grade(
             _mark_unjudged(Path(task.notebook), outcome)
             by_student[task.student][Path(task.notebook).stem] = outcome
         clock = time.perf_counter()
-        _save(root, lab, results, stage=scratch / "sanitized", autograded=autograded, db_url=db_url)
-        enforce_verdicts(db_url, lab, by_student)
+        with gradebook_lock(db_url):  # one writer at a time, also across instructors (dblock.py)
+            _save(
+                root, lab, results, stage=scratch / "sanitized", autograded=autograded, db_url=db_url,
+                jobs=save_jobs,
+            )
+            enforce_verdicts(db_url, lab, by_student)
         say(f"saved the grades ({time.perf_counter() - clock:.1f} s)")
         _write_records(results, autograded=autograded, lab=lab, db_url=db_url)
     return [results[s] for s in sorted(results)]
@@ -553,6 +592,17 @@ def _execute_all(tasks: list[GradingTask], *, jobs: int, say) -> list[GradingOut
     if not tasks:
         return []
     outcomes: list[GradingOutcome | None] = [None] * len(tasks)
+    context = _pool_context()
+    _run_pool(tasks, list(range(len(tasks))), outcomes, workers=jobs, context=context, say=say)
+    # a worker that died takes the pool's other running tasks with it: retry those one by one, each in its
+    # own pool, so only the submission that really crashes the worker is recorded as crashed
+    for index in [i for i, o in enumerate(outcomes) if o is None or o.status == "error"]:
+        _run_pool(tasks, [index], outcomes, workers=1, context=context, say=say)
+    return [o or crashed_outcome("not executed") for o in outcomes]
+
+
+def _pool_context():
+    """The multiprocessing context of the grader's process pools."""
     # fork when the grader is single-threaded (the command line): workers inherit its imports and start at
     # once; otherwise (e.g. under pytest-xdist) forking is unsafe, so a forkserver imports nbgrader and
     # nbclient once and each worker forks from that
@@ -568,12 +618,7 @@ def _execute_all(tasks: list[GradingTask], *, jobs: int, say) -> list[GradingOut
     else:
         context = get_context("forkserver")
         context.set_forkserver_preload(["ethicskit.course.execute", "nbclient", "nbgrader.preprocessors"])
-    _run_pool(tasks, list(range(len(tasks))), outcomes, workers=jobs, context=context, say=say)
-    # a worker that died takes the pool's other running tasks with it: retry those one by one, each in its
-    # own pool, so only the submission that really crashes the worker is recorded as crashed
-    for index in [i for i, o in enumerate(outcomes) if o is None or o.status == "error"]:
-        _run_pool(tasks, [index], outcomes, workers=1, context=context, say=say)
-    return [o or crashed_outcome("not executed") for o in outcomes]
+    return context
 
 
 def format_table(results: list[SubmissionResult]) -> str:

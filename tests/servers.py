@@ -1,0 +1,163 @@
+"""Real servers for the deployment tests (#18), started on 127.0.0.1 and stopped afterwards.
+
+Nothing here is mocked: a throw-away PostgreSQL cluster (Debian's ``postgresql`` binaries, ``initdb`` in a
+temporary folder, ``pg_ctl start`` on a free loopback port), a Dask scheduler and workers (``dask
+scheduler`` / ``dask worker`` as separate processes on TCP), and helpers for JupyterHub. Each helper says
+exactly why when this machine cannot run the server, and the test is skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM the process group of ``proc`` (started with start_new_session), then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+# --------------------------------------------------------------------------------------------- PostgreSQL
+
+
+def postgres_bin() -> Path | None:
+    """Debian's PostgreSQL server binaries (``/usr/lib/postgresql/<N>/bin``), newest first, or PATH."""
+    for folder in sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True
+    ):
+        if (Path(folder) / "pg_ctl").exists():
+            return Path(folder)
+    found = shutil.which("pg_ctl")
+    return Path(found).parent if found else None
+
+
+def postgres_problem() -> str | None:
+    """Why no throw-away PostgreSQL can start here, or None."""
+    if postgres_bin() is None:
+        return "PostgreSQL server binaries not found (Debian: apt-get install postgresql; .ci/run does)"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return (
+                "running as root and there is no 'postgres' user to run the server as (initdb refuses root)"
+            )
+        if not shutil.which("runuser"):
+            return "running as root without runuser to drop to the 'postgres' user"
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        return "psycopg2 is not installed (make env)"
+    return None
+
+
+@contextlib.contextmanager
+def postgres_server(database: str = "ethics"):
+    """A throw-away PostgreSQL cluster on 127.0.0.1; yields its SQLAlchemy URL for ``database``.
+
+    As root, the server runs as the ``postgres`` system user (``runuser``), in a folder it owns.
+    """
+    binaries = postgres_bin()
+    as_user: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="ethicskit-pg-"))
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        entry = pwd.getpwnam("postgres")
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    data, port = folder / "data", free_port()
+    try:
+        subprocess.run(
+            [
+                *as_user,
+                str(binaries / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off -c max_connections=100"
+        subprocess.run(
+            [
+                *as_user,
+                str(binaries / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(folder / "server.log"),
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                *as_user,
+                str(binaries.parent / "bin" / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                database,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql://postgres@127.0.0.1:{port}/{database}"
+    finally:
+        subprocess.run(
+            [*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
