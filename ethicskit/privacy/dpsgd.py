@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from ethicskit._progress import progress
 from ethicskit._validation import (
@@ -35,7 +37,7 @@ __all__ = ["DPSGDClassifier", "TabularEncoder", "epsilon_from_history"]
 MAX_NOISE_MULTIPLIER = 100.0  # beyond this much noise a model learns nothing useful
 
 
-class TabularEncoder:
+class TabularEncoder(TransformerMixin, BaseEstimator):
     """Standardise numeric columns and one-hot encode the others.
 
     By default ``fit`` learns the means, scales and category lists from the data it is given. Fitted on
@@ -91,10 +93,11 @@ class TabularEncoder:
         self.categories_ = {c: [str(v) for v in categories[c]] for c in self.columns_ if c not in ranges}
         return self
 
-    def fit(self, X: pd.DataFrame) -> TabularEncoder:
+    def fit(self, X: pd.DataFrame, y: Any = None) -> TabularEncoder:
         """Learn means, scales and categories from ``X`` (or, for a public encoder, only its columns)."""
         frame = _as_frame(X, "X")
         self.ranges_ = {}
+        self.n_features_in_ = frame.shape[1]
         if self.public:
             return self._fit_public(frame)
         self.columns_ = list(frame.columns)
@@ -118,9 +121,13 @@ class TabularEncoder:
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Return a float32 matrix; unseen categories encode as all zeros."""
-        if not hasattr(self, "columns_"):
-            raise ValueError("this TabularEncoder is not fitted yet; call fit first")
+        check_is_fitted(self, "columns_")
         frame = _as_frame(X, "X")
+        if not isinstance(X, pd.DataFrame) and frame.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {frame.shape[1]} features, but TabularEncoder is expecting {self.n_features_in_} "
+                "features as input"
+            )
         missing = [c for c in self.columns_ if c not in frame.columns]
         if missing:
             raise ValueError(f"X lacks the column(s) {missing} seen in fit")
@@ -134,7 +141,7 @@ class TabularEncoder:
             parts.append((values[:, None] == np.asarray(categories, dtype=object)[None, :]).astype(float))
         return np.hstack(parts).astype(np.float32)
 
-    def fit_transform(self, X: pd.DataFrame) -> np.ndarray:
+    def fit_transform(self, X: pd.DataFrame, y: Any = None) -> np.ndarray:
         """``fit`` then ``transform``."""
         return self.fit(X).transform(X)
 
@@ -189,7 +196,7 @@ def _history_step(step: Any, index: int) -> tuple[float, float, int]:
     return sigma, float(rate), check_int(steps, f"history[{index}] steps", minimum=0)
 
 
-class DPSGDClassifier:
+class DPSGDClassifier(ClassifierMixin, BaseEstimator):
     """A logistic regression (or tiny MLP) trained with DP-SGD through opacus.
 
     Parameters
@@ -230,6 +237,8 @@ class DPSGDClassifier:
         The trained network (plain module, picklable).
     encoder_ : TabularEncoder
         The fitted encoder (a copy of ``encoder`` when one was given).
+    classes_ : ndarray
+        ``[0, 1]``.
     end_to_end_ : bool
         True when ``epsilon_`` covers everything learnt from the training rows: DP training with a public
         encoder. False when the encoder was fitted on the training rows (or without privacy).
@@ -300,11 +309,15 @@ class DPSGDClassifier:
         self._validate()
         labels = check_binary(y, "y")
         check_consistent_length(X=X, y=labels)
+        if len(np.unique(labels)) < 2:
+            raise ValueError(f"y holds one class only ({labels[0]}); a classifier needs both classes 0 and 1")
         if self.encoder is not None and not isinstance(self.encoder, TabularEncoder):
             raise TypeError(f"encoder must be a TabularEncoder or None, got {type(self.encoder).__name__}")
         self.encoder_ = copy.deepcopy(self.encoder) if self.encoder is not None else TabularEncoder()
         self.end_to_end_ = bool(self.private and self.encoder_.public)
         features = torch.from_numpy(self.encoder_.fit_transform(X))
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = self.encoder_.n_features_in_
         target = torch.from_numpy(labels.astype(np.int64))
         with torch.random.fork_rng(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -372,11 +385,16 @@ class DPSGDClassifier:
         """Class probabilities, shape (n, 2)."""
         import torch
 
-        if not hasattr(self, "model_"):
-            raise ValueError("this DPSGDClassifier is not fitted yet; call fit first")
+        check_is_fitted(self, "model_")
         with torch.no_grad():
             logits = self.model_(torch.from_numpy(self.encoder_.transform(X)))
             return torch.softmax(logits, dim=1).numpy().astype(float)
+
+    def __sklearn_tags__(self):
+        # 1 is the favourable outcome throughout the kit, so labels are 0/1 only, not any two classes
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
 
     def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Predicted labels 0/1."""
@@ -385,16 +403,3 @@ class DPSGDClassifier:
     def score(self, X: pd.DataFrame | np.ndarray, y: Any) -> float:
         """Accuracy on ``(X, y)``."""
         return float(np.mean(self.predict(X) == check_binary(y, "y")))
-
-    @property
-    def classes_(self) -> np.ndarray:
-        return np.array([0, 1])
-
-    def __getstate__(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    def __repr__(self) -> str:
-        return (
-            f"DPSGDClassifier(epsilon={self.epsilon}, delta={self.delta}, epochs={self.epochs}, "
-            f"hidden_units={self.hidden_units})"
-        )
