@@ -166,3 +166,15 @@ def test_plots_return_axes():
         {"method": ["a", "b"], "accuracy": [0.8, 0.7], "demographic_parity_difference": [0.2, 0.05]}
     )
     assert isinstance(plot_tradeoff(table), Axes)
+
+
+def test_compare_mitigations_leaves_the_callers_global_numpy_stream_alone():
+    from ethicskit.fairness.mitigation import _global_numpy_seed
+
+    np.random.seed(123)
+    expected = np.random.random(3)
+    np.random.seed(123)
+    with _global_numpy_seed(0):
+        inside = np.random.random()
+    assert inside == np.random.RandomState(0).random_sample()
+    assert np.array_equal(np.random.random(3), expected)

@@ -11,8 +11,10 @@ reports accuracy against disparity on held-out data in one table.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -279,9 +281,24 @@ def _build(method: str, base: Any, sensitive_columns: list[str], seed: int) -> A
     )
 
 
+@contextlib.contextmanager
+def _global_numpy_seed(seed: int) -> Iterator[None]:
+    """Seed numpy's global generator for the block, then give the caller's state back.
+
+    Some estimators a student may pass (and older fairlearn reductions) draw from the global
+    generator; seeding it makes a comparison repeatable, and restoring it leaves the learner's own
+    ``np.random`` stream exactly as it was.
+    """
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def _fit(model: Any, method: str, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, seed: int) -> Any:
-    np.random.seed(seed)  # fairlearn's ExponentiatedGradient draws from numpy's global generator
-    with quiet():
+    with quiet(), _global_numpy_seed(seed):
         if method in ("baseline", "correlation_remover"):
             return model.fit(X, y)
         return model.fit(X, y, sensitive_features=groups)
