@@ -296,3 +296,26 @@ def test_checks_pass_in_the_graders_fresh_recheck_process(answer, tmp_path):
     verdicts = json.loads(run.stdout.split(MARKER, 1)[1])
     assert all(v["passed"] for v in verdicts), verdicts
     assert verdicts[2]["value"] == 1.0
+
+
+def test_lesson_exercises_on_who_is_harmed():
+    checks.q5.check("Black", True)
+    checks.q5.check("african-american ", True)
+    for wrong in [("Amer-Indian-Eskimo", True), ("White", True), ("Black", False), (None, None)]:
+        with pytest.raises(CheckFailed):
+            checks.q5.check(*wrong)
+
+    def wilson(k, n, z=1.96):
+        p = k / n
+        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * (p * (1 - p) / n + z**2 / (4 * n**2)) ** 0.5 / (1 + z**2 / n)
+        return centre - half, centre + half
+
+    def textbook(k, n, z=1.96):
+        p = k / n
+        return p - z * (p * (1 - p) / n) ** 0.5, p + z * (p * (1 - p) / n) ** 0.5
+
+    checks.q6.check(wilson)
+    for wrong in [textbook, lambda k, n: None, 42]:
+        with pytest.raises(CheckFailed):
+            checks.q6.check(wrong)

@@ -251,7 +251,8 @@ class Datasheet:
         findings = Findings(
             check_license(
                 self.license, license_name=self.metadata.get("license_name"), where="datasheet.license"
-            )
+            ),
+            subject="datasheet",
         )
         for key, title in SECTIONS.items():
             answers = self.sections[key]

@@ -64,7 +64,14 @@ class Finding:
 
 
 class Findings(list):
-    """A list of :class:`Finding` with shortcuts: ``.errors``, ``.ok``, ``.about(where)``, ``.to_frame()``."""
+    """A list of :class:`Finding` with shortcuts: ``.errors``, ``.ok``, ``.about(where)``, ``.to_frame()``.
+
+    ``subject`` names what was checked ("card", "datasheet"), so an empty list says so in its own words.
+    """
+
+    def __init__(self, findings: Any = (), *, subject: str = "card", scope: str | None = None):
+        super().__init__(findings)
+        self.subject, self.scope = subject, scope
 
     @property
     def errors(self) -> list[Finding]:
@@ -78,7 +85,11 @@ class Findings(list):
 
     def about(self, where: str) -> Findings:
         """Findings whose ``where`` mentions ``where`` (case-insensitive)."""
-        return Findings(f for f in self if normalise_heading(where) in normalise_heading(f.where))
+        return Findings(
+            (f for f in self if normalise_heading(where) in normalise_heading(f.where)),
+            subject=self.subject,
+            scope=where,
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The findings as a DataFrame (severity, where, message, fix)."""
@@ -86,7 +97,9 @@ class Findings(list):
 
     def __str__(self) -> str:
         if not self:
-            return "No findings: the card passed every offline check."
+            if self.scope:
+                return f"No findings matching {self.scope!r}: the {self.subject} passed those checks."
+            return f"No findings: the {self.subject} passed every offline check."
         return "\n".join(str(f) for f in self)
 
     def _repr_markdown_(self) -> str:  # pragma: no cover - notebook display

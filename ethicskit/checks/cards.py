@@ -37,6 +37,8 @@ __all__ = [
     "q2",
     "q3",
     "q4",
+    "q5",
+    "q6",
 ]
 
 LAB_FEATURES = ("race", "sex")
@@ -648,6 +650,46 @@ def _check_disparity(card: Any, metric: str, feature: str) -> None:
     expect(metric == worst["metric"], f"the largest gap by {feature} is not in {metric!r}.")
 
 
+#: Lesson 03's reading of the false negative rates by race (groups with at least 30 positives).
+_HARMED_BY_FNR = {"black": "Black"}
+
+
+def _check_harmed_group(group: Any, clear: Any) -> None:
+    expect(isinstance(group, str), "Answer with the name of a race group (a string), e.g. 'White'.")
+    expect(isinstance(clear, (bool, np.bool_)), "Answer clear with True or False.")
+    name = group.strip().lower().replace("african-american", "black")
+    if name in ("amer-indian-eskimo", "other"):
+        raise CheckFailed(
+            f"{group!r} has fewer than 30 positives in the test rows: its false negative rate is too "
+            "uncertain to compare (look at its interval)."
+        )
+    expect(name in _HARMED_BY_FNR, f"{group!r} is not the group with the highest false negative rate among "
+           "the groups with at least 30 positives.")
+    expect(bool(clear), "Look at gap_low: is the lower end of the gap's interval above zero?")
+
+
+def _check_wilson(wilson: Any) -> None:
+    from ethicskit.fairness.intervals import wilson_interval
+
+    expect(callable(wilson), "Pass your function itself: q6.check(wilson).")
+    rng = np.random.default_rng()
+    cases = [(0, 10), (10, 10), (5, 12), (1, 3)] + [
+        (int(k), int(n)) for n in rng.integers(20, 500, size=4) for k in [rng.integers(0, n + 1)]
+    ]
+    for k, n in cases:
+        found = wilson(k, n)
+        expect(
+            isinstance(found, (tuple, list, np.ndarray)) and len(found) == 2,
+            f"wilson({k}, {n}) should return (low, high); it returned {found!r:.80}.",
+        )
+        expected = wilson_interval(k, n)
+        expect(
+            all(abs(float(f) - e) < 1e-3 for f, e in zip(found, expected, strict=True)),
+            f"wilson({k}, {n}) gave ({float(found[0]):.4f}, {float(found[1]):.4f}); the Wilson interval is "
+            f"({expected[0]:.4f}, {expected[1]:.4f}).",
+        )
+
+
 def _check_tampered(trail: Any, position: int) -> None:
     expect(isinstance(position, (int, np.integer)), "Answer with the position (an int) of the edited entry.")
     bad = _as_trail(trail).verify().bad_entries
@@ -668,10 +710,15 @@ q2 = Exercise(
     "Exercise 3.2",
     _check_clean_card,
     hints=[
-        "print(card.validate(model, X, y)) lists each problem and what to fix.",
-        "Every authored section needs concrete sentences, not the placeholder.",
+        "print(card.validate(model, X_test, y_test)) lists each problem and what to fix.",
+        "Limitations needs concrete sentences, not the placeholder: which group, which error, how large, "
+        "how sure (the interval), and which groups are too small to tell.",
     ],
-    solution="for name in card.todo():\n    card.set_section(name, '<specific text for this model>')",
+    solution="my_limitations = ('For people who do earn above 50K, the model misses Black people more often "
+    "than Asian-Pacific-Islander people (false negative rate 0.54 vs 0.36, from 97 and 77 positives; the "
+    "gap's 95 % interval is 0.02 to 0.31) and women more often than men (0.49 vs 0.40). Amer-Indian-Eskimo "
+    "and Other have too few positives (12 and 7) to estimate their error rates.')\n"
+    "card.set_section('Limitations', my_limitations)",
 )
 q3 = Exercise(
     "Exercise 3.3",
@@ -679,6 +726,28 @@ q3 = Exercise(
     hints=["ethicskit.cards.disparities(card.reported_metrics()) sorts the gaps, largest first."],
     solution="worst = largest_disparity(card.reported_metrics())\n"
     "q3.check(card, worst['metric'], worst['sensitive_feature'])",
+)
+q5 = Exercise(
+    "Exercise 3.5",
+    _check_harmed_group,
+    hints=[
+        "harm is a false negative here: read the race row of harmful_gap(...).",
+        "clear means the lower end of the gap's interval (gap_low) is above zero.",
+    ],
+    solution="row = gaps.set_index('sensitive_feature').loc['race']\n"
+    "q5.check(row['harmed_group'], bool(row['clear']))   # 'Black', True",
+)
+q6 = Exercise(
+    "Exercise 3.6",
+    _check_wilson,
+    hints=[
+        "p = k / n, then centre = (p + z**2 / (2 * n)) / (1 + z**2 / n), z = 1.96.",
+        "half = z * sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n); return centre - half, "
+        "centre + half.",
+    ],
+    solution="def wilson(k, n, z=1.96):\n    p = k / n\n    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)\n"
+    "    half = z * (p * (1 - p) / n + z**2 / (4 * n**2)) ** 0.5 / (1 + z**2 / n)\n"
+    "    return centre - half, centre + half",
 )
 q4 = Exercise(
     "Exercise 3.4",
