@@ -161,3 +161,84 @@ def postgres_server(database: str = "ethics"):
             capture_output=True,
         )
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------- Dask
+
+
+class DaskCluster:
+    """A ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (TCP), each in its own session."""
+
+    def __init__(self, workers: int = 2, *, env: dict | None = None):
+        self.port = free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.env = dict(env or os.environ)
+        self.env.setdefault("DASK_DISTRIBUTED__WORKER__DAEMON", "False")
+        self.logs = Path(tempfile.mkdtemp(prefix="ethicskit-dask-logs-"))
+        self.scheduler = self._start(
+            "scheduler",
+            ["scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--dashboard-address", ":0"],
+        )
+        wait_port(self.port, 60, self.scheduler)
+        self.workers = [self.add_worker(f"w{i}") for i in range(workers)]
+        self.wait_for(workers)
+
+    def _start(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        return subprocess.Popen(
+            [str(BIN / "dask"), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
+        )
+
+    def add_worker(self, name: str) -> subprocess.Popen:
+        return self._start(
+            name,
+            [
+                "worker",
+                self.address,
+                "--name",
+                name,
+                "--nthreads",
+                "1",
+                "--nworkers",
+                "1",
+                "--host",
+                "127.0.0.1",
+                "--dashboard-address",
+                ":0",
+                "--memory-limit",
+                "0",
+                "--death-timeout",
+                "60",
+            ],
+        )
+
+    def wait_for(self, count: int, timeout: float = 120) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=30) as client:
+            client.wait_for_workers(count, timeout=timeout)
+
+    def kill_worker(self, index: int) -> None:
+        """SIGKILL a whole ``dask worker`` (nanny and worker process), as when its machine is lost."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.workers[index].pid, signal.SIGKILL)
+        self.workers[index].wait(10)
+
+    def log(self, name: str) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text() if path.exists() else ""
+
+    def close(self) -> None:
+        for proc in [*self.workers, self.scheduler]:
+            stop(proc)
+        shutil.rmtree(self.logs, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
