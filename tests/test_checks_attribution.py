@@ -164,6 +164,30 @@ def test_lesson_exercises(capsys):
     assert "correct" in capsys.readouterr().out
 
 
+def test_lesson_exercise_coefficient_is_written_by_the_learner():
+    def coefficient(later):
+        d = 1.0
+        for stage in later:
+            c = 0.0
+            for lr, momentum, weight_decay in stage:
+                c = momentum * c + weight_decay * d
+                d = d - lr * c
+        return d
+
+    def buffer_never_restarts(later):
+        d, c = 1.0, 0.0
+        for stage in later:
+            for lr, momentum, weight_decay in stage:
+                c = momentum * c + weight_decay * d
+                d = d - lr * c
+        return d
+
+    checks.q4.check(coefficient)
+    for wrong in [buffer_never_restarts, lambda later: 1.0, lambda later: None, 0.9996]:
+        with pytest.raises(CheckFailed):
+            checks.q4.check(wrong)
+
+
 def test_validation_check(lesson):
     data, record = lesson
     X, y = data.test.X[:150], data.test.y[:150]

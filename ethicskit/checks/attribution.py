@@ -29,6 +29,7 @@ __all__ = [
     "q1",
     "q2",
     "q3",
+    "q4",
 ]
 
 LESSON_SEED = 0
@@ -303,6 +304,42 @@ def _check_coefficient(answer: Any) -> None:
     expect_close(answer, a, "The coefficient a for the fine-tuning stage", tol=5e-5 + 1e-9)
 
 
+def _reference_coefficient(later: list[list[tuple[float, float, float]]]) -> float:
+    d = 1.0
+    for stage in later:
+        c = 0.0  # the optimiser (and its momentum buffer) restarts at every stage
+        for lr, momentum, weight_decay in stage:
+            c = momentum * c + weight_decay * d
+            d = d - lr * c
+    return d
+
+
+def _check_coefficient_function(coefficient: Any) -> None:
+    expect(callable(coefficient), "Pass your function itself: q4.check(coefficient).")
+    rng = np.random.default_rng()
+    cases = [
+        [[(0.1, 0.0, 0.0)] * 3],  # no weight decay: the change passes untouched
+        [[(0.05, 0.9, 0.01)] * 20],
+        [[(0.1, 0.5, 0.1)] * 5, [(0.01, 0.9, 0.05)] * 7],  # two later stages: the buffer restarts
+        [[(float(rng.uniform(0.001, 0.2)), float(rng.choice([0.0, 0.5, 0.9])), float(rng.uniform(0, 0.1)))
+          for _ in range(int(rng.integers(1, 30)))] for _ in range(2)],
+    ]
+    _, record = lesson_record()
+    cases.append([[(s.lr, s.momentum, s.weight_decay) for s in record.steps[j]]
+                  for j in range(2, record.n_stages)])
+    for later in cases:
+        found = coefficient(later)
+        expect(found is not None, "coefficient(later) returned None: return the final d.")
+        expected = _reference_coefficient(later)
+        steps = sum(len(stage) for stage in later)
+        expect(
+            isinstance(found, (int, float, np.floating))
+            and abs(float(found) - expected) <= 1e-9 + 1e-9 * abs(expected),
+            f"for {len(later)} later stage(s) with {steps} steps your coefficient gave {found!r:.40}, "
+            f"the recurrence gives {expected:.6f}. Does the buffer difference c restart at 0 at each stage?",
+        )
+
+
 def _check_exact_estimator(answer: Any) -> None:
     expect(isinstance(answer, str), "Answer with 'first_order' or 'linearised'.")
     choice = answer.strip().lower().replace("-", "_").replace("linearized", "linearised")
@@ -331,4 +368,14 @@ q3 = Exercise(
     _check_exact_estimator,
     hints=["Which estimator uses the Hessian of the later minibatch losses? When is a linearisation exact?"],
     solution="answer = 'linearised'  # the training dynamics are linear in theta for a linear model with MSE",
+)
+q4 = Exercise(
+    "Exercise 6.4",
+    _check_coefficient_function,
+    hints=["Start with d = 1.0. For each stage set c = 0.0, then for each (lr, momentum, weight_decay):\n"
+           "c = momentum * c + weight_decay * d, then d = d - lr * c.", "Return d after the last step."],
+    solution="def coefficient(later):\n    d = 1.0\n    for stage in later:\n        c = 0.0\n"
+             "        for lr, momentum, weight_decay in stage:\n"
+             "            c = momentum * c + weight_decay * d\n"
+             "            d = d - lr * c\n    return d",
 )
