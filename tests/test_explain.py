@@ -170,7 +170,10 @@ def test_faithfulness_measures_beat_random_order(data, forest, shap_expl):
     X, _, _ = data
     reference = explain.reference_row(X)
     deletion = explain.deletion_curve(forest, shap_expl, reference=reference)
-    random_del = explain.deletion_curve(forest, shap_expl, reference=reference, random_order=0)
+    random_del = explain.deletion_curve(forest, shap_expl, reference=reference, order="random", random_state=0)
+    with pytest.warns(FutureWarning, match="order='random'"):  # the old spelling still works
+        old = explain.deletion_curve(forest, shap_expl, reference=reference, random_order=0)
+    assert np.array_equal(old, random_del)
     insertion = explain.insertion_curve(forest, shap_expl, reference=reference)
     assert deletion.shape == (5,) and deletion[0] == 0 and insertion[-1] == pytest.approx(0, abs=1e-12)
     assert deletion[1] > random_del[1] + 0.05

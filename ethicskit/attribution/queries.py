@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ethicskit._deprecation import renamed
 from ethicskit._validation import (
     as_1d_array,
     check_consistent_length,
@@ -66,14 +67,17 @@ def example_losses(X: Any, y: Any, *, loss: str = "cross_entropy") -> Callable[[
     return query
 
 
-def group_losses(X: Any, y: Any, groups: Any, *, loss: str = "cross_entropy") -> Callable[[Any], Any]:
-    """Query: the mean loss of each group (one query per distinct value of ``groups``, sorted)."""
+@renamed(groups="sensitive_features")
+def group_losses(
+    X: Any, y: Any, sensitive_features: Any, *, loss: str = "cross_entropy"
+) -> Callable[[Any], Any]:
+    """Query: the mean loss of each group (one query per distinct value of ``sensitive_features``, sorted)."""
     import torch
 
     check_in_choices(loss, ("cross_entropy", "mse"), "loss")
     X_t, y_t = _tensors(X, y)
-    g = check_no_nan(as_1d_array(groups, "groups"), "groups")
-    check_consistent_length(X=X_t, groups=g)
+    g = check_no_nan(as_1d_array(sensitive_features, "sensitive_features"), "sensitive_features")
+    check_consistent_length(X=X_t, sensitive_features=g)
     masks = [torch.as_tensor(g == value) for value in np.unique(g)]
 
     def query(model):

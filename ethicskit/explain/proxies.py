@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ethicskit._deprecation import renamed
 from ethicskit._validation import (
     as_1d_array,
     as_numeric_array,
@@ -31,24 +32,26 @@ from ethicskit.explain.attributions import LocalExplanation
 __all__ = ["prediction_gap", "proxy_analysis"]
 
 
-def _groups(sensitive: Any, n: int) -> np.ndarray:
-    groups = check_no_nan(as_1d_array(sensitive, "sensitive"), "sensitive")
-    check_consistent_length(predictions_or_X=range(n), sensitive=groups)
-    return check_min_groups(groups, "sensitive")
+def _groups(sensitive_features: Any, n: int) -> np.ndarray:
+    groups = check_no_nan(as_1d_array(sensitive_features, "sensitive_features"), "sensitive_features")
+    check_consistent_length(predictions_or_X=range(n), sensitive_features=groups)
+    return check_min_groups(groups, "sensitive_features")
 
 
-def prediction_gap(predictions: Any, sensitive: Any) -> float:
+@renamed(sensitive="sensitive_features")
+def prediction_gap(predictions: Any, sensitive_features: Any) -> float:
     """Largest difference in mean prediction between two groups (max group mean - min group mean)."""
     predictions = as_numeric_array(predictions, "predictions")
-    groups = _groups(sensitive, len(predictions))
+    groups = _groups(sensitive_features, len(predictions))
     means = pd.Series(predictions).groupby(groups).mean()
     return float(means.max() - means.min())
 
 
+@renamed(sensitive="sensitive_features")
 def proxy_analysis(
     model: Any,
     X: pd.DataFrame,
-    sensitive: Any,
+    sensitive_features: Any,
     *,
     attributions: LocalExplanation | None = None,
     n_repeats: int = 5,
@@ -73,7 +76,7 @@ def proxy_analysis(
         Trained **without** the sensitive column.
     X : pandas.DataFrame
         Numeric features of a sample of people (the model's input columns).
-    sensitive : array-like
+    sensitive_features : array-like
         The sensitive attribute of the same rows (not a column of ``X``).
     attributions : LocalExplanation, optional
         Attributions of exactly the rows of ``X``.
@@ -94,7 +97,7 @@ def proxy_analysis(
     """
     check_model(model)
     X = check_frame(X, model=model)
-    groups = _groups(sensitive, len(X))
+    groups = _groups(sensitive_features, len(X))
     n_repeats = check_int(n_repeats, "n_repeats", minimum=1)
     rng = check_random_state(random_state)
     base = positive_proba(model, X)

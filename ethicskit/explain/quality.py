@@ -10,6 +10,7 @@ Conventions used by every measure here:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any
@@ -17,7 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit._validation import Interval, as_numeric_array, check_int, check_random_state, validate_params
+from ethicskit._validation import (
+    Interval,
+    as_numeric_array,
+    check_in_choices,
+    check_int,
+    check_random_state,
+    validate_params,
+)
 from ethicskit.explain._common import check_frame, check_model, positive_proba, progress
 from ethicskit.explain.attributions import LocalExplanation, lime_values, shap_values
 
@@ -119,23 +127,53 @@ def _curve(model, expl, reference, *, mode: str, random_state: int | None) -> np
     return points.mean(axis=0)
 
 
+def _order_seed(order: str, random_state: Any, random_order: Any, name: str) -> Any:
+    """The seed of a random order, or None for the explanation's order (``random_order`` is the old API)."""
+    if random_order is not None:
+        warnings.warn(
+            f"{name}(random_order=SEED) is now {name}(order='random', random_state=SEED); "
+            "the old name will be removed",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return random_order
+    check_in_choices(order, ("explanation", "random"), "order")
+    return random_state if order == "random" else None
+
+
 def deletion_curve(
     model: Any,
     explanation: LocalExplanation,
     *,
     reference: pd.DataFrame | None = None,
+    order: str = "explanation",
+    random_state: int = 0,
     random_order: int | None = None,
 ) -> np.ndarray:
     """Mean change |f(x) - f(x without its top k features)| for k = 0..p.
 
     A faithful explanation names first the features whose removal changes the prediction most, so
-    its curve rises fast. Compare with ``random_order=<seed>`` (features removed in random order).
+    its curve rises fast. Compare with ``order="random"`` (features removed in a random order).
+
+    Parameters
+    ----------
+    model, explanation
+        The fitted classifier and a :class:`LocalExplanation` of some of its rows.
+    reference : DataFrame, optional
+        Rows a removed feature takes its values from (default: the median row of the data).
+    order : {"explanation", "random"}
+        Remove features by decreasing |attribution|, or in a random order (the baseline to beat).
+    random_state : int
+        Seed of the random order.
+    random_order : int, optional
+        Deprecated: ``order="random", random_state=random_order``.
 
     Returns
     -------
     numpy.ndarray of length p + 1 (starts at 0).
     """
-    return _curve(model, explanation, reference, mode="deletion", random_state=random_order)
+    seed = _order_seed(order, random_state, random_order, "deletion_curve")
+    return _curve(model, explanation, reference, mode="deletion", random_state=seed)
 
 
 def insertion_curve(
@@ -143,13 +181,17 @@ def insertion_curve(
     explanation: LocalExplanation,
     *,
     reference: pd.DataFrame | None = None,
+    order: str = "explanation",
+    random_state: int = 0,
     random_order: int | None = None,
 ) -> np.ndarray:
     """Mean gap |f(x) - f(reference with only the top k features of x)| for k = 0..p.
 
-    A faithful explanation closes the gap fast (the curve falls quickly to 0).
+    A faithful explanation closes the gap fast (the curve falls quickly to 0). Parameters as in
+    :func:`deletion_curve`.
     """
-    return _curve(model, explanation, reference, mode="insertion", random_state=random_order)
+    seed = _order_seed(order, random_state, random_order, "insertion_curve")
+    return _curve(model, explanation, reference, mode="insertion", random_state=seed)
 
 
 def _at_k(model, explanation, reference, k, mode) -> float:
@@ -425,8 +467,8 @@ def quality_table(
         if stability_scores and name in stability_scores:
             row["stability_spearman"] = stability_scores[name]["spearman"]
         rows[name] = row
-    random_del = deletion_curve(model, first, reference=reference, random_order=random_state)
-    random_ins = insertion_curve(model, first, reference=reference, random_order=random_state)
+    random_del = deletion_curve(model, first, reference=reference, order="random", random_state=random_state)
+    random_ins = insertion_curve(model, first, reference=reference, order="random", random_state=random_state)
     rows["random order"] = {
         "comprehensiveness": random_del[k],
         "sufficiency": random_ins[k],

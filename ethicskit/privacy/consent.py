@@ -179,7 +179,7 @@ MAX_ROWS = 10_000_000
 
 
 def simulate_consent(
-    n_rows: int, *, rates: Mapping[str, float], random_state: int | np.random.Generator | None = None
+    n_rows: int, *, rates: Mapping[str, float], random_state: int | np.random.Generator | None = 0
 ) -> pd.Series:
     """Simulate consent answers: each purpose is granted independently with its rate (for teaching).
 
