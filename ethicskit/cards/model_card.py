@@ -629,8 +629,11 @@ def _fairness_text(results: pd.DataFrame) -> str:
         f"Largest between-group gap found by the audit: **{worst['metric']}** "
         f"by **{worst['sensitive_feature']}**, "
         f"{worst['max_group']} {worst['max_value']:.3f} vs {worst['min_group']} {worst['min_value']:.3f} "
-        f"(difference {worst['gap']:.3f}). Whether this gap is acceptable is a judgement the authors must "
-        "make under Limitations."
+        f"(difference {worst['gap']:.3f}). This is the largest *raw* gap: it carries no interval, does not "
+        "say how many people each rate rests on (a true positive rate rests on the group's positives only), "
+        "nor which error harms the people concerned. Check those before stating a disparity under "
+        "Limitations (ethicskit.fairness.intervals.harmful_gap); whether it is acceptable is a judgement "
+        "the authors must make there."
     )
 
 
