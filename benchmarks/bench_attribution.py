@@ -31,10 +31,10 @@ def run(seeds: list[int], n_queries: int, align_lrs: dict[str, float]) -> None:
     import torch
 
     from ethicskit.attribution import (
-        agreement,
         estimate_stage_effects,
         exact_stage_effects,
         example_losses,
+        fidelity,
         make_mlp,
         make_pipeline_stages,
         make_spurious_data,
@@ -62,7 +62,7 @@ def run(seeds: list[int], n_queries: int, align_lrs: dict[str, float]) -> None:
                                     estimate_stage_effects(r, q, method=m, mode=o))
                 for stage in exact.index:
                     rows.append({"setting": setting, "seed": seed, "estimator": name, "stage": stage,
-                                 **agreement(est.loc[stage], exact.loc[stage]),
+                                 **fidelity(est.loc[stage], exact.loc[stage]),
                                  "train_s": t_train, "exact_s": t_exact, "estimator_s": t_est,
                                  "cost_ratio": t_train / t_est})
     table = pd.DataFrame(rows)

@@ -87,7 +87,7 @@ from ethicskit.attribution.synthetic import (
     make_pipeline_stages,
     make_spurious_data,
 )
-from ethicskit.attribution.validation import agreement, compare_estimates, plot_estimates
+from ethicskit.attribution.validation import agreement, compare_estimates, fidelity, plot_estimates
 
 __all__ = [
     "Stage", "StepRecord", "TrainingRecord", "record_training", "replay_stage",
@@ -95,7 +95,7 @@ __all__ = [
     "estimate_stage_effects", "first_order_effects", "linearised_effects", "first_order_coefficients",
     "stage_change", "stage_shift",
     "example_losses", "group_losses", "logit_margins", "functional_model",
-    "agreement", "compare_estimates", "plot_estimates",
+    "fidelity", "agreement", "compare_estimates", "plot_estimates",
     "Split", "SpuriousData", "make_spurious_data", "make_pipeline_stages", "make_mlp",
     "group_balanced_weights", "group_accuracy",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -10,15 +11,18 @@ import pandas as pd
 from ethicskit._plotting import axes
 from ethicskit._validation import as_1d_array, as_numeric_array, check_consistent_length, check_no_nan
 
-__all__ = ["agreement", "compare_estimates", "plot_estimates"]
+__all__ = ["fidelity", "agreement", "compare_estimates", "plot_estimates"]
 
 
-def agreement(estimate: Any, exact: Any) -> dict[str, float]:
-    """Pearson and Spearman correlation and sign agreement between two 1-d arrays of effects.
+def fidelity(estimate: Any, exact: Any) -> dict[str, float]:
+    """How well estimated effects match exact ones: Pearson and Spearman correlation, sign agreement.
+
+    (``explain.agreement`` compares two *explanations* with each other; this compares an estimate with
+    the ground truth, hence its own name.)
 
     Examples
     --------
-    >>> agreement([1.0, 2.0, -1.0], [2.0, 4.1, -2.0])["sign_agreement"]
+    >>> fidelity([1.0, 2.0, -1.0], [2.0, 4.1, -2.0])["sign_agreement"]
     1.0
     """
     from scipy import stats
@@ -33,6 +37,12 @@ def agreement(estimate: Any, exact: Any) -> dict[str, float]:
         "sign_agreement": float(np.mean(np.sign(est) == np.sign(ex))),
         "n": int(len(est)),
     }
+
+
+def agreement(estimate: Any, exact: Any) -> dict[str, float]:
+    """Deprecated name of :func:`fidelity`."""
+    warnings.warn("attribution.agreement is now attribution.fidelity", FutureWarning, stacklevel=2)
+    return fidelity(estimate, exact)
 
 
 def compare_estimates(estimate: pd.DataFrame, exact: pd.DataFrame, *, groups: Any = None) -> pd.DataFrame:
@@ -68,12 +78,12 @@ def compare_estimates(estimate: pd.DataFrame, exact: pd.DataFrame, *, groups: An
         check_consistent_length(groups=g, queries=np.arange(exact.shape[1]))
     for stage in exact.index:
         est, ex = estimate.loc[stage].to_numpy(), exact.loc[stage].to_numpy()
-        rows.append(agreement(est, ex))
+        rows.append(fidelity(est, ex))
         index.append((stage, "all"))
         if groups is not None:
             for value in pd.unique(g):
                 mask = g == value
-                rows.append(agreement(est[mask], ex[mask]))
+                rows.append(fidelity(est[mask], ex[mask]))
                 index.append((stage, value))
     frame = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["stage", "group"]))
     return frame.droplevel("group") if groups is None else frame
@@ -90,7 +100,7 @@ def plot_estimates(estimate: pd.DataFrame, exact: pd.DataFrame, *, stages: Any =
     ax = axes(ax, (4.5, 4))
     names = list(exact.index) if stages is None else ([stages] if isinstance(stages, str) else list(stages))
     for stage in names:
-        r = agreement(estimate.loc[stage], exact.loc[stage])["pearson"]
+        r = fidelity(estimate.loc[stage], exact.loc[stage])["pearson"]
         ax.scatter(exact.loc[stage], estimate.loc[stage], s=8, alpha=0.6, label=f"{stage} (r={r:.2f})")
     values = np.concatenate([exact.loc[names].to_numpy().ravel(), estimate.loc[names].to_numpy().ravel()])
     lo, hi = float(values.min()), float(values.max())

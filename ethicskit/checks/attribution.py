@@ -158,14 +158,14 @@ def check_first_order_estimate(first_order_estimate: Callable[..., Any], record:
 
 def check_pearson(pearson: Any, estimate: Any, exact: Any) -> None:
     """``pearson`` must be the Pearson correlation between the two arrays of effects."""
-    from ethicskit.attribution import agreement
+    from ethicskit.attribution import fidelity
 
     expect(isinstance(pearson, (float, np.floating)) and not isinstance(pearson, bool),
            f"The correlation should be a float, but it is a {type(pearson).__name__}.")
     est, ex = _as_vector(estimate, "The estimate"), _as_vector(exact, "The exact effects")
     expect(est.shape == ex.shape, f"The estimate has {est.size} values and the exact effects {ex.size}.")
     expect(-1 <= pearson <= 1, f"A correlation lies between -1 and 1; yours is {pearson:.3g}.")
-    expect_close(pearson, agreement(est, ex)["pearson"], "The Pearson correlation", tol=1e-6)
+    expect_close(pearson, fidelity(est, ex)["pearson"], "The Pearson correlation", tol=1e-6)
 
 
 def check_validation(pearson: Any, estimate: Any, exact: Any, record: Any, X: Any, y: Any, *,
@@ -174,7 +174,7 @@ def check_validation(pearson: Any, estimate: Any, exact: Any, record: Any, X: An
 
     Catches a correlation computed on the wrong arrays (not the stage's, not retraining's) or typed in.
     """
-    from ethicskit.attribution import agreement, estimate_stage_effects, exact_stage_effects, example_losses
+    from ethicskit.attribution import estimate_stage_effects, exact_stage_effects, example_losses, fidelity
 
     check_pearson(pearson, estimate, exact)
     query = example_losses(X, y)
@@ -185,7 +185,7 @@ def check_validation(pearson: Any, estimate: Any, exact: Any, record: Any, X: An
            f"The exact effects are not the retraining effects of the {stage!r} stage on these examples.")
     reference_estimate = estimate_stage_effects(record, query, method="first_order", mode="taylor",
                                                 stages=[stage]).loc[stage].to_numpy()
-    expected = agreement(reference_estimate, reference_exact)["pearson"]
+    expected = fidelity(reference_estimate, reference_exact)["pearson"]
     expect_close(pearson, expected, f"The correlation for the {stage!r} stage", tol=2e-3, reveal=False)
 
 
