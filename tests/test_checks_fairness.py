@@ -269,3 +269,33 @@ def test_grader_references_live_in_the_hidden_module():
 
     y, a = [1, 1, 0, 0, 0, 1], ["a", "a", "a", "b", "b", "b"]
     assert np.allclose(_hidden_fairness.reference_weights(y, a), [0.75, 0.75, 1.5, 0.75, 0.75, 1.5])
+
+
+def test_lesson_exercises_7_to_9_families_proxy_and_monitoring_alert():
+    families = {"demographic parity": "independence", "four-fifths rule": "Independence",
+                "equalized odds": "separation", "equal opportunity": "separation",
+                "predictive parity": "sufficiency", "calibration within groups": "sufficiency "}
+    checks.q7.check(families)
+    with pytest.raises(CheckFailed, match="equal opportunity"):
+        checks.q7.check({**families, "equal opportunity": "independence"})
+    with pytest.raises(CheckFailed):
+        checks.q7.check({k: None for k in families})
+
+    checks.q8.check("relationship")
+    checks.q8.check(" Relationship")
+    for wrong in ["sex", "(all features)", "marital_status", None]:
+        with pytest.raises(CheckFailed):
+            checks.q8.check(wrong)
+
+    def first_alert(values, tolerance):
+        fallen = values < values.iloc[0] - tolerance
+        return fallen.idxmax() if fallen.any() else None
+
+    def last_alert(values, tolerance):
+        fallen = values < values.iloc[0] - tolerance
+        return fallen[fallen].index[-1] if fallen.any() else None
+
+    checks.q9.check(first_alert)
+    for wrong in [last_alert, lambda values, tolerance: None, lambda values, tolerance: 4]:
+        with pytest.raises(CheckFailed):
+            checks.q9.check(wrong)

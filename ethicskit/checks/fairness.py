@@ -1,6 +1,6 @@
 """Checks for lesson 01-fairness (self-check exercises) and lab1-bias-mitigation (autograded tests).
 
-Lesson exercises: ``q0`` ... ``q6`` (:class:`~ethicskit.checks.exercise.Exercise` objects).
+Lesson exercises: ``q0`` ... ``q9`` (:class:`~ethicskit.checks.exercise.Exercise` objects).
 
 Lab checks (``check_<question>``): the visible ones run on data the learner can see; the ``*_hidden``
 ones take a ``hidden_seed`` from the hidden test cell of the nbgrader source (never stored here) and
@@ -20,6 +20,8 @@ import pandas as pd
 
 from ethicskit.checks.core import CheckFailed, Parts, expect, expect_close, expect_columns, expect_type
 from ethicskit.checks.exercise import Exercise
+from ethicskit.datasets.tabular import adult_splits
+from ethicskit.fairness.mitigation import make_baseline
 
 __all__ = [
     "LAB_DATASET",
@@ -43,6 +45,9 @@ __all__ = [
     "q4",
     "q5",
     "q6",
+    "q7",
+    "q8",
+    "q9",
 ]
 
 #: The lab works on Adult income, audited by sex.
@@ -67,29 +72,9 @@ GROUP_RATES_FORBIDDEN = (
 REWEIGHING_FORBIDDEN = ("ethicskit.fairness.reweighing_weights", "ethicskit.fairness.ReweighingClassifier")
 
 
-# --------------------------------------------------------------------------- shared lab helpers
-
-
-def lab_splits(*, random_state: int = 0):
-    """The lab's train / validation / test split of Adult (``ethicskit.datasets.split_dataset``)."""
-    from ethicskit.datasets import load_adult, split_dataset
-
-    return split_dataset(load_adult(), random_state=random_state)
-
-
-def make_baseline(X: pd.DataFrame, *, random_state: int = 0):
-    """The lab's baseline: one-hot + scaling, then logistic regression (unfitted Pipeline)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-
-    from ethicskit.fairness import make_preprocessor
-
-    return Pipeline(
-        [
-            ("prep", make_preprocessor(X)),
-            ("model", LogisticRegression(max_iter=1000, random_state=random_state)),
-        ]
-    )
+# Lab 1's data and baseline live in their topics; they are imported here too because submitted
+# notebooks import them from this module.
+lab_splits = adult_splits
 
 
 def _quiet_call(func: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -641,4 +626,98 @@ q5 = Exercise(
     ],
     solution="q5.check({'reweighing': 'pre', 'correlation_remover': 'pre', "
     "'exponentiated_gradient': 'in', 'threshold_optimizer': 'post'})",
+)
+
+
+#: Exercise 7 of lesson 01: the family (section 1) of each metric.
+_FAMILIES = {
+    "demographic parity": "independence",
+    "four-fifths rule": "independence",
+    "equalized odds": "separation",
+    "equal opportunity": "separation",
+    "predictive parity": "sufficiency",
+    "calibration within groups": "sufficiency",
+}
+
+
+def _check_q7(families: Any) -> None:
+    expect_type(families, dict, "your answer")
+    expect(set(families) == set(_FAMILIES),
+           f"give one family for each of {sorted(_FAMILIES)}; your dict has {sorted(families)}.")
+    said = {k: _normalise_words(str(v)) for k, v in families.items()}
+    unknown = sorted(k for k, v in said.items() if v not in ("independence", "separation", "sufficiency"))
+    expect(not unknown, f"{unknown}: answer with 'independence', 'separation' or 'sufficiency'.")
+    wrong = sorted(k for k in _FAMILIES if said[k] != _FAMILIES[k])
+    if wrong:
+        k = wrong[0]
+        what = {"independence": "the selection rate alone", "separation": "error rates, given the true label",
+                "sufficiency": "what a prediction means, given the prediction"}[said[k]]
+        raise CheckFailed(f"{wrong} not right yet: you put {k!r} in {said[k]!r}, which compares {what}. "
+                          "What does the metric compare between groups?")
+
+
+def _check_q8(feature: Any) -> None:
+    expect_type(feature, str, "your answer")
+    name = _normalise_words(feature).replace(" ", "_")
+    expect(name != "sex", "sex itself is left out of proxy_scores: which *other* feature predicts it best?")
+    expect(name != "(all_features)", "that row combines every feature; which single feature is best?")
+    expect(name == "relationship",
+           f"{feature!r} is not the single feature with the highest balanced accuracy for sex "
+           "(section 3's table).")
+
+
+def _reference_alert(values: Any, tolerance: float) -> Any:
+    values = pd.Series(values)
+    fallen = values < values.iloc[0] - tolerance
+    return fallen.idxmax() if fallen.any() else None
+
+
+def _check_q9(first_alert: Any) -> None:
+    expect(callable(first_alert), "Pass your function itself: q9.check(first_alert).")
+    rng = np.random.default_rng()
+    cases = [
+        (pd.Series([0.5, 0.49, 0.45, 0.38, 0.2], index=range(1, 6)), 0.1),   # fires at month 4
+        (pd.Series([0.8, 0.79, 0.81, 0.78], index=range(1, 5)), 0.05),      # never fires
+        (pd.Series([0.6, 0.4, 0.7, 0.3], index=range(1, 5)), 0.15),         # the first crossing, not the last
+        (pd.Series([0.5, 0.6, 0.45], index=range(1, 4)), 0.05),             # equal to the limit: no alert
+    ]
+    walk = 0.5 + np.cumsum(rng.normal(0, 0.04, 12))
+    cases.append((pd.Series(walk, index=range(1, 13)), 0.08))
+    for values, tolerance in cases:
+        found, expected = first_alert(values, tolerance), _reference_alert(values, tolerance)
+        shown = ", ".join(f"{v:.2f}" for v in values)
+        if expected is None:
+            expect(found is None, f"first_alert([{shown}], {tolerance}) should be None (it never falls more "
+                   f"than {tolerance} below month 1's value); you returned {found!r}.")
+        else:
+            expect(found is not None and not isinstance(found, bool) and found == expected,
+                   f"first_alert([{shown}], {tolerance}) should be month {expected}, the first month more "
+                   f"than {tolerance} below month 1's value; you returned {found!r}.")
+
+
+q7 = Exercise(
+    "Exercise 7",
+    _check_q7,
+    hints=["Section 1's table: which condition does each metric test, and which family is that condition?",
+           "The four-fifths rule compares selection rates; equal opportunity compares true positive rates."],
+    solution="q7.check({'demographic parity': 'independence', 'four-fifths rule': 'independence', "
+    "'equalized odds': 'separation', 'equal opportunity': 'separation', 'predictive parity': 'sufficiency', "
+    "'calibration within groups': 'sufficiency'})",
+)
+q8 = Exercise(
+    "Exercise 8",
+    _check_q8,
+    hints=["proxies.head() lists the features from the best predictor of sex down; skip the '(all features)' "
+           "row."],
+    solution="q8.check(proxies.loc[proxies['feature'] != '(all features)', 'feature'].iloc[0])\n"
+    "# relationship",
+)
+q9 = Exercise(
+    "Exercise 9",
+    _check_q9,
+    hints=["values.iloc[0] is month 1's value; values < values.iloc[0] - tolerance marks the months that "
+           "fell too far.",
+           "Return the index (the month) of the first True, or None when there is none."],
+    solution="def first_alert(values, tolerance):\n    fallen = values < values.iloc[0] - tolerance\n"
+    "    return fallen.idxmax() if fallen.any() else None",
 )
