@@ -183,3 +183,21 @@ def test_lesson_exercises(capsys):
         checks.q4.check("marital_status", table)
     checks.q4.hint()
     assert "correct" in capsys.readouterr().out
+
+
+def test_lesson_exercise_2_5_closest_accepted_duration():
+    from ethicskit.checks.explain import q5
+
+    class ShortLoansOnly:
+        """Good credit (P = 0.8) for loans of at most 10 months, else 0.3."""
+
+        def predict_proba(self, X):
+            good = np.where(X["duration"].to_numpy() <= 10, 0.8, 0.3)
+            return np.column_stack([1 - good, good])
+
+    person = pd.DataFrame({"duration": [24], "credit_amount": [1333]})
+    model = ShortLoansOnly()
+    q5.check(10, model, person)
+    for wrong, match in [(9, "closer"), (24, "own loan"), (30, "still refuses"), (10.0, "int")]:
+        with pytest.raises(CheckFailed, match=match):
+            q5.check(wrong, model, person)

@@ -30,6 +30,7 @@ __all__ = [
     "q2",
     "q3",
     "q4",
+    "q5",
 ]
 
 #: Model inputs of lab 4 (Adult census; sex and race are *not* among them).
@@ -459,4 +460,40 @@ q4 = Exercise(
     _check_proxy,
     hints=["proxy_table is sorted by gap_drop: the first row carries most of the gap between the groups."],
     solution="answer = proxy_table.index[0]\nq4.check(answer, proxy_table)",
+)
+
+
+def _closest_accepted_durations(model: Any, person: Any) -> tuple[int, list[int]]:
+    current = int(person["duration"].iloc[0])
+    candidates = pd.concat([person.assign(duration=d) for d in range(1, 73)], ignore_index=True)
+    accepted = np.flatnonzero(model.predict_proba(candidates)[:, 1] >= 0.5) + 1
+    if len(accepted) == 0:
+        return current, []
+    distance = np.abs(accepted - current)
+    return current, sorted(int(d) for d in accepted[distance == distance.min()])
+
+
+def _check_duration_counterfactual(answer: Any, model: Any, person: Any) -> None:
+    expect_type(person, pd.DataFrame, "person (the one-row table of the applicant)")
+    expect(len(person) == 1, f"person should be one applicant (one row); it has {len(person)} rows.")
+    expect(isinstance(answer, (int, np.integer)) and not isinstance(answer, bool),
+           f"Answer with a whole number of months (an int), not {type(answer).__name__}.")
+    current, best = _closest_accepted_durations(model, person)
+    expect(bool(best), "no duration from 1 to 72 months gets this applicant good credit.")
+    expect(int(answer) != current, f"{answer} months is the applicant's own loan: it is refused.")
+    p_good = float(model.predict_proba(person.assign(duration=int(answer)))[0, 1])
+    expect(p_good >= 0.5, f"with {answer} months the model still refuses (P(good credit) = {p_good:.2f}).")
+    expect(int(answer) in best, f"{answer} months is accepted, but a duration closer to the applicant's "
+           f"{current} months is accepted too: search every whole month, not only the lesson's grid.")
+
+
+q5 = Exercise(
+    "Exercise 2.5",
+    _check_duration_counterfactual,
+    hints=["Loop over range(1, 73); for each d compute model.predict_proba(person.assign(duration=d))[0, 1].",
+           "Keep the durations with P(good credit) >= 0.5 and take the one closest to "
+           "person['duration'].iloc[0]."],
+    solution="current = person['duration'].iloc[0]\n"
+    "accepted = [d for d in range(1, 73) if model.predict_proba(person.assign(duration=d))[0, 1] >= 0.5]\n"
+    "answer = min(accepted, key=lambda d: abs(d - current))",
 )
