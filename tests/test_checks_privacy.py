@@ -198,3 +198,25 @@ def test_lesson_exercise_4_5_noisy_share():
         checks.q5.check(lambda mask, *, epsilon, rng: mask.mean() + rng.laplace(0, 1 / epsilon))
     with pytest.raises(CheckFailed, match="spread"):  # Gaussian noise of the wrong size
         checks.q5.check(lambda mask, *, epsilon, rng: mask.mean() + rng.normal(0, 0.1))
+
+
+def test_lesson_exercises_4_6_to_4_8_rights_pseudonyms_and_k():
+    from ethicskit.checks.privacy import q6, q7, q8
+
+    q6.check(False, False)
+    q7.check(False, False)
+    for q in (q6, q7):
+        for wrong in [(True, False), (False, True), ("no", False)]:
+            with pytest.raises(CheckFailed):
+                q.check(*wrong)
+
+    def smallest_class(table, quasi_identifiers):
+        return int(table.groupby(list(quasi_identifiers), observed=True).size().min())
+
+    def counts_every_column(table, quasi_identifiers):
+        return int(table.groupby(list(table.columns)).size().min())
+
+    q8.check(smallest_class)
+    for wrong in [counts_every_column, lambda table, quasi_identifiers: None, lambda t, q: 1.0]:
+        with pytest.raises(CheckFailed):
+            q8.check(wrong)

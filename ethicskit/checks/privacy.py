@@ -37,6 +37,9 @@ __all__ = [
     "q3",
     "q4",
     "q5",
+    "q6",
+    "q7",
+    "q8",
 ]
 
 LAB_EPSILON = 1.0  # largest epsilon the lab's private model may spend
@@ -867,4 +870,68 @@ q5 = Exercise(
     solution="def noisy_share(mask, *, epsilon, rng):\n"
     "    noisy_count = mask.sum() + rng.laplace(0.0, 1.0 / epsilon)\n"
     "    return noisy_count / len(mask)",
+)
+
+
+def _truth(value: Any, what: str) -> bool:
+    expect(isinstance(value, (bool, np.bool_)), f"Answer {what} with True or False, not {value!r}.")
+    return bool(value)
+
+
+def _check_rights(owns: Any, undo: Any) -> None:
+    expect(not _truth(owns, "(a)"), "(a) Reread section 1: the GDPR grants rights over personal data (to be "
+           "informed, access, correct, erase, object, withdraw consent), not ownership.")
+    expect(not _truth(undo, "(b)"), "(b) Withdrawing consent stops further processing (Art. 7(3)); it does "
+           "not make the processing done before the withdrawal unlawful.")
+
+
+def _check_pseudonyms(anonymous: Any, reversible: Any) -> None:
+    expect(not _truth(anonymous, "(a)"), "(a) Pseudonymised data is still personal data: the other columns "
+           "can single a person out (section 3), and whoever holds the key can re-link the pseudonyms.")
+    expect(not _truth(reversible, "(b)"), "(b) Look at the second printed share: without the key, hashing "
+           "candidate names does not produce the keyed pseudonyms.")
+
+
+def _check_k_function(smallest_class: Any) -> None:
+    from ethicskit.privacy import k_anonymity
+
+    expect(callable(smallest_class), "Pass your function itself: q8.check(smallest_class).")
+    rng = np.random.default_rng()
+    tables = [
+        pd.DataFrame({"age": [30, 30, 40, 40, 40], "sex": ["F", "F", "M", "M", "M"], "x": [1, 2, 3, 4, 5]}),
+        pd.DataFrame({"age": [30, 30, 30, 31], "sex": ["F", "F", "F", "F"], "x": [1, 2, 3, 4]}),
+        pd.DataFrame({"age": rng.integers(20, 25, 300), "sex": rng.choice(["F", "M"], 300),
+                      "zip": rng.choice(["101", "102", "103"], 300), "x": rng.normal(size=300)}),
+    ]
+    for table in tables:
+        qis = [c for c in table.columns if c != "x"]
+        found, expected = smallest_class(table, qis), k_anonymity(table, quasi_identifiers=qis)
+        expect(found is not None, "smallest_class returned None: return the size of the smallest class.")
+        expect(
+            isinstance(found, (int, np.integer)) and not isinstance(found, bool) and int(found) == expected,
+            f"on a table of {len(table)} rows with quasi-identifiers {qis} your function gave {found!r:.40}; "
+            f"its smallest class has {expected} rows. Group by all the quasi-identifiers together and take "
+            "the smallest group size (the non-identifying column x does not count).",
+        )
+
+
+q6 = Exercise(
+    "Exercise 4.6",
+    _check_rights,
+    hints=["Section 1 lists what the GDPR grants people over their data, and what withdrawal does."],
+    solution="q6.check(False, False)  # rights, not ownership; withdrawal is not retroactive",
+)
+q7 = Exercise(
+    "Exercise 4.7",
+    _check_pseudonyms,
+    hints=["Section 2's last sentence, and its two printed shares."],
+    solution="q7.check(False, False)  # still personal data; keyed hashes resist the dictionary attack",
+)
+q8 = Exercise(
+    "Exercise 4.8",
+    _check_k_function,
+    hints=["table.groupby(quasi_identifiers).size() counts the records of each class.",
+           "Return int(...min()) of those sizes."],
+    solution="def smallest_class(table, quasi_identifiers):\n"
+    "    return int(table.groupby(list(quasi_identifiers), observed=True).size().min())",
 )
