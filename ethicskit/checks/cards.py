@@ -714,10 +714,10 @@ q2 = Exercise(
         "Limitations needs concrete sentences, not the placeholder: which group, which error, how large, "
         "how sure (the interval), and which groups are too small to tell.",
     ],
-    solution="my_limitations = ('For people who do earn above 50K, the model misses Black people more often "
+    solution='my_limitations = ("For people who do earn above 50K, the model misses Black people more often '
     "than Asian-Pacific-Islander people (false negative rate 0.54 vs 0.36, from 97 and 77 positives; the "
     "gap's 95 % interval is 0.02 to 0.31) and women more often than men (0.49 vs 0.40). Amer-Indian-Eskimo "
-    "and Other have too few positives (12 and 7) to estimate their error rates.')\n"
+    'and Other have too few positives (12 and 7) to estimate their error rates.")\n'
     "card.set_section('Limitations', my_limitations)",
 )
 q3 = Exercise(
