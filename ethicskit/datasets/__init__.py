@@ -10,7 +10,14 @@ from ethicskit.datasets._files import DataFileError
 from ethicskit.datasets.base import Dataset, DatasetSplits, split_dataset
 from ethicskit.datasets.datasheets import datasheet
 from ethicskit.datasets.moderation import load_moderation, load_moderation_csv
-from ethicskit.datasets.tabular import list_datasets, load_adult, load_compas, load_dataset, load_german
+from ethicskit.datasets.tabular import (
+    adult_splits,
+    list_datasets,
+    load_adult,
+    load_compas,
+    load_dataset,
+    load_german,
+)
 
 __all__ = [
     "DataFileError",
@@ -19,6 +26,7 @@ __all__ = [
     "datasheet",
     "list_datasets",
     "load_adult",
+    "adult_splits",
     "load_compas",
     "load_dataset",
     "load_german",

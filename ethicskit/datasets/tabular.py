@@ -15,9 +15,17 @@ import pandas as pd
 
 from ethicskit._validation import check_bool, check_in_choices
 from ethicskit.datasets._files import read_verified
-from ethicskit.datasets.base import Dataset
+from ethicskit.datasets.base import Dataset, DatasetSplits, split_dataset
 
-__all__ = ["load_adult", "load_compas", "load_german", "load_dataset", "list_datasets", "COMPAS_RAW_ROWS"]
+__all__ = [
+    "load_adult",
+    "load_compas",
+    "load_german",
+    "load_dataset",
+    "list_datasets",
+    "adult_splits",
+    "COMPAS_RAW_ROWS",
+]
 
 ADULT_COLUMNS = [
     "age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation",
@@ -172,3 +180,8 @@ def load_dataset(name: str, **kwargs) -> Dataset:
     """Load a bundled tabular dataset by name; an unknown name lists the available ones."""
     check_in_choices(name, _LOADERS, "dataset name")
     return _LOADERS[name](**kwargs)
+
+
+def adult_splits(*, random_state: int = 0) -> DatasetSplits:
+    """Adult split 60/20/20 into train / validation / test (lab 1's split with the default seed)."""
+    return split_dataset(load_adult(), random_state=random_state)

@@ -177,6 +177,22 @@ def make_preprocessor(X: pd.DataFrame) -> Any:
     return transformer.set_output(transform="pandas")
 
 
+def make_baseline(X: pd.DataFrame, *, random_state: int = 0) -> Any:
+    """The course's baseline classifier: :func:`make_preprocessor`, then logistic regression (unfitted).
+
+    Steps are named ``prep`` and ``model``, so ``fit(X, y, model__sample_weight=w)`` reweighs.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline(
+        [
+            ("prep", make_preprocessor(X)),
+            ("model", LogisticRegression(max_iter=1000, random_state=random_state)),
+        ]
+    )
+
+
 @validate_params({"random_state": [None, "seed"]})
 def predict_fair(model: Any, X: Any, *, sensitive_features: Any = None, random_state: int = 0) -> np.ndarray:
     """Predict labels with any classifier or fairlearn mitigator, passing what its ``predict`` accepts.
