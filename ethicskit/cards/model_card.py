@@ -85,7 +85,6 @@ def _num(value: Any) -> float:
     return round(float(value), 4)
 
 
-
 def _feature_list(sensitive_features: Any) -> list[str]:
     """Column names as a list; one name is one column (not its characters)."""
     if sensitive_features is None:
@@ -93,6 +92,7 @@ def _feature_list(sensitive_features: Any) -> list[str]:
     if isinstance(sensitive_features, str):
         return [sensitive_features]
     return list(sensitive_features)
+
 
 class ModelCard(_HFModelCard):
     """A Hugging Face model card that ethicskit can build, edit, render and validate offline.
@@ -175,26 +175,8 @@ class ModelCard(_HFModelCard):
             prompts with the ``[More Information Needed]`` placeholder.
         """
         features = _feature_list(sensitive_features)
-        metrics = list(metrics)
         y_arr = check_binary(y, "y")
-        if not hasattr(model, "predict"):
-            raise TypeError(f"model must be a fitted estimator with predict(), got {type(model).__name__}")
-        check_consistent_length(X=X, y=y_arr)
-        if audit is None:
-            y_pred, y_score = predictions(model, X, need_scores="roc_auc" in metrics)
-            audit = group_metrics(
-                y_arr,
-                y_pred,
-                sensitive_features=features or None,
-                metrics=metrics,
-                y_score=y_score,
-                data=X,
-                min_group_size=min_group_size,
-            )
-        results = tidy_metrics(audit)
-        results = results[results["metric"].isin(metrics)].reset_index(drop=True)
-        if results.empty:
-            raise ValueError(f"audit reports none of the metrics {metrics}; name some it has in metrics=")
+        results = _evaluate(model, X, y_arr, features, list(metrics), audit, min_group_size)
         card_data = ModelCardData(
             model_name=model_name,
             license=license,
@@ -462,6 +444,37 @@ def predictions(
     return y_pred, y_score
 
 
+def _evaluate(
+    model: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    features: list[str],
+    metrics: list[str],
+    audit: Any,
+    min_group_size: int,
+) -> pd.DataFrame:
+    """The card's tidy results: ``audit`` (or a fresh audit of ``model`` on ``X, y``), ``metrics`` only."""
+    if not hasattr(model, "predict"):
+        raise TypeError(f"model must be a fitted estimator with predict(), got {type(model).__name__}")
+    check_consistent_length(X=X, y=y)
+    if audit is None:
+        y_pred, y_score = predictions(model, X, need_scores="roc_auc" in metrics)
+        audit = group_metrics(
+            y,
+            y_pred,
+            sensitive_features=features or None,
+            metrics=metrics,
+            y_score=y_score,
+            data=X,
+            min_group_size=min_group_size,
+        )
+    results = tidy_metrics(audit)
+    results = results[results["metric"].isin(metrics)].reset_index(drop=True)
+    if results.empty:
+        raise ValueError(f"audit reports none of the metrics {metrics}; name some it has in metrics=")
+    return results
+
+
 def _check_consistency(
     reported: pd.DataFrame,
     model: Any,
@@ -473,11 +486,21 @@ def _check_consistency(
     min_group_size: int,
 ) -> list[Finding]:
     """Recompute every reported number; demand all groups of each stated feature."""
+    known = reported[reported["metric"].isin(list(KNOWN_METRICS))]
+    truth = _recompute(known, model, X, y, features)
+    findings = _value_findings(known, truth, tolerance)
+    for feature in features:
+        findings += _coverage_findings(known, X, feature, min_group_size)
+    return findings
+
+
+def _recompute(
+    known: pd.DataFrame, model: Any, X: pd.DataFrame, y: Any, features: list[str]
+) -> dict[tuple[str, str | None, str | None], float]:
+    """``(metric, feature, group) -> value`` recomputed from ``model`` on ``X, y``."""
     y_arr = check_binary(y, "y")
     check_consistent_length(X=X, y=y_arr)
-    known = reported[reported["metric"].isin(list(KNOWN_METRICS))]
-    need_scores = "roc_auc" in set(known["metric"])
-    y_pred, y_score = predictions(model, X, need_scores=need_scores)
+    y_pred, y_score = predictions(model, X, need_scores="roc_auc" in set(known["metric"]))
     present = sorted(f for f in {*features, *known["sensitive_feature"].dropna()} if _has(X, f))
     truth = group_metrics(
         y_arr,
@@ -487,20 +510,23 @@ def _check_consistency(
         y_score=y_score,
         data=X,
     )
-    lookup = {
+    return {
         (m, optional_str(f), optional_str(g)): v
         for m, f, g, v in zip(
             truth["metric"], truth["sensitive_feature"], truth["group"], truth["value"], strict=False
         )
     }
+
+
+def _value_findings(known: pd.DataFrame, truth: dict, tolerance: float) -> list[Finding]:
+    """An error for each reported number that is off by more than ``tolerance`` or has no group."""
     findings = []
     for metric, feature, group, reported in zip(
         known["metric"], known["sensitive_feature"], known["group"], known["value"], strict=False
     ):
         feature, group = optional_str(feature), optional_str(group)
         label = metric if feature is None else f"{metric} for {feature}={group}"
-        key = (metric, feature, group)
-        if key not in lookup:
+        if (metric, feature, group) not in truth:
             findings.append(
                 Finding(
                     "error",
@@ -514,7 +540,7 @@ def _check_consistency(
             value = float(reported)
         except (TypeError, ValueError):
             continue  # already reported by the metadata checks
-        expected = lookup[key]
+        expected = truth[(metric, feature, group)]
         if math.isnan(expected) or abs(value - expected) > tolerance:
             findings.append(
                 Finding(
@@ -525,33 +551,38 @@ def _check_consistency(
                     "recompute the metric on the evaluation data; never type numbers in",
                 )
             )
-    for feature in features:
-        if not _has(X, feature):
-            findings.append(
-                Finding(
-                    "error",
-                    f"sensitive feature {feature}",
-                    "the stated sensitive feature is not a column of the evaluation data",
-                    "state only features present in the evaluation data",
-                )
-            )
-            continue
-        overall = sorted(set(known.loc[known["sensitive_feature"].isna(), "metric"]) or set(known["metric"]))
-        groups = _column(X, feature).value_counts()
-        groups = sorted(groups[groups >= min_group_size].index)
-        have = set(zip(known["metric"], known["sensitive_feature"], known["group"].astype(str), strict=False))
-        missing = [(m, g) for m in overall for g in groups if (m, feature, g) not in have]
-        if missing:
-            shown = ", ".join(f"{m} for {g}" for m, g in missing[:4]) + (" ..." if len(missing) > 4 else "")
-            findings.append(
-                Finding(
-                    "error",
-                    f"sensitive feature {feature}",
-                    f"{len(missing)} per-group result(s) are missing ({shown})",
-                    f"report every metric for every group of {feature}",
-                )
-            )
     return findings
+
+
+def _coverage_findings(
+    known: pd.DataFrame, X: pd.DataFrame, feature: str, min_group_size: int
+) -> list[Finding]:
+    """An error when a stated feature is not in ``X`` or some group of it lacks a reported metric."""
+    if not _has(X, feature):
+        return [
+            Finding(
+                "error",
+                f"sensitive feature {feature}",
+                "the stated sensitive feature is not a column of the evaluation data",
+                "state only features present in the evaluation data",
+            )
+        ]
+    overall = sorted(set(known.loc[known["sensitive_feature"].isna(), "metric"]) or set(known["metric"]))
+    sizes = _column(X, feature).value_counts()
+    groups = sorted(sizes[sizes >= min_group_size].index)
+    have = set(zip(known["metric"], known["sensitive_feature"], known["group"].astype(str), strict=False))
+    missing = [(m, g) for m in overall for g in groups if (m, feature, g) not in have]
+    if not missing:
+        return []
+    shown = ", ".join(f"{m} for {g}" for m, g in missing[:4]) + (" ..." if len(missing) > 4 else "")
+    return [
+        Finding(
+            "error",
+            f"sensitive feature {feature}",
+            f"{len(missing)} per-group result(s) are missing ({shown})",
+            f"report every metric for every group of {feature}",
+        )
+    ]
 
 
 def _has(X: pd.DataFrame, feature: str) -> bool:
@@ -637,6 +668,26 @@ def _fairness_text(results: pd.DataFrame) -> str:
     )
 
 
+def _training_text(training_data: Any, datasheet: Any) -> str:
+    """The "Training data" section: the dataset's name and size, and its datasheet's summary."""
+    text = "Training data: not stated."
+    if training_data is not None:
+        name = getattr(training_data, "name", str(training_data))
+        size = f", {len(training_data.data):,} rows" if hasattr(training_data, "data") else ""
+        text = f"Trained on the **{name}** dataset{size}."
+    if datasheet is not None:
+        text += "\n\n" + datasheet.summary()
+    return text
+
+
+def _emissions_text(emissions: dict[str, Any] | None) -> str:
+    """The "Environmental impact" section: measured emissions, never an estimate."""
+    if not emissions:
+        return "Emissions were not measured for this model."
+    source = f" (source: {emissions['source']})" if emissions.get("source") else ""
+    return f"Measured emissions: {emissions['emissions']:g} g CO2-eq{source}."
+
+
 def _body(
     *,
     model_name,
@@ -664,21 +715,6 @@ def _body(
         f"A `{type(model).__name__}` classifier ({_library(model)}) that predicts the favourable outcome "
         f"(label 1) for records of the {dataset_name} dataset. Card generated with ethicskit."
     )
-    train = "Training data: not stated."
-    if training_data is not None:
-        name = getattr(training_data, "name", str(training_data))
-        size = f", {len(training_data.data):,} rows" if hasattr(training_data, "data") else ""
-        train = f"Trained on the **{name}** dataset{size}."
-    if datasheet is not None:
-        train += "\n\n" + datasheet.summary()
-    if emissions:
-        co2 = (
-            f"Measured emissions: {emissions['emissions']:g} g CO2-eq"
-            + (f" (source: {emissions['source']})" if emissions.get("source") else "")
-            + "."
-        )
-    else:
-        co2 = "Emissions were not measured for this model."
     parts = [
         f"# Model card for {model_name}",
         "## Model details",
@@ -689,7 +725,7 @@ def _body(
             for x in (f"## {name}", given.get(normalise_heading(name), _prompt(name)))
         ],
         "## Training data",
-        train,
+        _training_text(training_data, datasheet),
         "## Evaluation data",
         f"The **{dataset_split}** split of **{dataset_name}** ({n_eval:,} rows), not used in training.",
         "## Metrics",
@@ -703,7 +739,7 @@ def _body(
             for x in (f"## {name}", given.get(normalise_heading(name), _prompt(name)))
         ],
         "## Environmental impact",
-        co2,
+        _emissions_text(emissions),
     ]
     if trail is not None:
         parts += ["## Customisation decisions", trail.summary_markdown()]
