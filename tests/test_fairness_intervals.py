@@ -50,3 +50,12 @@ def test_harmful_gap_skips_small_groups_and_follows_the_direction_of_harm():
     assert good["gap_low"] == pytest.approx(row["gap_low"])
     with pytest.raises(ValueError, match="min_support"):
         harmful_gap(y, pred, group, metric="fnr", min_support=10_000)
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(ValueError, match="confidence"):
+        wilson_interval(1, 2, confidence=1.5)
+    with pytest.raises(ValueError, match="min_support"):
+        harmful_gap([1, 0], [1, 0], ["a", "b"], metric="fnr", min_support=0)
+    with pytest.raises(ValueError, match="y_true"):
+        rates_by_group([1, 0, 1], [1, 0], ["a", "b", "a"], metric="fnr")

@@ -27,6 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ethicskit._validation import Interval, validate_params
+
+_CONFIDENCE = [Interval("real", 0, 1, closed="neither")]
+
 __all__ = ["RATES", "wilson_interval", "rates_by_group", "harmful_gap", "plot_group_rates"]
 
 #: Each rate as (who counts in the denominator, who counts in the numerator), on ``y`` and ``pred``.
@@ -50,6 +54,7 @@ def _metric_name(metric: str) -> str:
     return name
 
 
+@validate_params({"confidence": _CONFIDENCE})
 def wilson_interval(events: Any, support: Any, *, confidence: float = 0.95) -> tuple[Any, Any]:
     """Wilson score interval of a proportion ``events / support`` (NaN where ``support`` is 0).
 
@@ -58,8 +63,6 @@ def wilson_interval(events: Any, support: Any, *, confidence: float = 0.95) -> t
     """
     from scipy.stats import norm
 
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
     k, n = np.asarray(events, float), np.asarray(support, float)
     z = norm.ppf(0.5 + confidence / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -84,6 +87,7 @@ def _as_features(sensitive_features: Any, n: int) -> pd.DataFrame:
     return frame.astype(str)
 
 
+@validate_params({"confidence": _CONFIDENCE})
 def rates_by_group(
     y_true: Any, y_pred: Any, sensitive_features: Any, *, metric: str, confidence: float = 0.95
 ) -> pd.DataFrame:
@@ -120,6 +124,8 @@ def rates_by_group(
     return table
 
 
+@validate_params({"confidence": _CONFIDENCE, "min_support": [Interval("integral", 1, None)],
+                  "higher_is_harmful": ["boolean"]})
 def harmful_gap(
     y_true: Any,
     y_pred: Any,
