@@ -319,3 +319,17 @@ def test_lesson_exercises_on_who_is_harmed():
     for wrong in [textbook, lambda k, n: None, 42]:
         with pytest.raises(CheckFailed):
             checks.q6.check(wrong)
+
+
+def test_lesson_exercise_3_7_needs_review_matches_the_review_queue():
+    def needs_review(scores, groups, *, margin, flagged):
+        return (np.abs(np.asarray(scores) - 0.5) < margin) | np.isin(np.asarray(groups), flagged)
+
+    checks.q7.check(needs_review)
+    for wrong in [
+        lambda scores, groups, *, margin, flagged: np.abs(np.asarray(scores) - 0.5) < margin,
+        lambda scores, groups, *, margin, flagged: np.abs(np.asarray(scores) - 0.5) <= margin + 0.05,
+        lambda scores, groups, *, margin, flagged: None,
+    ]:
+        with pytest.raises(CheckFailed):
+            checks.q7.check(wrong)

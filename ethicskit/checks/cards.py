@@ -39,6 +39,7 @@ __all__ = [
     "q4",
     "q5",
     "q6",
+    "q7",
 ]
 
 LAB_FEATURES = ("race", "sex")
@@ -748,6 +749,41 @@ q6 = Exercise(
     solution="def wilson(k, n, z=1.96):\n    p = k / n\n    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)\n"
     "    half = z * (p * (1 - p) / n + z**2 / (4 * n**2)) ** 0.5 / (1 + z**2 / n)\n"
     "    return centre - half, centre + half",
+)
+def _check_needs_review(needs_review: Any) -> None:
+    from ethicskit.audit import ReviewQueue
+
+    expect(callable(needs_review), "Pass your function itself: q7.check(needs_review).")
+    rng = np.random.default_rng()
+    scores = np.concatenate([[0.5, 0.45, 0.4, 0.6, 0.61, 0.05, 0.95], rng.uniform(0, 1, 200)])
+    groups = pd.Series(np.concatenate([["a", "b", "a", "b", "a", "flagged", "b"],
+                                       rng.choice(["a", "b", "flagged"], 200, p=[0.6, 0.35, 0.05])]))
+    for margin in (0.1, 0.25):
+        queue = ReviewQueue(margin=margin, flagged_groups={"group": ["flagged"]})
+        routed = queue.route(scores, data=pd.DataFrame({"group": groups}), ids=np.arange(len(scores)))
+        expected = np.isin(np.arange(len(scores)), routed["case_id"].to_numpy())
+        found = needs_review(scores, groups, margin=margin, flagged=["flagged"])
+        expect(found is not None, "needs_review returned None: return one True/False per case.")
+        found = np.asarray(found)
+        expect(found.shape == expected.shape,
+               f"needs_review should return one value per case ({len(scores)}); it returned shape "
+               f"{found.shape}.")
+        wrong = np.flatnonzero(found.astype(bool) != expected)
+        if len(wrong):
+            i = wrong[0]
+            raise CheckFailed(
+                f"with margin={margin}: a case with score {scores[i]:.2f} in group {groups[i]!r} should "
+                f"{'' if expected[i] else 'not '}go to a person (low confidence means |score - 0.5| < "
+                "margin; a flagged group always goes).")
+
+
+q7 = Exercise(
+    "Exercise 3.7",
+    _check_needs_review,
+    hints=["Two reasons, either is enough: np.abs(scores - 0.5) < margin, or the group is in flagged.",
+           "np.isin(groups, flagged) tests membership for every case at once; combine with |."],
+    solution="def needs_review(scores, groups, *, margin, flagged):\n"
+    "    return (np.abs(np.asarray(scores) - 0.5) < margin) | np.isin(np.asarray(groups), flagged)",
 )
 q4 = Exercise(
     "Exercise 3.4",
