@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
-from ethicskit.course.recheck import BEGIN_HIDDEN, END_HIDDEN, MARKER, forbidden_helpers, variables_used
+from ethicskit.course.recheck import BEGIN_HIDDEN, END_HIDDEN, MARKER, forbidden_helpers
 from ethicskit.course.sanitize import sanitize
 from ethicskit.course.tasks import CellVerdict, GradingOutcome, GradingTask, crashed_outcome
 
@@ -43,6 +43,7 @@ __all__ = [
     "cell_score",
     "visible_source",
     "MAX_OUTPUT_BYTES",
+    "error_output",
 ]
 
 MAX_OUTPUT_BYTES = 2 * 10**6
@@ -100,7 +101,8 @@ def cell_score(cell: NotebookNode) -> tuple[float, str]:
     return points, ""
 
 
-def _error_output(ename: str, message: str) -> NotebookNode:
+def error_output(ename: str, message: str) -> NotebookNode:
+    """An error output the engine writes into a cell (feedback shows ``message`` as it is)."""
     return nbformat.v4.new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
 
@@ -115,107 +117,6 @@ class KernelRun:
     stopped: str | None = None
     events: list[str] = field(default_factory=list)
     limits_mode: str = "none"
-
-
-def _make_executor(
-    *,
-    manager_class,
-    cell_timeout: float,
-    deadline: float,
-    snapshot_dir: Path | None,
-    full_sources: dict[int, str] | None = None,
-):
-    from nbclient.exceptions import DeadKernelError
-    from nbclient.util import run_sync
-    from nbgrader.preprocessors import Execute
-
-    class GuardedExecute(Execute):
-        """nbgrader's Execute with a notebook deadline, snapshots before test cells and crash capture."""
-
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.stopped: str | None = None
-            self.events: list[str] = []
-            self.snapshots: dict[int, str] = {}
-            self.executed: set[int] = set()
-            self.output_bytes: dict[int, int] = {}
-            self.flooded: set[int] = set()
-
-        async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-            if cell.cell_type != "code":
-                return cell
-            if self.stopped is None and time.monotonic() >= deadline:
-                self.stopped = "notebook time limit reached"
-            if self.stopped is not None:
-                return cell
-            if snapshot_dir is not None and is_test_cell(cell):
-                await self._snapshot(cell, cell_index)
-            try:
-                await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-            except DeadKernelError:
-                self._stop(cell, cell_index, "KernelDied", "the kernel died")
-                return cell
-            except Exception as error:  # noqa: BLE001 - an unresponsive kernel, a timeout without interrupt
-                self._stop(
-                    cell,
-                    cell_index,
-                    "KernelStopped",
-                    f"the kernel stopped responding ({type(error).__name__})",
-                )
-                return cell
-            self.executed.add(cell_index)
-            if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
-                self.events.append(f"cell {cell_index} stopped at the time limit")
-            return cell
-
-        def _stop(self, cell, cell_index, ename: str, reason: str) -> None:
-            self.stopped = reason
-            cell.outputs.append(_error_output(ename, "the notebook stopped here: " + reason))
-            self.nb.cells[cell_index] = cell  # nbclient left whatever ran last at this index
-
-        async def _snapshot(self, cell, cell_index):
-            # the variables the whole test uses, hidden blocks included (they run only in the recheck)
-            names = variables_used((full_sources or {}).get(cell_index, cell.source))
-            path = snapshot_dir / f"snapshot-{cell_index}.pkl"
-            code = (
-                f"__import__('ethicskit.course._snapshot', fromlist=['save']).save({names!r}, {str(path)!r})"
-            )
-            probe = nbformat.v4.new_code_cell(code)
-            try:
-                await super().async_execute_cell(probe, cell_index, None, False)
-            except Exception:  # noqa: BLE001 - the recheck then reports a missing snapshot
-                return
-            finally:
-                self.nb.cells[cell_index] = cell  # nbclient stores the probe at the test cell's index
-            self.snapshots[cell_index] = str(path)
-
-        execute_cell = run_sync(async_execute_cell)
-
-        def output(self, outs, msg, display_id, cell_index):
-            # an output flood (print in an endless loop) must not fill the grader's memory
-            if msg.get("msg_type") in ("stream", "display_data", "execute_result", "update_display_data"):
-                size = len(str(msg.get("content", "")))
-                self.output_bytes[cell_index] = self.output_bytes.get(cell_index, 0) + size
-                if self.output_bytes[cell_index] > MAX_OUTPUT_BYTES:
-                    if cell_index not in self.flooded:
-                        self.flooded.add(cell_index)
-                        limit = MAX_OUTPUT_BYTES // 10**6
-                        self.events.append(f"cell {cell_index}: output beyond {limit} MB dropped")
-                    return None
-            return super().output(outs, msg, display_id, cell_index)
-
-    def timeout_func(cell):
-        return max(1, int(min(cell_timeout, deadline - time.monotonic() + 1)))
-
-    executor = GuardedExecute(kernel_manager_class=manager_class)
-    executor.timeout_func = timeout_func
-    executor.timeout = int(cell_timeout)
-    executor.startup_timeout = 120
-    executor.iopub_timeout = 10
-    executor.raise_on_iopub_timeout = False
-    # every output is in hand when the last cell ends: kill the kernel rather than wait for it to exit
-    executor.shutdown_kernel = "immediate"
-    return executor
 
 
 def _manager_class(*, sandbox: bool, runtime: Path, workdir: Path, hidden: tuple[str, ...], limits):
@@ -249,6 +150,7 @@ def _run_kernel(notebook, task: GradingTask, *, scratch: Path, start: float) -> 
     the full test runs only in the recheck, so nothing a hidden block computes is ever visible to
     student code that runs later, nor is its source in IPython's history.
     """
+    from ethicskit.course.kernelexec import make_executor
     from ethicskit.course.sandbox import CgroupLimits
 
     full_sources = (
@@ -262,7 +164,7 @@ def _run_kernel(notebook, task: GradingTask, *, scratch: Path, start: float) -> 
     if task.sandbox:
         limits.create()
     try:
-        executor = _make_executor(
+        executor = make_executor(
             manager_class=_manager_class(
                 sandbox=task.sandbox, runtime=runtime, workdir=workdir, hidden=task.hidden, limits=limits
             ),
@@ -428,7 +330,7 @@ def _judge_one(cell, index: int, run: KernelRun, verdicts: dict[int, dict] | Non
     if index not in run.executed:
         reason = "not run: " + (run.stopped or "the notebook stopped before this cell")
         if not any(o.get("ename") in ENGINE_ERRORS for o in cell.get("outputs", [])):
-            cell.outputs = [_error_output("NotRun", reason)]
+            cell.outputs = [error_output("NotRun", reason)]
         return CellVerdict(grade_id, 0.0, points, reason)
     score, reason = cell_score(cell)
     if verdicts is None or (score <= 0 and index not in run.hidden):
@@ -437,7 +339,7 @@ def _judge_one(cell, index: int, run: KernelRun, verdicts: dict[int, dict] | Non
     printed = _printed((verdict or {}).get("printed", ""))
     if verdict is None or not verdict["passed"]:
         message = (verdict or {}).get("message") or problem or "the test could not be rechecked"
-        cell.outputs = printed + [_error_output("RecheckFailed", message)]
+        cell.outputs = printed + [error_output("RecheckFailed", message)]
         return CellVerdict(grade_id, 0.0, points, f"failed the fresh recheck: {message}")
     value = verdict["value"]
     recheck_score = points if value is None else max(0.0, min(float(value), points))
