@@ -143,8 +143,18 @@ def kernel_environment_mismatch(
     nb = _load(notebook)
     course = grading_environment() if course is None else course
     metadata = nb.get("metadata") or {}
-    differences: list[str] = []
+    differences = _kernel_differences(metadata, course)
+    record = notebook_environment(nb)
+    if record:
+        language = metadata.get("language_info")
+        python = language.get("version") if isinstance(language, Mapping) else None
+        differences += _record_differences(record, course, python)
+    return differences
 
+
+def _kernel_differences(metadata: Mapping[str, Any], course: Mapping[str, Any]) -> list[str]:
+    """Kernel name, language and Python version from the notebook's own metadata."""
+    differences = []
     kernelspec = metadata.get("kernelspec") or {}
     kernel = kernelspec.get("name") if isinstance(kernelspec, Mapping) else None
     if kernel and kernel != COURSE_KERNEL:
@@ -156,53 +166,64 @@ def kernel_environment_mismatch(
     language = language if isinstance(language, Mapping) else {}
     if language.get("name") and language["name"] != "python":
         differences.append(f"the notebook's kernel runs {language['name']!r}, not Python")
-    course_python = course.get("python")
-    python = language.get("version")
+    course_python, python = course.get("python"), language.get("version")
     if python and course_python and _minor(python) != _minor(course_python):
         differences.append(
             f"the notebook ran on Python {python}; the course grades with Python {course_python}"
         )
-
-    record = notebook_environment(nb)
-    if record:
-        recorded_python = record.get("python")
-        if (
-            recorded_python
-            and course_python
-            and _minor(recorded_python) != _minor(course_python)
-            and not (python and _minor(python) == _minor(recorded_python))
-        ):
-            differences.append(
-                f"the notebook's environment check ran on Python {recorded_python}; the course grades "
-                f"with Python {course_python}"
-            )
-        theirs = record.get("packages") or {}
-        ours = course.get("packages") or {}
-        ours = {canonical_name(k): v for k, v in ours.items()}
-        for name, version in sorted(theirs.items()):
-            expected = ours.get(canonical_name(name))
-            if expected is None and canonical_name(name) not in ours:
-                continue  # a package the course does not record: nothing to compare with
-            if version != expected:
-                differences.append(
-                    f"{name}: the notebook's environment has {version or 'nothing installed'}, "
-                    f"the course grades with {expected or 'nothing installed'}"
-                )
-        their_lock = record.get("lock_sha256")
-        our_lock = course.get("lock_sha256")
-        if their_lock and our_lock and their_lock != our_lock:
-            differences.append(
-                f"the notebook's environment was checked against a different lock "
-                f"(sha256 {their_lock[:12]}, the course's is {our_lock[:12]}): an older or newer term's"
-            )
-        else:
-            # the same lock: what the student's environment got wrong that the grader's did not
-            ours_off = set(map(str, course.get("lock_differences") or []))
-            drift = [str(d) for d in record.get("lock_differences") or [] if str(d) not in ours_off]
-            if drift:
-                differences.append(
-                    f"the notebook's environment differed from the course lock in {len(drift)} package(s): "
-                    + "; ".join(drift[:3])
-                    + ("; ..." if len(drift) > 3 else "")
-                )
     return differences
+
+
+def _record_differences(
+    record: Mapping[str, Any], course: Mapping[str, Any], python: str | None
+) -> list[str]:
+    """What the environment check recorded in the notebook (Python, packages, lock) against the course."""
+    differences = []
+    recorded, course_python = record.get("python"), course.get("python")
+    if (
+        recorded
+        and course_python
+        and _minor(recorded) != _minor(course_python)
+        and not (python and _minor(python) == _minor(recorded))  # already said by the kernel's metadata
+    ):
+        differences.append(
+            f"the notebook's environment check ran on Python {recorded}; the course grades "
+            f"with Python {course_python}"
+        )
+    differences += _package_differences(record.get("packages") or {}, course.get("packages") or {})
+    return differences + _lock_differences(record, course)
+
+
+def _package_differences(theirs: Mapping[str, str], ours: Mapping[str, str]) -> list[str]:
+    """Packages whose recorded version differs from the course's (only packages the course records)."""
+    ours = {canonical_name(k): v for k, v in ours.items()}
+    differences = []
+    for name, version in sorted(theirs.items()):
+        if canonical_name(name) not in ours:
+            continue  # a package the course does not record: nothing to compare with
+        expected = ours[canonical_name(name)]
+        if version != expected:
+            differences.append(
+                f"{name}: the notebook's environment has {version or 'nothing installed'}, "
+                f"the course grades with {expected or 'nothing installed'}"
+            )
+    return differences
+
+
+def _lock_differences(record: Mapping[str, Any], course: Mapping[str, Any]) -> list[str]:
+    """Another term's lock, or, with the same lock, drift the grader's own environment does not have."""
+    their_lock, our_lock = record.get("lock_sha256"), course.get("lock_sha256")
+    if their_lock and our_lock and their_lock != our_lock:
+        return [
+            f"the notebook's environment was checked against a different lock "
+            f"(sha256 {their_lock[:12]}, the course's is {our_lock[:12]}): an older or newer term's"
+        ]
+    ours_off = set(map(str, course.get("lock_differences") or []))
+    drift = [str(d) for d in record.get("lock_differences") or [] if str(d) not in ours_off]
+    if not drift:
+        return []
+    return [
+        f"the notebook's environment differed from the course lock in {len(drift)} package(s): "
+        + "; ".join(drift[:3])
+        + ("; ..." if len(drift) > 3 else "")
+    ]

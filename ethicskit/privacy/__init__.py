@@ -54,7 +54,6 @@ from ethicskit.privacy.crypto import (
     pseudonymise,
     rotate_token,
 )
-from ethicskit.privacy.dpsgd import DPSGDClassifier, TabularEncoder, epsilon_from_history
 from ethicskit.privacy.mechanisms import (
     BudgetExceeded,
     PrivacyAccountant,
@@ -119,3 +118,15 @@ __all__ = [
     "simulate_consent",
     "uniqueness",
 ]
+
+#: Loaded on first use: DP-SGD's estimators subclass scikit-learn's BaseEstimator, and importing
+#: scikit-learn would make ``import ethicskit.privacy`` slow for lessons that never train a model.
+_LAZY = {"DPSGDClassifier", "TabularEncoder", "epsilon_from_history"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from ethicskit.privacy import dpsgd
+
+        return getattr(dpsgd, name)
+    raise AttributeError(f"module 'ethicskit.privacy' has no attribute {name!r}")
