@@ -23,6 +23,9 @@ c.CourseDirectory.include = ["*.ipynb", "*.csv", "*.csv.gz", "*.json", "*.md", "
 c.CourseDirectory.db_url = os.environ.get(
     "ETHICSKIT_DB_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
 )
+# nbgrader's exchange (Assignment List: fetch, submit, feedback): a course-local folder for one person
+# (`make start` creates it), the hub's shared folder through ETHICSKIT_EXCHANGE (docs/deploy.md).
+c.Exchange.root = os.environ.get("ETHICSKIT_EXCHANGE", os.path.join(c.CourseDirectory.root, "exchange"))
 # Never copied into feedback/ (nor anywhere else nbgrader copies a submission's files): the grading
 # record holds the instructor-facing reasons and events of a grading run.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "ethicskit-grading.json"]

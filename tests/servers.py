@@ -242,3 +242,89 @@ class DaskCluster:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# --------------------------------------------------------------------------------------------- JupyterHub
+
+
+def hub_problem() -> str | None:
+    """Why the course's JupyterHub cannot start here, or None."""
+    if not shutil.which("configurable-http-proxy"):
+        return "configurable-http-proxy not found (npm install -g configurable-http-proxy; .ci/run does)"
+    if not (BIN / "jupyterhub").exists():
+        return "jupyterhub is not installed in the course environment (make env)"
+    return None
+
+
+class Hub:
+    """``ethicskit course hub --demo`` for a course folder, on a free loopback port; stopped on close."""
+
+    def __init__(self, course: Path, *, students=("student1", "student2"), instructors=("instructor",)):
+        self.course = Path(course)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.exchange = self.course / "exchange"
+        command = [
+            str(BIN / "ethicskit"),
+            "course",
+            "hub",
+            "--demo",
+            "--course",
+            str(course),
+            "--port",
+            str(self.port),
+        ]
+        command += [a for s in students for a in ("--student", s)]
+        command += [a for i in instructors for a in ("--instructor", i)]
+        self.log_path = self.course / "hub.log"
+        log = open(self.log_path, "w")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_port(self.port, 120, self.proc)
+        self._wait_ready(120)
+
+    def _wait_ready(self, timeout: float) -> None:
+        """The proxy listens before the hub has added its route: wait until the hub's API answers."""
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the hub exited: {self.log()[-3000:]}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{self.base}/hub/api", timeout=5).status_code == 200:
+                    return
+            time.sleep(0.3)
+        raise TimeoutError(f"the hub did not answer on {self.base}: {self.log()[-3000:]}")
+
+    def login(self, user: str, timeout: float = 180):
+        """A requests session logged in as ``user`` whose server is up (``/user/<user>/lab`` answers 200)."""
+        import requests
+
+        session = requests.Session()
+        session.get(f"{self.base}/hub/login", timeout=30)
+        reply = session.post(
+            f"{self.base}/hub/login",
+            data={"username": user, "password": "demo", "_xsrf": session.cookies.get("_xsrf", path="/hub/")},
+            timeout=timeout,
+        )
+        if reply.status_code >= 400 or "/hub/login" in reply.url:
+            raise RuntimeError(f"{user} could not log in ({reply.status_code} {reply.url})")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            reply = session.get(f"{self.base}/user/{user}/lab", timeout=60)
+            if reply.status_code == 200 and "/user/" in reply.url:
+                return session
+            time.sleep(1)
+        raise TimeoutError(f"{user}'s server did not start: {self.log()[-2000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def close(self) -> None:
+        stop(self.proc, timeout=30)  # JupyterHub stops the users' servers and the proxy on SIGTERM
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -165,6 +165,50 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_hub(args) -> int:
+    import shutil
+    import subprocess
+
+    from ethicskit.course.hub import hub_command, prepare_hub
+
+    root = _course(args)
+    if not shutil.which("configurable-http-proxy"):
+        print(
+            "error: configurable-http-proxy not found: npm install -g configurable-http-proxy",
+            file=sys.stderr,
+        )
+        return 2
+    state = Path(args.state) if args.state else root / ".ethicskit-hub"
+    env = prepare_hub(
+        root,
+        state,
+        instructors=args.instructor or ["instructor"],
+        students=args.student or ["student1", "student2"],
+        port=args.port,
+        exchange=Path(args.exchange) if args.exchange else None,
+        demo=args.demo,
+        password=os.environ.get("ETHICSKIT_HUB_PASSWORD"),
+    )
+    print(
+        f"JupyterHub on http://127.0.0.1:{args.port}/  (instructors: {env['ETHICSKIT_HUB_INSTRUCTORS']}; "
+        f"students: {env['ETHICSKIT_HUB_STUDENTS']}; exchange: {env['ETHICSKIT_EXCHANGE']})",
+        flush=True,
+    )
+    if args.demo:
+        print("demo: any password logs in (set ETHICSKIT_HUB_PASSWORD for one shared password)", flush=True)
+    return subprocess.call(hub_command(state), cwd=state, env=env)
+
+
+def _cmd_publish(args) -> int:
+    from ethicskit.course.hub import publish
+
+    root = _course(args)
+    for lab in args.labs:
+        folder = publish(root, lab)
+        print(f"released {lab} to the exchange (student version in {folder})")
+    return 0
+
+
 def _cmd_run_all(args) -> int:
     from ethicskit.course.runall import run_all
 
@@ -278,6 +322,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--canvas-id", action="append", metavar="LAB=ID", help="Canvas assignment id of a lab (repeatable)"
     )
+
+    hub = add("hub", _cmd_hub, "start the course's JupyterHub on 127.0.0.1 (docs/deploy.md)")
+    hub.add_argument("--demo", action="store_true", help="trial course: any password, servers run as you")
+    hub.add_argument("--port", type=int, default=8000, help="public port on 127.0.0.1 (default 8000)")
+    hub.add_argument("--state", help="the hub's folder (default .ethicskit-hub/ in the course)")
+    hub.add_argument("--exchange", help="nbgrader's exchange folder (default: exchange/ in the course)")
+    hub.add_argument("--instructor", action="append", help="instructor user name (repeatable)")
+    hub.add_argument("--student", action="append", help="student user name (repeatable)")
+
+    publish = add("publish", _cmd_publish, "release labs to students through nbgrader's exchange")
+    publish.add_argument("labs", nargs="+", help="lab ids")
 
     run_all = add(
         "run-all",

@@ -164,25 +164,17 @@ def execute_on_cluster(
 
     say = say or (lambda message: None)
     outcomes: list[GradingOutcome | None] = [None] * len(tasks)
-    jobs = {}
-    for index, task in enumerate(tasks):
-        packed = pack_task(task)
-        if isinstance(packed, GradingOutcome):
-            outcomes[index] = packed
-        else:
-            jobs[index] = packed
-    if not jobs:
-        return [o or crashed_outcome("not executed") for o in outcomes]
+    jobs: dict[int, RemoteJob] = {}
     client = address if isinstance(address, Client) else Client(address, timeout=timeout or 30)
     try:
         workers = len(client.scheduler_info().get("workers", {}))
-        say(f"cluster {client.scheduler.address}: {workers} worker(s), {len(jobs)} notebook(s)")
+        say(f"cluster {client.scheduler.address}: {workers} worker(s), {len(tasks)} notebook(s)")
         run_id = uuid.uuid4().hex[:8]
-        futures, attempts = {}, dict.fromkeys(jobs, 0)
+        futures, attempts = {}, {}
 
         def submit(index):
             job = jobs[index]
-            attempts[index] += 1
+            attempts[index] = attempts.get(index, 0) + 1
             key = (
                 f"ethicskit-grade-{job.task.lab}-{job.task.student}-{Path(job.notebook_name).stem}-{run_id}"
                 f"-{attempts[index]}"
@@ -191,8 +183,15 @@ def execute_on_cluster(
             futures[future] = index
             return future
 
-        pending = as_completed([submit(index) for index in jobs])
+        pending = as_completed()
         started = time.monotonic()
+        for index, task in enumerate(tasks):  # each job leaves as soon as it is packed: workers start at once
+            packed = pack_task(task)
+            if isinstance(packed, GradingOutcome):
+                outcomes[index] = packed
+            else:
+                jobs[index] = packed
+                pending.add(submit(index))
         for future in pending:
             index = futures[future]
             task = tasks[index]
