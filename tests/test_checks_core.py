@@ -96,3 +96,19 @@ def test_the_checks_library_is_not_lenient():
         expect_columns(pd.DataFrame({"a": [1], "b": [2]}), "ab", "the table")
     with pytest.raises(TypeError, match="hints"):
         Exercise("q", lambda x: None, hints="look", solution="s")
+
+
+def test_expect_raises_accepts_the_error_and_its_subclasses_only():
+    from ethicskit.checks.core import expect_raises
+
+    class BudgetError(ValueError):
+        pass
+
+    def refuse():
+        raise BudgetError("over budget")
+
+    expect_raises(refuse, ValueError, "should refuse")  # a subclass counts
+    with pytest.raises(CheckFailed, match="should refuse"):
+        expect_raises(lambda: None, ValueError, "should refuse")
+    with pytest.raises(KeyError):  # another failure is the learner's error, not a pass
+        expect_raises(lambda: {}["x"], ValueError, "should refuse")

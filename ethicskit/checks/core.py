@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CheckFailed", "expect", "expect_close", "expect_type", "expect_columns", "Parts"]
+__all__ = [
+    "CheckFailed",
+    "expect",
+    "expect_close",
+    "expect_raises",
+    "expect_type",
+    "expect_columns",
+    "Parts",
+]
 
 
 class CheckFailed(AssertionError):
@@ -38,6 +46,18 @@ def expect(condition: bool, message: str) -> None:
     """Raise :class:`CheckFailed` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise CheckFailed(message)
+
+
+def expect_raises(call: Callable[[], Any], error: type[BaseException], message: str) -> None:
+    """Raise :class:`CheckFailed` with ``message`` unless ``call()`` raises ``error`` (or a subclass).
+
+    Any other exception propagates: the learner's code failed in a way the check did not ask about.
+    """
+    try:
+        call()
+    except error:
+        return
+    raise CheckFailed(message)
 
 
 def expect_type(value: Any, expected: type | tuple[type, ...], what: str) -> None:

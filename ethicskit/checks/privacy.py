@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ethicskit.checks.core import CheckFailed, Parts, expect, expect_close
+from ethicskit.checks.core import CheckFailed, Parts, expect, expect_close, expect_raises
 from ethicskit.checks.exercise import Exercise
 
 __all__ = [
@@ -404,12 +404,11 @@ def check_budget(cls: type, *, hidden_seed: int | None = None, points: float = 2
         accountant = cls(1.0)
         accountant.spend(0.3)
         expect_close(accountant.remaining, 0.7, "remaining after spending 0.3 of 1.0", tol=1e-9)
-        try:
-            accountant.spend(0.8)
-        except ValueError:
-            pass
-        else:
-            raise CheckFailed("spending 0.8 when 0.7 is left should raise ValueError.")
+        expect_raises(
+            lambda: accountant.spend(0.8),
+            ValueError,
+            "spending 0.8 when 0.7 is left should raise ValueError.",
+        )
         expect_close(
             accountant.remaining,
             0.7,
@@ -418,12 +417,11 @@ def check_budget(cls: type, *, hidden_seed: int | None = None, points: float = 2
         )
         accountant.spend(0.7)
         expect_close(accountant.remaining, 0.0, "remaining after spending 0.3 then 0.7 of 1.0", tol=1e-9)
-        try:
-            accountant.spend(0.1)
-        except ValueError:
-            pass
-        else:
-            raise CheckFailed("spending 0.1 from an exhausted budget should raise ValueError.")
+        expect_raises(
+            lambda: accountant.spend(0.1),
+            ValueError,
+            "spending 0.1 from an exhausted budget should raise ValueError.",
+        )
         expect_close(accountant.remaining, 0.0, "remaining after a refused spend", tol=1e-9)
         print("BudgetAccountant: visible checks passed.")
         return None
