@@ -242,3 +242,17 @@ def test_intervention_on_other_rows_fails():
 
     with pytest.raises(CheckFailed, match="not group-balanced"):
         checks.check_intervention(unbalanced)
+
+
+def test_lesson_exercise_6_5_wrong_sign_share():
+    import pandas as pd
+
+    stages = ["pretraining", "fine-tuning", "alignment"]
+    exact = pd.DataFrame([[1.0, -1.0, 2.0, 0.5]] * 3, index=stages)
+    estimate = exact.copy()
+    estimate.loc["fine-tuning"] = [-1.0, -1.0, 2.0, 0.5]   # one of four signs wrong
+    checks.q5.check(0.25, estimate, exact)
+    with pytest.raises(CheckFailed, match="agrees"):
+        checks.q5.check(0.75, estimate, exact)
+    with pytest.raises(CheckFailed):
+        checks.q5.check("a quarter", estimate, exact)

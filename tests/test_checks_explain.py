@@ -201,3 +201,28 @@ def test_lesson_exercise_2_5_closest_accepted_duration():
     for wrong, match in [(9, "closer"), (24, "own loan"), (30, "still refuses"), (10.0, "int")]:
         with pytest.raises(CheckFailed, match=match):
             q5.check(wrong, model, person)
+
+
+def test_lesson_exercises_2_6_and_2_7_read_the_lesson_tables():
+    from sklearn.linear_model import LogisticRegression
+
+    from ethicskit.checks.explain import q6, q7
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    y = (X["a"] + 0.5 * rng.normal(size=400) > 0).astype(int)
+    good = LogisticRegression().fit(X, y)
+    weak = LogisticRegression().fit(X[["b"]].assign(a=0.0)[["a", "b"]], y)
+    from sklearn.metrics import roc_auc_score
+
+    gain = roc_auc_score(y, good.predict_proba(X)[:, 1]) - roc_auc_score(y, weak.predict_proba(X)[:, 1])
+    q6.check(gain, good, weak, X, y)
+    q6.check(round(gain, 3), good, weak, X, y)
+    with pytest.raises(CheckFailed, match="wrong sign"):
+        q6.check(-gain, good, weak, X, y)
+
+    table = pd.DataFrame({"spearman": [0.655, 0.897], "relative_std": [0.318, 0.122]}, index=["LIME", "SHAP"])
+    q7.check("lime", table)
+    q7.check(" LIME", table)
+    with pytest.raises(CheckFailed):
+        q7.check("shap", table)

@@ -30,6 +30,7 @@ __all__ = [
     "q2",
     "q3",
     "q4",
+    "q5",
 ]
 
 LESSON_SEED = 0
@@ -378,4 +379,25 @@ q4 = Exercise(
              "        for lr, momentum, weight_decay in stage:\n"
              "            c = momentum * c + weight_decay * d\n"
              "            d = d - lr * c\n    return d",
+)
+
+
+def _check_wrong_sign(answer: Any, estimate: Any, exact: Any) -> None:
+    from ethicskit.attribution import compare_estimates
+
+    expect(isinstance(answer, (int, float, np.floating)) and not isinstance(answer, bool),
+           f"Answer with a share between 0 and 1, not {type(answer).__name__}.")
+    agree = float(_quietly(compare_estimates, estimate, exact).loc["fine-tuning", "sign_agreement"])
+    expect(abs(float(answer) - agree) > 1.5e-3 or abs(agree - 0.5) < 1e-3,
+           "That is the share whose sign *agrees*; the question asks for the share with the wrong sign.")
+    expect_close(answer, 1 - agree, "the share of test examples whose estimated effect has the wrong sign",
+                 tol=1.5e-3)
+
+
+q5 = Exercise(
+    "Exercise 6.5",
+    _check_wrong_sign,
+    hints=["compare_estimates(loud_first, loud_exact) has a sign_agreement column: the share whose signs "
+           "agree.", "The wrong-sign share is 1 minus the agreement of the fine-tuning row."],
+    solution="answer_5 = 1 - compare_estimates(loud_first, loud_exact).loc['fine-tuning', 'sign_agreement']",
 )

@@ -31,6 +31,8 @@ __all__ = [
     "q3",
     "q4",
     "q5",
+    "q6",
+    "q7",
 ]
 
 #: Model inputs of lab 4 (Adult census; sex and race are *not* among them).
@@ -496,4 +498,44 @@ q5 = Exercise(
     solution="current = person['duration'].iloc[0]\n"
     "accepted = [d for d in range(1, 73) if model.predict_proba(person.assign(duration=d))[0, 1] >= 0.5]\n"
     "answer = min(accepted, key=lambda d: abs(d - current))",
+)
+
+
+def _check_auc_gain(answer: Any, model: Any, baseline: Any, X: Any, y: Any) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    expect(isinstance(answer, (int, float, np.floating)) and not isinstance(answer, bool),
+           f"Answer with a number (the difference of two ROC AUCs), not {type(answer).__name__}.")
+    gain = roc_auc_score(y, model.predict_proba(X)[:, 1]) - roc_auc_score(y, baseline.predict_proba(X)[:, 1])
+    expect(abs(float(answer) + gain) > 1.5e-3 or abs(gain) < 1.5e-3,
+           "That is the right size with the wrong sign: boosted trees' AUC minus the logistic regression's.")
+    # both AUCs are shown rounded to 3 decimals: accept the difference of the shown figures
+    expect_close(answer, gain, "the boosted trees' ROC AUC minus the logistic regression's", tol=1.5e-3)
+
+
+def _check_less_stable(answer: Any, stability: Any) -> None:
+    expect(isinstance(answer, str), "Answer 'lime' or 'shap'.")
+    expect_type(stability, pd.DataFrame, "the second argument (the stability table)")
+    rows = {str(name).lower(): name for name in stability.index}
+    choice = answer.strip().lower()
+    expect(choice in rows, f"{answer!r} is not a row of the table: {list(stability.index)}.")
+    worst = str(stability["spearman"].idxmin()).lower()
+    expect(choice == worst, f"{answer!r} keeps its feature ranking better across runs (higher spearman, "
+           "lower relative_std): which row changes more when you re-run it?")
+
+
+q6 = Exercise(
+    "Exercise 2.6",
+    _check_auc_gain,
+    hints=["Section 2 printed the boosted trees' test ROC AUC; section 6 the logistic regression's.",
+           "roc_auc_score(y_test, m.predict_proba(X_test)[:, 1]) for each model, then subtract."],
+    solution="from sklearn.metrics import roc_auc_score\n"
+    "auc = lambda m: roc_auc_score(y_test, m.predict_proba(X_test)[:, 1])\n"
+    "answer_6 = auc(model) - auc(logistic)",
+)
+q7 = Exercise(
+    "Exercise 2.7",
+    _check_less_stable,
+    hints=["A stable explanation has spearman and top_k_overlap near 1 and relative_std near 0."],
+    solution="answer_7 = stability_table['spearman'].idxmin().lower()   # 'lime' on this model",
 )
