@@ -305,7 +305,7 @@ def _evaluate(
     fit_mitigated_model: Callable, train, test, *, random_state: int, shuffle_seed: int | None = None
 ):
     """Fit the learner's recipe on ``train``, predict ``test``: accuracy, DP difference, baseline accuracy."""
-    from ethicskit.fairness import audit_predictions, predict_fair
+    from ethicskit.fairness import predict_fair
 
     y_train = train.target
     if shuffle_seed is not None:
@@ -337,11 +337,11 @@ def _evaluate(
     )
     expect(set(np.unique(pred).tolist()) <= {0, 1}, "the model should predict labels 0 and 1.")
     accuracy = float(np.mean(pred == test.target.to_numpy()))
-    dp = float(
-        _quiet_call(audit_predictions, test.target, pred, sensitive_features=X_test[LAB_SENSITIVE]).gaps.iloc[
-            0
-        ]["demographic_parity_difference"]
-    )
+    # the demographic parity difference, computed directly: a full audit per refit costs more than the
+    # refit's prediction and the grader makes four of them per submission
+    groups = X_test[LAB_SENSITIVE].to_numpy()
+    rates = [float(pred[groups == g].mean()) for g in np.unique(groups)]
+    dp = max(rates) - min(rates)
     return accuracy, dp
 
 

