@@ -167,19 +167,39 @@ def test_model_that_fits_the_public_evaluation_split_too_well_scores_zero(capsys
     check_baseline(Memoriser())  # the visible check cannot know: it has no unseen templates
 
 
-def test_recorded_training_on_evaluation_texts_fails_visibly():
+def test_what_a_model_records_about_its_training_is_never_believed():
+    """Issue 15.5: the gate reads behaviour only; records can be forged or hidden; squashing keeps ranks."""
     from ethicskit.sft.train import TextClassifier
 
     class Recorded(TextClassifier):
         def predict_proba(self, texts):
             return Oracle().predict_proba(texts)
 
-    clean, leaked = Recorded(None, None), Recorded(None, None)
-    clean.remember_training_texts(load_moderation(split="train", n=200).data["text"])
-    leaked.remember_training_texts(load_moderation(split="eval").data["text"])
-    check_baseline(clean)
-    assert check_baseline(clean, hidden_templates=HIDDEN, points=2) == 2
-    with pytest.raises(CheckFailed, match="trained on 100% of the public evaluation comments"):
-        check_baseline(leaked)
-    with pytest.raises(CheckFailed, match="trained on 100%"):
-        check_mitigated(leaked, Oracle(bias=0.85), hidden_templates=HIDDEN, points=6)
+    honest_but_forged = Recorded(None, None)  # its record claims the evaluation split; it behaves honestly
+    honest_but_forged.remember_training_texts(load_moderation(split="eval").data["text"])
+    check_baseline(honest_but_forged)
+    assert check_baseline(honest_but_forged, hidden_templates=HIDDEN, points=2) == 2
+
+    class SquashedMemoriser(Memoriser):  # trained on the evaluation split, record wiped, scores squashed
+        seen_texts_ = np.empty(0, dtype=np.uint64)
+
+        def predict_proba(self, texts):
+            return 0.5 + 0.2 * (super().predict_proba(texts) - 0.5)
+
+    with pytest.raises(CheckFailed, match="evaluation split"):
+        check_baseline(SquashedMemoriser(), hidden_templates=HIDDEN, points=2)
+    with pytest.raises(CheckFailed, match="membership AUC 1.00"):
+        check_mitigated(SquashedMemoriser(), Oracle(bias=0.85), hidden_templates=HIDDEN, points=6)
+
+
+def test_membership_auc_is_rank_based():
+    from ethicskit.checks.sft import membership_auc
+
+    rng = np.random.default_rng(0)
+    pub, hid = rng.uniform(size=200), rng.uniform(size=200)
+    labels = np.r_[np.ones(100), np.zeros(100)]
+    plain = membership_auc(pub, labels, hid, labels)
+    assert 0.4 < plain < 0.6
+    assert membership_auc(pub**3, labels, hid**3, labels) == pytest.approx(plain)
+    confident = np.where(labels == 1, 0.99, 0.01)
+    assert membership_auc(confident, labels, hid, labels) > 0.95

@@ -23,7 +23,9 @@ __all__ = [
     "LAB_MIN_AUC",
     "LAB_MIN_WORST_BPSN",
     "LAB_MIN_IMPROVEMENT",
+    "LAB_MAX_MEMBERSHIP",
     "lab_data",
+    "membership_auc",
     "check_baseline",
     "check_bias_table",
     "check_mitigated",
@@ -33,18 +35,19 @@ __all__ = [
     "q4",
 ]
 
-# Bounds set from the reference solution (see the lab's first cell for the measurements), with margin.
-LAB_MIN_AUC = 0.95  # overall AUC (reference 0.999); a constant or text-blind predictor gets 0.5
-LAB_MIN_WORST_BPSN = 0.99  # worst per-identity BPSN AUC of the mitigated model (reference: 1.000)
-LAB_MIN_IMPROVEMENT = (
-    0.005  # mitigated minus the learner's own baseline worst BPSN (reference: +0.017 hidden)
-)
-# Contamination: a model trained on the public evaluation split must not pass. Two independent signs:
-LAB_MAX_EVAL_OVERLAP = 0.01  # share of public evaluation texts a model's training stages saw (fingerprints)
-# mean cross-entropy on the public evaluation split / on the hidden templates. Measured: models trained on
-# train/validation only 0.98-1.14; trained on train + public evaluation 0.72, on the evaluation split
-# alone 0.63
-LAB_MIN_FIT_RATIO = 0.85
+# Bounds set from measured honest variants (benchmarks/bench_contamination_gate.py, 16 models trained on
+# train/validation only: the lab's top-2-layer recipe with other seeds, mitigations, learning rates,
+# epochs, lengths, batch sizes and depths, and full fine-tuning), with a margin below the lowest:
+LAB_MIN_AUC = 0.93  # overall AUC, hidden templates (honest 0.979-1.000; a top-3 baseline at lr 2e-4: 0.954)
+LAB_MIN_WORST_BPSN = 0.94  # worst per-identity BPSN AUC of a mitigated model (honest mitigated 0.955-1.000)
+LAB_MIN_IMPROVEMENT = 0.005  # mitigated minus the learner's own baseline worst BPSN (reference: +0.142)
+# Contamination: a model trained on the public evaluation split must not pass. Tested by behaviour only
+# (never by what the model object says it trained on): within each label, how often the model ranks a
+# public evaluation comment as more clearly right than a held-out template comment (a Mann-Whitney AUC;
+# 0.5 = no preference). Ranks ignore any monotone squashing of the probabilities. Measured: honest
+# 0.476-0.657 (16 variants, none flagged); trained on train + the public evaluation split 0.789-0.851
+# (3 models, all flagged, squashed or not); trained on the evaluation split alone 0.681 (not flagged).
+LAB_MAX_MEMBERSHIP = 0.72
 LAB_TRAIN_SIZE = 1000
 
 
@@ -101,43 +104,40 @@ def _report(model: Any, frame: pd.DataFrame, what: str) -> dict:
     return report
 
 
-def _expect_not_trained_on_eval(model: Any, what: str) -> None:
-    """Fail when the model's recorded training texts include the public evaluation split."""
-    overlap_of = getattr(model, "training_overlap", None)
-    if not callable(overlap_of) or not hasattr(model, "seen_texts_"):
-        return  # not an ethicskit TextClassifier: the hidden fit-ratio check still applies
-    texts = _eval_frame(None)["text"].tolist()
-    try:
-        overlap = float(overlap_of(texts))
-    except Exception:  # noqa: BLE001 - a broken record cannot prove contamination; the fit ratio decides
-        return
-    expect(
-        overlap <= LAB_MAX_EVAL_OVERLAP,
-        f"{what} was trained on {overlap:.0%} of the public evaluation comments. The evaluation split is "
-        "for measuring only: train on `train` and `validation` (or data derived from them).",
-    )
+def membership_auc(public_scores: Any, public_labels: Any, hidden_scores: Any, hidden_labels: Any) -> float:
+    """How much better a model fits public evaluation comments than held-out ones (0.5: no difference).
 
+    Within each label, the AUC of "public comment scored more clearly right than a held-out comment"
+    (toxic: higher P(toxic); non-toxic: lower), averaged over the two labels. It depends only on the
+    ranks of the scores, so squashing probabilities towards 0.5 (or any monotone change) leaves it as is.
+    """
+    from sklearn.metrics import roc_auc_score
 
-def _mean_log_loss(scores: np.ndarray, labels: Any) -> float:
-    p = np.clip(scores, 1e-6, 1 - 1e-6)
-    y = np.asarray(labels, dtype=float)
-    return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
+    public_scores, hidden_scores = np.asarray(public_scores, float), np.asarray(hidden_scores, float)
+    public_labels, hidden_labels = np.asarray(public_labels), np.asarray(hidden_labels)
+    aucs = []
+    for label, sign in ((1, 1.0), (0, -1.0)):
+        pub, hid = public_scores[public_labels == label], hidden_scores[hidden_labels == label]
+        if len(pub) and len(hid):
+            member = np.r_[np.ones(len(pub)), np.zeros(len(hid))]
+            aucs.append(roc_auc_score(member, sign * np.r_[pub, hid]))
+    return float(np.mean(aucs)) if aucs else 0.5
 
 
 def _expect_generalises(model: Any, hidden: dict, hidden_frame: pd.DataFrame, what: str) -> None:
-    """Fail when the model fits the public evaluation split far better than unseen templates.
+    """Fail when the model fits the public evaluation split clearly better than unseen templates.
 
-    ``hidden`` is the model's report on ``hidden_frame`` (the held-out templates), scores included.
+    ``hidden`` is the model's report on ``hidden_frame`` (the held-out templates), scores included. Only
+    the model's predictions count: what the object records about its training is never read.
     """
-    _expect_not_trained_on_eval(model, what)
     public = _eval_frame(None)
-    public_loss = _mean_log_loss(_scores(model, public["text"].tolist(), what), public["toxic"])
-    ratio = public_loss / max(_mean_log_loss(hidden["scores"], hidden_frame["toxic"]), 1e-9)
+    public_scores = _scores(model, public["text"].tolist(), what)
+    member = membership_auc(public_scores, public["toxic"], hidden["scores"], hidden_frame["toxic"])
     expect(
-        ratio >= LAB_MIN_FIT_RATIO,
-        f"{what} fits the public evaluation comments much better than comments it has never seen (loss "
-        f"ratio {ratio:.2f}; at least {LAB_MIN_FIT_RATIO} for a model that never saw them). Was it trained "
-        "on the evaluation split? Train only on `train` and `validation`.",
+        member <= LAB_MAX_MEMBERSHIP,
+        f"{what} fits the public evaluation comments far better than comments it has never seen "
+        f"(membership AUC {member:.2f}; honest models stay below {LAB_MAX_MEMBERSHIP}). Was it trained on "
+        "the evaluation split? Train only on `train` and `validation`.",
     )
 
 
@@ -183,7 +183,6 @@ def check_baseline(model: Any, *, hidden_templates: tuple | None = None, points:
     report = _report(model, frame, "baseline_model")
     where = "held-out evaluation templates" if hidden_templates else "the public evaluation split"
     if hidden_templates is None:
-        _expect_not_trained_on_eval(model, "baseline_model")
         _expect_auc(report, "baseline_model", where)
         print(f"baseline_model: overall AUC {report['overall_auc']:.3f} on {where} - visible check passed.")
         return None
@@ -246,7 +245,6 @@ def check_mitigated(
     report = _report(model, frame, "mitigated_model")
     base = _report(baseline, frame, "baseline_model")
     if hidden_templates is None:
-        _expect_not_trained_on_eval(model, "mitigated_model")
         _expect_auc(report, "mitigated_model", where)
         _expect_fair(report, "mitigated_model", where)
         _expect_improvement(report, base, where)

@@ -16,6 +16,7 @@ from the weights it is given, so no state a student's code left behind is ever r
 from __future__ import annotations
 
 import hashlib
+import os
 import weakref
 from collections import OrderedDict
 from typing import Any
@@ -199,13 +200,15 @@ def model_inputs(classifier: Any, texts: list[str], *, pad_to: int | None = None
     pad_to : int, optional
         Fixed padding width; disables the cache (it exists only to measure what padding costs).
     cache : bool
-        False always runs the whole model.
+        False always runs the whole model (so does the environment variable ``ETHICSKIT_FROZEN_CACHE=0``,
+        which exists to measure what the cache saves).
     """
     from ethicskit.sft.tokens import TokenBatches
 
     ids = classifier.encode(texts)
     pad_id = classifier.tokenizer.pad_token_id or 0
-    depth = frozen_depth(classifier.model) if cache and pad_to is None else 0
+    enabled = cache and pad_to is None and os.environ.get("ETHICSKIT_FROZEN_CACHE", "1") != "0"
+    depth = frozen_depth(classifier.model) if enabled else 0
     if depth > 0:
         return CachedBatches(classifier.model, ids, depth, pad_id)
     return TokenBatches(ids, pad_id, pad_to)
