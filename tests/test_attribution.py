@@ -270,3 +270,30 @@ def test_stages_refuse_data_that_trains_to_nan_or_the_wrong_loss():
         record_training(make_mlp(3), [Stage("a", X, y.astype(float))])
     with pytest.raises(ValueError, match="outputs"):
         record_training(make_mlp(3), [Stage("a", X, np.r_[y[:-1], 2])])
+
+
+def test_image_shortcut_stage_is_named_by_attribution_and_its_fix_removes_the_shortcut():
+    """Issue 20, the paper's second experiment: a CNN on digits where one stage teaches a corner-patch cue."""
+    from ethicskit.attribution import (
+        estimate_stage_effects,
+        exact_stage_effects,
+        example_losses,
+        record_training,
+    )
+    from ethicskit.attribution.images import accuracy, make_cnn, make_shortcut_digits, shortcut_stages
+
+    data = make_shortcut_digits(random_state=0)
+    model = make_cnn(random_state=0)
+    record = record_training(model, shortcut_stages(data))
+    assert accuracy(model, data.test_clean) - accuracy(model, data.test_flipped) > 0.25  # it uses the cue
+    query = example_losses(data.test_flipped.X, data.test_flipped.y)
+    exact = exact_stage_effects(record, query, show_progress=False).mean(axis=1)
+    assert exact.idxmax() == "shortcut" and exact["shortcut"] > 1.0
+    for method in ("first_order", "linearised"):
+        estimate = estimate_stage_effects(record, query, method=method).mean(axis=1)
+        assert estimate.idxmax() == "shortcut", (method, estimate.to_dict())
+
+    fixed = make_cnn(random_state=0)
+    record_training(fixed, shortcut_stages(data, drop_shortcut_cue=True))
+    assert accuracy(fixed, data.test_flipped) > accuracy(model, data.test_flipped) + 0.25
+    assert accuracy(fixed, data.test_clean) >= accuracy(model, data.test_clean) - 0.02

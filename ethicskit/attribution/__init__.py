@@ -76,6 +76,14 @@ from ethicskit.attribution.estimators import (
     stage_shift,
 )
 from ethicskit.attribution.exact import evaluate_query, exact_stage_effects, retrain_without
+from ethicskit.attribution.images import (
+    ImageSplit,
+    ShortcutDigits,
+    accuracy,
+    make_cnn,
+    make_shortcut_digits,
+    shortcut_stages,
+)
 from ethicskit.attribution.queries import example_losses, functional_model, group_losses, logit_margins
 from ethicskit.attribution.recorder import Stage, StepRecord, TrainingRecord, record_training, replay_stage
 from ethicskit.attribution.synthetic import (
@@ -98,4 +106,5 @@ __all__ = [
     "fidelity", "agreement", "compare_estimates", "plot_estimates",
     "Split", "SpuriousData", "make_spurious_data", "make_pipeline_stages", "make_mlp",
     "group_balanced_weights", "group_accuracy",
+    "ImageSplit", "ShortcutDigits", "make_shortcut_digits", "make_cnn", "shortcut_stages", "accuracy",
 ]

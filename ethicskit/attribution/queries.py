@@ -31,8 +31,8 @@ def _tensors(X: Any, y: Any):
         X_t = X.detach().to(torch.float32).clone()
     else:  # a copy: pandas 3 hands out read-only views, which torch warns about
         X_t = torch.as_tensor(np.array(X, dtype=np.float32))
-    if X_t.ndim != 2:
-        raise ValueError(f"X must be 2-d (n_samples, n_features), got shape {tuple(X_t.shape)}")
+    if X_t.ndim < 2:  # (n, features) tables, (n, channels, height, width) images
+        raise ValueError(f"X must have one row per example (2-d or more), got shape {tuple(X_t.shape)}")
     check_finite(X_t.numpy(), "X")  # a NaN query is NaN for every stage: a silent non-answer
     y_arr = check_no_nan(as_1d_array(y, "y"), "y")
     check_consistent_length(X=X_t, y=y_arr)

@@ -100,9 +100,9 @@ class Stage:
         self.X = torch.as_tensor(_writable_array(self.X), dtype=torch.float32)
         y = _writable_array(self.y)
         self.y = torch.as_tensor(y, dtype=torch.long if y.dtype.kind in "iub" else torch.float32)
-        if self.X.ndim != 2:
-            raise ValueError(f"X of stage {self.name!r} must be 2-d (n_samples, n_features), got shape "
-                             f"{tuple(self.X.shape)}")
+        if self.X.ndim < 2:  # (n, features) tables, (n, channels, height, width) images
+            raise ValueError(f"X of stage {self.name!r} must have one row per example (2-d or more, e.g. "
+                             f"(n_samples, n_features)), got shape {tuple(self.X.shape)}")
         if len(self.X) == 0:
             raise ValueError(f"X of stage {self.name!r} is empty; a stage needs at least one example")
         # one NaN or inf in the data makes every parameter NaN after the first step, silently
