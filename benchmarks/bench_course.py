@@ -1,0 +1,93 @@
+"""Benchmark: the whole course as `make course` runs it, timed piece by piece (issue 17).
+
+Runs every lesson (a fresh kernel each), regenerates labs/, grades every lab's demo submissions with
+`course grade --jobs 2` in a temporary copy of the course, and prints:
+
+* each lesson's wall time against the time its header states (notebook metadata
+  ``ethicskit.max_run_minutes``) and the course's ceiling (2 minutes; lesson 05: 3);
+* each lab's demo-grading wall time and seconds per submission;
+* the total against the 8-minute target, with the load average before and after (measure idle).
+
+    python benchmarks/bench_course.py [--lessons-only] [--labs lab1-bias-mitigation,lab2-model-card]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ethicskit.course.runall import grade_demos, run_lessons  # noqa: E402
+
+CEILING_MINUTES = {"05-ethics-sft.ipynb": 3.0}
+COURSE_TARGET_S = 8 * 60
+
+
+def stated_minutes(lesson: Path) -> float | None:
+    """The run time a lesson's metadata states (``ethicskit.max_run_minutes``), if any."""
+    metadata = json.loads(lesson.read_text()).get("metadata", {})
+    value = (metadata.get("ethicskit") or {}).get("max_run_minutes")
+    return float(value) if value is not None else None
+
+
+def lesson_table(rows: list[dict]) -> float:
+    print(f"{'lesson':32s} {'seconds':>8s} {'stated':>8s} {'ceiling':>8s}  verdict")
+    for row in rows:
+        stated = stated_minutes(ROOT / "lessons" / row["lesson"])
+        ceiling = CEILING_MINUTES.get(row["lesson"], 2.0) * 60
+        limit = min(ceiling, stated * 60) if stated else ceiling
+        verdict = "FAILED " + row["error"] if not row["ok"] else ("ok" if row["seconds"] <= limit else "SLOW")
+        shown = f"{stated * 60:.0f}" if stated else "-"
+        print(f"{row['lesson']:32s} {row['seconds']:8.1f} {shown:>8s} {ceiling:8.0f}  {verdict}")
+    return sum(r["seconds"] for r in rows)
+
+
+def lab_table(rows: list[dict]) -> float:
+    labs: dict[str, dict] = {}
+    for row in rows:
+        lab = labs.setdefault(row["lab"], {"seconds": row.get("lab_seconds", 0.0), "n": 0, "ok": True})
+        lab["n"] += 1
+        lab["ok"] &= bool(row["ok"])
+    print(
+        f"\n{'lab (demo grading, --jobs 2)':32s} {'seconds':>8s} {'students':>9s} {'s/student':>10s}  grades"
+    )
+    for name, lab in labs.items():
+        per = lab["seconds"] / max(lab["n"], 1)
+        verdict = "as expected" if lab["ok"] else "MISMATCH"
+        print(f"{name:32s} {lab['seconds']:8.1f} {lab['n']:9d} {per:10.1f}  {verdict}")
+    return sum(lab["seconds"] for lab in labs.values())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lessons-only", action="store_true")
+    parser.add_argument("--labs", help="comma-separated lab ids (default: every lab with demo submissions)")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} cores, load average before: {os.getloadavg()[0]:.2f}")
+    start = time.perf_counter()
+    lessons_s = lesson_table(run_lessons(ROOT))
+    labs_s = 0.0
+    if not args.lessons_only:
+        with tempfile.TemporaryDirectory() as out:
+            rows = grade_demos(ROOT, out=Path(out), jobs=2)
+        if args.labs:
+            rows = [r for r in rows if r["lab"] in set(args.labs.split(","))]
+        labs_s = lab_table(rows)
+    total = time.perf_counter() - start
+    print(
+        f"\nlessons {lessons_s:.0f} s + demo grading {labs_s:.0f} s; whole run {total:.0f} s "
+        f"(target <= {COURSE_TARGET_S} s: {'met' if total <= COURSE_TARGET_S else 'NOT met'})"
+    )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
