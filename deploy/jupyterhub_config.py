@@ -11,6 +11,7 @@ this file) and changes the two lines marked "demo" (docs/deploy.md shows both).
     ETHICSKIT_HUB_STUDENTS     comma-separated user names (Assignment List only)
     ETHICSKIT_HUB_PORT         the public port on 127.0.0.1 (default 8000)
     ETHICSKIT_HUB_PORTS        three free ports: the hub's API, the proxy's API, the formgrader service
+    ETHICSKIT_HUB_GRADER_USER  (real hub, as root) the system user formgrader runs as
     ETHICSKIT_HUB_DEMO         "1": DummyAuthenticator (any password, or ETHICSKIT_HUB_PASSWORD) and every
                                user's server run as the hub's own user (SimpleLocalProcessSpawner)
 """
@@ -99,6 +100,13 @@ c.JupyterHub.services = [
             ),
         },
         "oauth_no_confirm": True,
+        # a real hub running as root runs formgrader as the course's grader account (a system user who owns
+        # the course folder); the demo runs it as the hub's own user
+        **(
+            {"user": os.environ["ETHICSKIT_HUB_GRADER_USER"]}
+            if os.environ.get("ETHICSKIT_HUB_GRADER_USER")
+            else {}
+        ),
     }
 ]
 c.JupyterHub.load_groups = {

@@ -70,21 +70,40 @@ def test_a_remote_job_carries_only_the_submission_and_released_files(tmp_path):
     assert b"### BEGIN SOLUTION" not in pickle.dumps(job)
 
 
-def test_cluster_grades_equal_local_grades(cluster, tmp_path):
-    from ethicskit.course.cluster import dask_executor
-    from ethicskit.course.grade import grade
+def test_cluster_grades_equal_local_grades(cluster, tmp_path, capsys):
+    """`ethicskit course grade ... --cluster tcp://127.0.0.1:PORT`: the grades of a local run."""
+    import json
+
+    from ethicskit.course.cli import main
 
     course, submissions = _course(tmp_path, {s: s for s in DEMO})
-    messages = []
-    results = grade(
-        course,
-        submissions,
-        lab=LAB,
-        sandbox=_sandbox(),
-        executor=dask_executor(cluster.address),
-        progress=messages.append,
-        **LIMITS,
-    )
+    limits = [
+        "--cell-timeout",
+        "8",
+        "--notebook-timeout",
+        "30",
+        "--memory-mb",
+        "768",
+        "--max-processes",
+        "64",
+    ]
+    command = [
+        "course",
+        "grade",
+        str(submissions),
+        "--lab",
+        LAB,
+        "--course",
+        str(course),
+        "--cluster",
+        cluster.address,
+        "--json",
+        str(tmp_path / "results.json"),
+        *limits,
+    ]
+    assert main(command + ([] if _sandbox() else ["--no-sandbox"])) == 0
+    messages = capsys.readouterr().err.splitlines()
+    results = [type("R", (), r) for r in json.loads((tmp_path / "results.json").read_text())]
     assert {r.student: r.score for r in results} == pytest.approx(DEMO), messages
     assert {r.status for r in results} == {"complete"}
     # the executed notebooks came back and were saved here; the workers' folders are gone
