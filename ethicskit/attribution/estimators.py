@@ -109,24 +109,39 @@ def _hvp(record: TrainingRecord, stage_index: int, step: Any, params: Any, vecto
 
 
 def _adamw_step(record: TrainingRecord, stage_index: int, step: Any, params: Any, state: dict) -> None:
-    """One AdamW step of the linearised recurrence (second moment frozen on the factual run).
+    """One AdamW step of the linearised recurrence, both moments included.
 
-    ``state`` holds ``theta`` (parameter difference), ``m`` (first-moment difference) and ``v`` (the
-    factual second moment, rebuilt from the factual gradients because AdamW's state resets per stage).
+    ``state`` holds the differences ``theta`` (parameters), ``m`` and ``v`` (first and second moments)
+    and the factual moments ``m_f`` and ``v_f``, rebuilt from the factual gradients because AdamW's
+    state resets at each stage start. With ``g`` the factual gradient and ``dg = H theta``:
+    ``dm = b1 dm + (1 - b1) dg``, ``dv = b2 dv + 2 (1 - b2) g * dg``, and, with ``r = sqrt(v_hat)``,
+    the step's difference: ``(1 - lr wd) theta - lr [dm_hat / (r + eps) - m_hat dv_hat / (2 r (r + eps)^2)]``.
+    Freezing the second moment (dropping the last term) loses much of the estimate at larger learning
+    rates (docs/attribution.md).
     """
     import torch
 
     loss_of = _step_loss(record, stage_index, step)
     with _quiet():
         grad, hvp = torch.func.jvp(torch.func.grad(loss_of), (params,), (state["theta"],))
+    grad, hvp = grad.detach(), hvp.detach()
     beta1, beta2 = step.betas
     if step.count == 1:
-        state["m"], state["v"] = torch.zeros_like(params), torch.zeros_like(params)
-    state["v"] = beta2 * state["v"] + (1 - beta2) * grad.detach() ** 2
-    state["m"] = beta1 * state["m"] + (1 - beta1) * hvp.detach()
-    denom = (state["v"] / (1 - beta2 ** step.count)).sqrt() + step.eps
-    state["theta"] = ((1 - step.lr * step.weight_decay) * state["theta"]
-                      - step.lr * state["m"] / (1 - beta1 ** step.count) / denom)
+        for name in ("m", "v", "m_f", "v_f"):
+            state[name] = torch.zeros_like(params)
+    state["m_f"] = beta1 * state["m_f"] + (1 - beta1) * grad
+    state["v_f"] = beta2 * state["v_f"] + (1 - beta2) * grad**2
+    state["m"] = beta1 * state["m"] + (1 - beta1) * hvp
+    state["v"] = beta2 * state["v"] + 2 * (1 - beta2) * grad * hvp
+    m_hat = state["m_f"] / (1 - beta1**step.count)
+    dm_hat = state["m"] / (1 - beta1**step.count)
+    root = (state["v_f"] / (1 - beta2**step.count)).sqrt()
+    dv_hat = state["v"] / (1 - beta2**step.count)
+    denom = root + step.eps
+    # d/dv of 1 / (sqrt(v) + eps) is -1 / (2 sqrt(v) (sqrt(v) + eps)^2); 0 where v is 0 (no gradient yet)
+    safe_root = torch.where(root > 0, root, torch.ones_like(root))
+    dv_term = torch.where(root > 0, m_hat * dv_hat / (2 * safe_root * denom**2), torch.zeros_like(root))
+    state["theta"] = (1 - step.lr * step.weight_decay) * state["theta"] - step.lr * (dm_hat / denom - dv_term)
 
 
 def _linearised_shift(record: TrainingRecord, k: int) -> Any:
