@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -97,3 +98,18 @@ def test_mechanisms_refuse_what_would_silently_mean_nothing():
     assert 0 < gaussian_sigma(sensitivity=1.0, epsilon=1000.0, delta=1e-5) < 0.1  # no OverflowError
     with pytest.raises(ValueError, match="steps"):
         epsilon_from_history([(1.0, 0.01, -100)], delta=1e-5)
+
+
+def test_plot_privacy_tradeoff_draws_the_private_runs_and_the_baselines():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ethicskit.privacy import plot_privacy_tradeoff
+
+    table = pd.DataFrame({"epsilon": [4.0, 0.5, float("inf")], "accuracy": [0.82, 0.80, 0.84]})
+    ax = plot_privacy_tradeoff(table, chance=0.76)
+    line = ax.get_lines()[0]
+    assert list(line.get_xdata()) == [0.5, 4.0] and list(line.get_ydata()) == [0.80, 0.82]
+    assert {h.get_ydata()[0] for h in ax.get_lines()[1:]} == {0.84, 0.76}
+    with pytest.raises(ValueError, match="finite epsilon"):
+        plot_privacy_tradeoff(table.iloc[2:])

@@ -71,8 +71,10 @@ from ethicskit.privacy.membership import (
     per_example_loss,
     shadow_model_attack,
 )
+from ethicskit.privacy.plots import plot_privacy_tradeoff
 
 __all__ = [
+    "plot_privacy_tradeoff",
     "AnonymisationResult",
     "BudgetExceeded",
     "CategoryHierarchy",
