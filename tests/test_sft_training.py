@@ -172,3 +172,40 @@ def test_out_of_range_hyperparameters_are_refused_before_training(trained):
         trained.predict(["a"], threshold=5)
     with pytest.raises(ValueError, match="batch_size"):
         trained.predict_proba(["a"], batch_size=0)
+
+
+def _whole_model_proba(clf, texts):
+    """P(toxic) from the whole model's forward pass (no cache)."""
+    import torch
+
+    from ethicskit.sft.tokens import TokenBatches, batched_logits
+
+    inputs = TokenBatches(clf.encode(texts), clf.tokenizer.pad_token_id)
+    out = np.empty(len(texts))
+    for batch, logits in batched_logits(inputs, clf.model, "cpu", 16):
+        out[batch] = torch.softmax(logits, dim=-1)[:, 1].numpy()
+    return out
+
+
+def test_frozen_layers_are_computed_once_and_match_the_whole_model(data):
+    import torch
+
+    from ethicskit.sft import frozen
+
+    train, val = data
+    frozen.clear_cache()
+    top = fine_tune(
+        train.data["text"][:64], train.target[:64], train_top=2, epochs=1, num_threads=1, batch_size=16
+    )
+    assert frozen.frozen_depth(top.model) == 4
+    unique = len({tuple(ids) for ids in top.encode(train.data["text"][:64])})
+    assert frozen.cache_info() == {"prefixes": 1, "texts": unique}  # each training text computed once
+    texts = val.data["text"].tolist()[:30]
+    np.testing.assert_allclose(top.predict_proba(texts), _whole_model_proba(top, texts), atol=1e-5)
+    # the cache is keyed by the frozen weights: changed weights never reuse stale states
+    with torch.no_grad():
+        top.model.base_model.encoder.layer[0].output.dense.bias.add_(0.5)
+    np.testing.assert_allclose(top.predict_proba(texts), _whole_model_proba(top, texts), atol=1e-5)
+    assert frozen.cache_info()["prefixes"] == 2
+    frozen.clear_cache()
+    assert frozen.cache_info() == {"prefixes": 0, "texts": 0}
