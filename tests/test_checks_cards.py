@@ -33,15 +33,14 @@ def _build(model, X, y):
 def answer(lab):
     X, y = lab.evaluation.data, lab.evaluation.target
     card = _build(lab.model, X, y)
-    worst = largest_disparity(card.reported_metrics())
     texts = {
         "Intended use": "Coursework: students audit how a recidivism classifier trained on Broward County "
         "records from 2013-2014 treats defendants of each race and sex.",
         "Out-of-scope use": "Bail, sentencing, parole or policing decisions about real people, anywhere; use "
         "outside Broward County or without a human reviewer.",
-        "Limitations": f"The largest gap is the true positive rate by {worst['sensitive_feature']}: "
-        f"{worst['max_group']} {worst['max_value']:.2f} against {worst['min_group']} "
-        f"{worst['min_value']:.2f}; small groups were not audited.",
+        "Limitations": "Black defendants who were not re-arrested are wrongly labelled high risk far more "
+        "often than Other defendants (false positive rate 0.33 against 0.05); Asian and Native American "
+        "defendants are too few to compare.",
         "Ethical considerations": "Race and sex are inputs; re-arrest labels encode policing intensity, so "
         "errors fall unequally on Black defendants.",
         "Caveats and recommendations": "Keep a person in the loop, re-audit on local current data, publish "
@@ -169,35 +168,93 @@ def test_card_min_group_size_is_the_labs_not_the_cards(lab):
         checks.check_build_card(build, hidden_seed=12345)
 
 
-WORST = {"metric": "true_positive_rate", "max_group": "African-American", "min_group": "Other",
-         "max_value": 0.69, "min_value": 0.16}
+@pytest.fixture(scope="module")
+def rates():
+    return checks._lab_rates()
+
+
+def test_harmful_gaps_are_lesson_03s_table(lab, rates):
+    """The gaps the check accepts include harmful_gap's row for each feature, and only clear ones."""
+    from ethicskit.fairness.intervals import harmful_gap
+
+    X, y = lab.evaluation.data, lab.evaluation.target
+    table = harmful_gap(y, lab.model.predict(X), X[["race", "sex"]], metric="fpr", min_support=30)
+    gaps = checks.harmful_gaps(rates)
+    pairs = {(g["max_group"], g["min_group"]): g for g in gaps}
+    for row in table.itertuples():
+        found = pairs[(row.harmed_group, row.reference_group)]
+        assert found["gap_low"] == pytest.approx(row.gap_low)
+    assert all(g["gap_low"] > 0 and g["metric"] == "false_positive_rate" for g in gaps)
+    groups = {g for pair in pairs for g in pair}
+    assert not groups & {"Asian", "Native American"}  # fewer than 30 negatives
+    assert ("African-American", "Caucasian") in pairs and ("Caucasian", "Hispanic") not in pairs
 
 
 @pytest.mark.parametrize("text", [
-    "The largest gap is in the true positive rate by race: African-American defendants 0.69, Other 0.16.",
-    "Among those re-arrested, the model flags Black defendants far more often than defendants whose "
-    "race is coded as Other (true positive rate 69% vs 16%).",
-    "The true positive rate is much higher for Black defendants than for Other-race defendants.",
-    "Other defendants have a true positive rate of 0.16, against 0.69 for African-American defendants.",
-    "The largest disparity is in the true positive rate by race. Black defendants have 0.69, 'Other' 0.16.",
-    "The model's recall is 0.69 for African-American defendants versus 0.16 for the Other group.",
-    "Other-race defendants are detected far less often: a hit rate of 16% against 69% for Black defendants.",
-    "The true positive rate of Black defendants exceeds that of Other defendants by 0.53.",
+    "Among defendants who were never re-arrested, Black defendants are wrongly labelled high risk far more "
+    "often than defendants whose race is recorded as Other (false positive rate 0.33 against 0.05).",
+    "The false positive rate is 0.33 for African-American defendants and 0.05 for Other defendants.",
+    "Men are wrongly flagged as high risk far more often than women (29% vs 7%).",
+    "Women who were not re-arrested are labelled high risk less often than men.",
+    "The model falsely flags Black defendants as high risk more often than white defendants (0.33 vs 0.19).",
+    "Other defendants have a false positive rate of 0.05, against 0.33 for Black defendants.",
+    "The harm falls on Black defendants. They get false positives at 33%, against 4.5% for the 'Other' "
+    "group.",
+    "The FPR of male defendants exceeds that of female defendants: 0.285 against 0.066.",
+    "Black defendants are wrongly labelled high risk more often than Other-race defendants (0.33 vs 0.05). "
+    "The largest raw gap, a true positive rate of 0.69 against 0.16 for Other, rests on only 25 positives, "
+    "too few to compare.",
+    "Black defendants are wrongly labelled high risk more often than Other (0.33 vs 0.05). The true positive "
+    "rate of Other (0.16) rests on 25 people. This is too few to tell.",
 ])
-def test_limitations_accept_the_words_people_use(text):
-    assert checks.names_disparity(text, WORST) == []
+def test_limitations_accept_a_clear_harmful_gap_in_the_words_people_use(text, rates):
+    assert checks.limitations_problems(text, rates) == []
 
 
-@pytest.mark.parametrize(("text", "missing"), [
-    ("The true positive rate is higher for Black defendants than for other defendants.", "lowest"),
-    ("The true positive rate is 0.16 for African-American and 0.69 for Other defendants.", "higher"),
-    ("The true positive rate differs between African-American and Other defendants.", "higher"),
+@pytest.mark.parametrize(("text", "why"), [
+    # the old answer: the largest raw gap, a true positive rate resting on 25 positives, as established
+    ("Biggest disparity in my audit: true positive rate by race, African-American at 0.69 versus Other at "
+     "0.16. Overall accuracy is near 0.67 and tiny groups were not audited.", "too small"),
+    # right harm, plus a tiny-group gap stated as established
+    ("Black defendants are wrongly labelled high risk more often than Other (0.33 vs 0.05). The true "
+     "positive rate is 0.69 for Black and 0.16 for Other defendants.", "too small"),
+    ("Among defendants who were not re-arrested, the false positive rate of Native American defendants "
+     "(1.00) is far higher than that of Black defendants (0.33).", "too small"),
+    # not the harmful error, or not its direction
+    ("Black defendants are flagged as high risk more often than white defendants (0.52 vs 0.28).",
+     "false positive rate"),
+    ("The selection rate differs between men and women: women are predicted to be re-arrested less often "
+     "than men, and small groups were not audited.", "false positive rate"),
+    ("The false positive rate is higher for Other than for African-American defendants.", "opposite"),
+    ("The false positive rate is higher for Black than Other defendants. The false positive rate is higher "
+     "for Other than Black defendants.", "opposite"),
+    ("The false positive rate differs between Black and Other defendants.", "harmed"),
+    ("The false positive rate is higher or lower for Black defendants than for Other defendants.", "harmed"),
+    # the everyday word "other" is not the group; "non-white" is not "white"
+    ("Black defendants have a higher false positive rate than other defendants.", "clear of noise"),
+    ("Non-white defendants are wrongly flagged more often than white defendants.", "clear of noise"),
+    # a gap inside the noise (Caucasian 0.19 vs Hispanic 0.14)
+    ("White defendants are wrongly labelled high risk more often than Hispanic defendants (0.19 vs 0.14).",
+     "clear of noise"),
+    # a list of everything
     ("Accuracy, selection rate, true positive rate and false positive rate are higher or lower for "
      "African-American, Caucasian, Hispanic, Other, Asian, Native American, Male and Female defendants.",
-     "specifically"),
+     "too small"),
+    ("Accuracy, selection rate, true positive rate and false positive rate are higher for Black than "
+     "for Other defendants and for men than for women.", "specifically"),
 ])
-def test_limitations_refuse_prose_other_wrong_direction_and_lists(text, missing):
-    assert missing in " ".join(checks.names_disparity(text, WORST))
+def test_limitations_refuse_tiny_groups_wrong_metric_direction_prose_other_and_lists(text, why, rates):
+    assert why in " ".join(checks.limitations_problems(text, rates))
+
+
+def test_check_limitations_on_a_card(answer):
+    card, _ = answer
+    checks.check_limitations(card)
+    card.set_section("Limitations", "The largest gap is the true positive rate by race: African-American "
+                     "0.69 against Other 0.16; Asian and Native American defendants were not audited.")
+    checks.check_limitations(card, strict=False)  # visible test: written, names a metric
+    with pytest.raises(CheckFailed, match="25 people behind its true positive rate"):
+        checks.check_limitations(card)
 
 
 def test_tampered_or_thin_trail_fails(answer):

@@ -33,6 +33,8 @@ __all__ = [
     "check_datasheet",
     "check_trail",
     "names_disparity",
+    "harmful_gaps",
+    "limitations_problems",
     "q1",
     "q2",
     "q3",
@@ -400,26 +402,57 @@ def _normal(text: str) -> str:
 
 #: The words people use for each group of the lab's data (COMPAS race and sex), as regular expressions
 #: on the original text. "Other" is a group only when it is plainly the category (capitalised inside a
-#: sentence, quoted, or "Other defendants"), never the everyday word "other".
+#: sentence, quoted, "Other-race", or "race recorded as other"), never the everyday word "other": at the
+#: start of a sentence "Other defendants" may mean "the remaining defendants", so it counts only when the
+#: sentence states a rate ("Other defendants have 0.05, against ...").
+_NOT_NON = r"(?<!non-)(?<!non )(?<!non)"
 _GROUP_PATTERNS = {
-    "African-American": r"\bafrican[\s-]*americans?\b|\bblack\b|\bblacks\b",
-    "Caucasian": r"\bcaucasians?\b|\bwhites?\b",
-    "Hispanic": r"\bhispanics?\b|\blatin[oax]s?\b|\blatinx\b",
-    "Asian": r"\basians?\b",
-    "Native American": r"\bnative[\s-]*americans?\b|\bamerican indians?\b|\bindigenous\b",
+    "African-American": _NOT_NON + r"\b(?:african[\s-]*americans?|blacks?)\b",
+    "Caucasian": _NOT_NON + r"\b(?:caucasians?|whites?)\b(?![\s-]collar)",
+    "Hispanic": _NOT_NON + r"\b(?:hispanics?|latin[oax]s?|latinx)\b",
+    "Asian": _NOT_NON + r"\basians?\b",
+    "Native American": r"\bnative[\s-]*americans?\b|\bamerican[\s-]+indians?\b|\bindigenous\b",
     "Other": (
-        r"(?<![.!?]\s)(?<!^)\bOther\b"
-        r"|\bOther[\s-]+(?:race\b|defendants?)"
+        r"(?<![.!?;]\s)(?<!^)\bOther\b"
+        r"|\bOther[\s-]+race\b"
         r"|[\"'\u2018\u201c]other[\"'\u2019\u201d]"
-        r"|\brace\s*(?:=|:|recorded as|coded as|labell?ed as|listed as)\s*"
+        r"|\b(?:race|category|group)\s*(?:=|:|recorded as|coded as|labell?ed as|listed as|given as)\s*"
         r"[\"'\u2018\u201c]?other\b"
     ),
     "Male": r"\bmales?\b|\bmen\b|\bman\b",
     "Female": r"\bfemales?\b|\bwomen\b|\bwoman\b",
 }
 _CASE_SENSITIVE = {"Other"}
-_UP = r"\b(?:higher|more|greater|larger|bigger|exceeds?|above|twice|double|times)\b"
-_DOWN = r"\b(?:lower|less|fewer|smaller|below|half)\b"
+_FEATURE_OF = {g: ("sex" if g in ("Male", "Female") else "race") for g in _GROUP_PATTERNS}
+_UP = r"\b(?:higher|more|greater|larger|bigger|exceeds?|exceeding|above|twice|double|triple|times|worse)\b"
+_DOWN = r"\b(?:lower|less|fewer|smaller|below|half|better)\b"
+_BOTH_WAYS = rf"(?:{_UP})\s*(?:or|and|/)\s*(?:{_DOWN})|(?:{_DOWN})\s*(?:or|and|/)\s*(?:{_UP})"
+
+#: The lab's error that harms the people concerned: a defendant labelled high risk who was not re-arrested.
+LAB_HARM_METRIC = "false_positive_rate"
+#: A rate is compared only when it rests on at least this many people (its denominator, e.g. a group's
+#: negatives for a false positive rate), as lesson 03's ``harmful_gap(..., min_support=30)``.
+LAB_MIN_SUPPORT = 30
+
+# "wrongly flagged", "labelled high risk although never re-arrested": the false positive rate in words
+_MISTAKE = (r"\b(?:wrong(?:ly|ful|fully)?|false(?:ly)?|mistaken(?:ly)?|incorrect(?:ly)?|erroneous(?:ly)?"
+            r"|unjust(?:ly)?|undeserved(?:ly)?|needless(?:ly)?|in error|by mistake)\b")
+_NOT_REARRESTED = (r"\b(?:not|never|n't|no)\s+(?:\w+\s+){0,2}?(?:re-?arrest\w*|re-?offend\w*|recidivat\w*"
+                   r"|arrested again|re-?convicted|commit(?:ted)? (?:a |another )?(?:new )?crime)"
+                   r"|\bnon-?recidivists?\b|\bstayed out of trouble\b")
+_FLAGGED = (r"\bhigh[\s-]*risk\b|\bflag\w*|\blabel+\w*|\bpredicted (?:to|as|that)\b|\bclassif\w*"
+            r"|\bmarked\b|\bscored\b|\brated\b|\btagged\b")
+_HEDGE = (r"\btoo (?:few|small|little|uncertain|noisy|wide)\b|\b(?:fewer|less) than \d+|\bunder \d+"
+          r"|\bbelow \d+|\bonly \d+\b|\bsmall (?:groups?|samples?|numbers?|counts?)\b|\binsufficient"
+          r"|\bnot enough\b|\buncertain|\bunreliabl|\bnois[ey]|\bwide (?:interval|range)|\bcannot\b"
+          r"|\bcan't\b|\bcan ?not\b|\bcould ?n[o']t\b|\bnot (?:be )?(?:audited|compared|reported|estimated|"
+          r"assessed|judged|established|significant|conclusive|reliable)|\bexcluded\b|\bleft out\b"
+          r"|\binconclusive\b|\btentative\b|\bby chance\b|\bnothing can be said\b|\bno conclusion")
+_BACK_REFERENCE = (r"(?:but|however|yet|and)?,?\s*(?:this|that|it|these|those|such|both|each|either"
+                   r"|neither|the (?:gap|difference|disparity|rates?|figures?|estimates?|values?|numbers?"
+                   r"|groups?))\b")
+_GAP_WORDS = (rf"{_UP}|{_DOWN}|\b(?:gaps?|differ\w*|disparit\w*|largest|biggest|highest|lowest|worst|best"
+              r"|most|least|versus|vs|against|compared)\b")
 
 
 def _sentences(text: str) -> list[str]:
@@ -432,8 +465,8 @@ def _group_spans(sentence: str) -> dict[str, list[int]]:
     for group, pattern in _GROUP_PATTERNS.items():
         flags = 0 if group in _CASE_SENSITIVE else re.IGNORECASE
         starts = [m.start() for m in re.finditer(pattern, sentence, flags)]
-        if group == "Other":
-            starts = [i for i in starts if i > 0 or re.match(r"Other[\s-]+(?:race|defendants?)", sentence)]
+        if group == "Other" and re.match(r"Other[\s-]+defendants?\b", sentence) and _numbers(sentence):
+            starts = [0, *starts]  # "Other defendants have 0.05": a rate is stated, so it is the category
         if starts:
             found[group] = starts
     return found
@@ -455,6 +488,29 @@ def _metrics_in(sentence: str) -> set[str]:
     return named
 
 
+def _says_false_positive(sentence: str) -> bool:
+    """True when ``sentence`` speaks of defendants wrongly labelled high risk, in any usual wording."""
+    if re.search(r"\bfalse[\s-]+positives?\b|\bfalse[\s-]+alarms?\b|\bfpr\b", sentence, re.IGNORECASE):
+        return True
+    flagged = re.search(_FLAGGED, sentence, re.IGNORECASE)
+    wrong = re.search(_MISTAKE, sentence, re.IGNORECASE) or re.search(
+        _NOT_REARRESTED, sentence, re.IGNORECASE
+    )
+    return bool(flagged and wrong)
+
+
+def _claim_metrics(sentence: str) -> set[str]:
+    """The metrics a claim in ``sentence`` is about: the named ones, plus the false positive rate when
+    the sentence describes it in words ("wrongly labelled high risk"); "flagged as high risk" then no
+    longer counts as a selection rate."""
+    metrics = _metrics_in(sentence)
+    if _says_false_positive(sentence):
+        metrics.add(LAB_HARM_METRIC)
+        if not re.search(r"selection[\s_-]*rate|demographic parity|prediction rate", sentence, re.IGNORECASE):
+            metrics.discard("selection_rate")
+    return metrics
+
+
 def _numbers(sentence: str) -> list[tuple[int, float]]:
     """Rates stated in ``sentence``: (offset, value in 0..1); percentages are divided by 100."""
     out = []
@@ -465,24 +521,50 @@ def _numbers(sentence: str) -> list[tuple[int, float]]:
     return out
 
 
+def _says_higher(sentence: str, first: int, second: int) -> bool | None:
+    """Whether the comparison in ``sentence`` puts the group named at ``first`` above the one at ``second``
+    (``first < second``): the last comparative word before the second group decides ("higher for A than
+    for B", "A is wrongly flagged more often than B"), else the first one after it. None when none is
+    said, or when it is said both ways ("higher or lower")."""
+    if re.search(_BOTH_WAYS, sentence, re.IGNORECASE):
+        return None
+    words = [(m.start(), True) for m in re.finditer(_UP, sentence, re.IGNORECASE)]
+    words += [(m.start(), False) for m in re.finditer(_DOWN, sentence, re.IGNORECASE)]
+    before = [w for w in sorted(words) if w[0] < second]
+    after = [w for w in sorted(words) if w[0] > second]
+    if before:
+        return before[-1][1]
+    if after:
+        return after[0][1]
+    return None
+
+
 def _claim_problem(sentence: str, disparity: Any) -> str | None:
     """None when ``sentence`` states ``disparity`` (metric, both groups, which is higher), else why not."""
     metric, high, low = disparity["metric"], str(disparity["max_group"]), str(disparity["min_group"])
-    metrics, groups = _metrics_in(sentence), _group_spans(sentence)
+    metrics, groups = _claim_metrics(sentence), _group_spans(sentence)
     if metric not in metrics or high not in groups or low not in groups:
         return "names"
-    if len(metrics) > 2 or len(groups) > 4:
+    per_feature = [sum(_FEATURE_OF[g] == f for g in groups) for f in ("race", "sex")]
+    if len(metrics) > 2 or max(per_feature) > 4:
         return "a list"
     first_high = min(groups[high]) < min(groups[low])
     numbers = _numbers(sentence)
     near = lambda v: [i for i, x in numbers if abs(x - v) <= TOLERANCE]  # noqa: E731
     at_high, at_low = near(float(disparity["max_value"])), near(float(disparity["min_value"]))
-    if at_high and at_low and (min(at_high) < max(at_low)) == first_high:
+    if at_high and at_low and (min(at_high) < max(at_low)) == first_high and not set(at_high) & set(at_low):
         return None
-    up, down = re.search(_UP, sentence, re.IGNORECASE), re.search(_DOWN, sentence, re.IGNORECASE)
-    if (first_high and up) or (not first_high and down):
+    first, second = sorted((min(groups[high]), min(groups[low])))
+    higher = _says_higher(sentence, first, second)
+    if higher is not None and higher == first_high:
         return None
     return "direction"
+
+
+def _windows(text: str) -> list[str]:
+    # a claim may take one sentence or two in a row ("The largest gap is in ... . Black defendants ...")
+    sentences = _sentences(text)
+    return sentences + [" ".join(sentences[i : i + 2]) for i in range(len(sentences) - 1)]
 
 
 def names_disparity(text: str, disparity: Any) -> list[str]:
@@ -493,10 +575,7 @@ def names_disparity(text: str, disparity: Any) -> list[str]:
     higher value (both values, or a comparison such as "higher for ... than for ..."), without
     listing every metric or group. Returns an empty list when a sentence does.
     """
-    sentences = _sentences(text)
-    # a claim may take one sentence or two in a row ("The largest gap is in ... . Black defendants ...")
-    windows = sentences + [" ".join(sentences[i : i + 2]) for i in range(len(sentences) - 1)]
-    problems = [_claim_problem(s, disparity) for s in windows]
+    problems = [_claim_problem(s, disparity) for s in _windows(text)]
     if None in problems:
         return []
     if "direction" in problems:
@@ -504,7 +583,7 @@ def names_disparity(text: str, disparity: Any) -> list[str]:
     if "a list" in problems:
         return ["the disparity specifically (a sentence listing many metrics or groups is not a finding)"]
     missing = []
-    if disparity["metric"] not in _metrics_in(text):
+    if disparity["metric"] not in _claim_metrics(text):
         missing.append("the metric")
     spans = _group_spans(text)
     for key in ("max_group", "min_group"):
@@ -513,13 +592,133 @@ def names_disparity(text: str, disparity: Any) -> list[str]:
     return missing or ["the metric and both groups in one sentence (or two in a row)"]
 
 
+@lru_cache(maxsize=1)
+def _lab_rates() -> pd.DataFrame:
+    """Every rate the lab's audit reports, per group of race and sex, with its support and Wilson interval."""
+    from ethicskit.fairness.intervals import rates_by_group
+
+    materials = lab2_materials()
+    X, y = materials.evaluation.data, materials.evaluation.target
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pred = materials.model.predict(X)
+    tables = [
+        rates_by_group(y, pred, X[list(LAB_FEATURES)], metric=m)
+        for m in dict.fromkeys((*LAB_METRICS, LAB_HARM_METRIC))
+    ]
+    return pd.concat(tables, ignore_index=True)
+
+
+def harmful_gaps(rates: pd.DataFrame, *, min_support: int = LAB_MIN_SUPPORT) -> list[dict[str, Any]]:
+    """Every gap in ``LAB_HARM_METRIC`` a Limitations section may state: two groups of one feature, each
+    with at least ``min_support`` people behind its rate, the harmed one (higher false positive rate)
+    first, whose Newcombe interval (as :func:`ethicskit.fairness.intervals.harmful_gap`) excludes 0.
+
+    The row :func:`~ethicskit.fairness.intervals.harmful_gap` reports for each feature (worst against
+    best off) is one of them; the others (e.g. African-American against Caucasian) are as true.
+    """
+    part = rates[(rates["metric"] == LAB_HARM_METRIC) & (rates["support"] >= min_support)]
+    out = []
+    for feature, groups in part.groupby("sensitive_feature", sort=False):
+        rows = list(groups.itertuples())
+        for harmed in rows:
+            for ref in rows:
+                gap = harmed.value - ref.value
+                if gap <= 0:
+                    continue
+                low = gap - float(np.hypot(harmed.value - harmed.low, ref.high - ref.value))
+                if low > 0:
+                    out.append({"metric": LAB_HARM_METRIC, "sensitive_feature": feature,
+                                "max_group": harmed.group, "max_value": harmed.value,
+                                "min_group": ref.group, "min_value": ref.value, "gap": gap, "gap_low": low})
+    return sorted(out, key=lambda d: -d["gap_low"])
+
+
+def _tiny_claims(text: str, rates: pd.DataFrame, min_support: int) -> list[str]:
+    """Sentences that state a rate or gap of a group whose rate rests on fewer than ``min_support``
+    people as if it were established: no "too few", "uncertain", ... in that sentence, nor in the next
+    one when it refers back to it ("This rests on 25 people only")."""
+    sentences = _sentences(text)
+    found = []
+    for i, sentence in enumerate(sentences):
+        metrics, groups = _claim_metrics(sentence), _group_spans(sentence)
+        if not metrics or not groups or not re.search(_GAP_WORDS, sentence, re.IGNORECASE) and not _numbers(
+            sentence
+        ):
+            continue
+        following = sentences[i + 1] if i + 1 < len(sentences) else ""
+        if re.search(_HEDGE, sentence, re.IGNORECASE) or (
+            re.match(_BACK_REFERENCE, following, re.IGNORECASE)
+            and re.search(_HEDGE, following, re.IGNORECASE)
+        ):
+            continue
+        small = rates[rates["metric"].isin(metrics) & (rates["support"] < min_support)]
+        for row in small.sort_values("support").itertuples():
+            if row.group in groups and not any(f.startswith(f"{row.group} (") for f in found):
+                people = "person" if row.support == 1 else "people"
+                metric = row.metric.replace("_", " ")
+                found.append(f"{row.group} ({row.support} {people} behind its {metric})")
+    return found
+
+
+def limitations_problems(
+    text: str, rates: pd.DataFrame, *, min_support: int = LAB_MIN_SUPPORT
+) -> list[str]:
+    """Why ``text`` does not state a harmful gap of ``rates`` (``rates_by_group`` rows); [] when it does.
+
+    It must state, in one sentence or two in a row, a gap in the false positive rate (in words:
+    defendants wrongly labelled high risk) between a harmed group and its reference group, both with at
+    least ``min_support`` people behind their rates and the gap's interval clear of 0 (one of
+    :func:`harmful_gaps`), saying which group is harmed; in the words people use ("Black defendants",
+    "women", "men"). It must not state a gap of a group under ``min_support`` as established, put a
+    harmed group below its reference, or list every metric or group.
+    """
+    gaps = harmful_gaps(rates, min_support=min_support)
+    windows = _windows(text)
+    problems = []
+    tiny = _tiny_claims(text, rates, min_support)
+    if tiny:
+        problems.append(
+            "it states a rate or gap of group(s) too small to tell as if it were established: "
+            + ", ".join(tiny) + f"; with fewer than {min_support} people say they are too few to compare"
+        )
+    for gap in gaps:
+        reverse = {**gap, "max_group": gap["min_group"], "max_value": gap["min_value"],
+                   "min_group": gap["max_group"], "min_value": gap["max_value"]}
+        if any(_claim_problem(s, reverse) is None and _claim_problem(s, gap) is not None for s in windows):
+            problems.append(
+                f"it puts {gap['min_group']} above {gap['max_group']} in the false positive rate; the "
+                "audit finds the opposite"
+            )
+    verdicts = [_claim_problem(s, gap) for gap in gaps for s in windows]
+    if None in verdicts:
+        return problems
+    if "direction" in verdicts:
+        problems.append("which of the two groups is harmed (wrongly labelled high risk more often)")
+    elif "a list" in verdicts:
+        problems.append("the gap specifically (a sentence listing many metrics or groups is not a finding)")
+    else:
+        missing = []
+        if LAB_HARM_METRIC not in _claim_metrics(text):
+            missing.append("the false positive rate (defendants wrongly labelled high risk)")
+        named = set(_group_spans(text))
+        if not any(g["max_group"] in named and g["min_group"] in named for g in gaps):
+            missing.append("a harmed group and its reference group whose gap is clear of noise")
+        problems.append(
+            "it does not state " + (" and ".join(missing) or "the metric and both groups in one sentence "
+                                    "(or two in a row)")
+        )
+    return problems
+
+
 def check_limitations(card: Any, *, strict: bool = True) -> None:
-    """The Limitations section states the largest disparity the audit finds: the metric, the two
-    groups and which one is higher, in one sentence (synonyms accepted, lists of everything refused).
+    """The Limitations section states a harmful gap of the audit (lesson 03's ``harmful_gap``): the false
+    positive rate, a harmed group and its reference group with enough support and a gap clear of noise,
+    and which one is harmed, in one sentence (synonyms accepted, lists of everything refused); it states
+    no gap of a group too small to tell as established.
 
     With ``strict=False`` (visible test) it only has to be written and name some metric.
     """
-    from ethicskit.cards import group_metrics, largest_disparity
     from ethicskit.cards._text import placeholder_in
     from ethicskit.cards.validation import prose
 
@@ -528,30 +727,19 @@ def check_limitations(card: Any, *, strict: bool = True) -> None:
     expect(bool(text), "the card has no Limitations section.")
     expect(not placeholder_in(text), "the Limitations section still holds a placeholder.")
     expect(
-        bool(_metrics_in(text)),
-        "Limitations should name a metric (e.g. the selection rate or true positive rate) "
-        "and the groups it differs between.",
+        bool(_claim_metrics(text)),
+        "Limitations should name an error rate (e.g. the false positive rate: defendants wrongly "
+        "labelled high risk) and the groups it differs between.",
     )
     if not strict:
         return
-    materials = lab2_materials()
-    X, y = materials.evaluation.data, materials.evaluation.target
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        audit = group_metrics(
-            y,
-            materials.model.predict(X),
-            sensitive_features=list(LAB_FEATURES),
-            data=X,
-            metrics=LAB_METRICS,
-            min_group_size=LAB_MIN_GROUP,
-        )
-    worst = largest_disparity(audit)
-    missing = names_disparity(text, worst)
+    problems = limitations_problems(text, _lab_rates())
     expect(
-        not missing,
-        "Limitations should state the largest between-group disparity of the audit (groups with "
-        f"at least {LAB_MIN_GROUP} rows): it does not say " + " and ".join(missing) + ".",
+        not problems,
+        "Limitations should state a harmful gap of the audit: the false positive rate (defendants wrongly "
+        f"labelled high risk) of a harmed group against its reference group, both with at least "
+        f"{LAB_MIN_SUPPORT} people behind their rates and a gap whose interval excludes 0 "
+        "(harmful_gap(..., metric='fpr', min_support=30)): " + "; ".join(problems) + ".",
     )
 
 
