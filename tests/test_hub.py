@@ -121,10 +121,10 @@ def test_release_fetch_submit_grade_feedback_through_the_exchange(hub):
         assert reply.status_code in (200, 201), reply.text[:300]
         submitted = _action(session, hub, user, "submit")
         assert submitted["success"], submitted
+
     def run(*args):
-        return subprocess.run(
-            args, cwd=hub.course, env=env, check=True, capture_output=True, text=True
-        )  # noqa: E731
+        return subprocess.run(args, cwd=hub.course, env=env, check=True, capture_output=True, text=True)  # noqa: E731
+
     run(str(BIN / "nbgrader"), "collect", LAB)
     sandbox = [] if sandbox_problem() is None else ["--no-sandbox"]
     graded = run(
@@ -156,3 +156,46 @@ def test_release_fetch_submit_grade_feedback_through_the_exchange(hub):
         page = session.get(f"{hub.base}/user/{user}/files/{stamp}/{LAB}.html", timeout=60).text
         assert f"{score} / 6" in page.replace(".0", ""), page[:2000]
         assert "HIDDEN" not in page and "Traceback" not in page
+
+
+def test_make_start_single_user_assignment_list_answers_without_errors(tmp_path):
+    """`make start` (no hub): the course-local exchange makes the Assignment List and Courses answer."""
+    import requests
+
+    from tests.servers import free_port, stop, wait_port
+
+    course = make_course(tmp_path / "course")
+    (course / "exchange").mkdir(mode=0o1777)  # what `make start` does
+    port, token = free_port(), os.urandom(12).hex()
+    env = {k: v for k, v in os.environ.items() if k != "ETHICSKIT_EXCHANGE"}
+    env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "cfg")
+    flags = ["--allow-root"] if os.geteuid() == 0 else []
+    server = subprocess.Popen(
+        [
+            str(BIN / "jupyter"),
+            "lab",
+            "--no-browser",
+            *flags,
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            "--ServerApp.root_dir=.",
+        ],
+        cwd=course,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_port(port, 120, server)
+        auth = {"Authorization": f"token {token}"}
+        base = f"http://127.0.0.1:{port}"
+        listing = requests.get(
+            f"{base}/assignments", params={"course_id": COURSE_ID}, headers=auth, timeout=60
+        )
+        assert listing.json() == {"success": True, "value": []}, listing.text[:500]
+        courses = requests.get(f"{base}/courses", headers=auth, timeout=60).json()
+        assert courses["success"] is True, courses  # no "Error fetching courses!"
+    finally:
+        stop(server)
