@@ -19,7 +19,8 @@ The hidden templates are read from the lab's nbgrader source (solutions/), never
 
     OMP_NUM_THREADS=2 python benchmarks/bench_contamination_gate.py [--variants N] [--threads 2]
 
-Measured: see docs/timings.md (section "lab3 contamination gate").
+Measured (2026-12-03, 16 honest + 4 gamed models, about 10 minutes on 2 shared cores): see docs/sft.md,
+"Evaluation data must stay out of training", and docs/timings.md.
 """
 
 from __future__ import annotations
