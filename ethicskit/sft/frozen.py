@@ -174,6 +174,8 @@ class CachedBatches:
         self.depth = depth
         self.lengths = [len(x) for x in ids]
         self.states = _lookup_states(model, ids, depth, pad_id)
+        # tokens the frozen prefix processes once (each distinct text), for the FLOPs estimate
+        self.prefix_tokens = sum(len(k) for k in {tuple(x) for x in ids})
 
     def __len__(self) -> int:
         return len(self.states)

@@ -513,6 +513,11 @@ def _record_stage(classifier: TextClassifier, loop: _Loop, seconds: float, energ
     name = loop.config.name
     total = count_parameters(classifier.model)
     trainable = count_parameters(classifier.model, trainable_only=True)
+    flops = training_flops(total_params=total, trainable_params=trainable, tokens=loop.tokens)
+    prefix_tokens = getattr(loop.inputs, "prefix_tokens", None)
+    if prefix_tokens is not None:  # cached: the frozen part ran once per distinct text, not every step
+        flops = training_flops(total_params=trainable, trainable_params=trainable, tokens=loop.tokens)
+        flops += 2.0 * (total - trainable) * prefix_tokens
     classifier.stages_.append(
         {
             "stage": name,
@@ -524,7 +529,7 @@ def _record_stage(classifier: TextClassifier, loop: _Loop, seconds: float, energ
             "seconds": seconds,
             "total_params": total,
             "trainable_params": trainable,
-            "train_flops": training_flops(total_params=total, trainable_params=trainable, tokens=loop.tokens),
+            "train_flops": flops,
             "energy": energy,
         }
     )
