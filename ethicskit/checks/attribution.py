@@ -26,6 +26,8 @@ __all__ = [
     "check_validation",
     "check_blame",
     "check_intervention",
+    "shortcut_run",
+    "check_shortcut_fix",
     "q1",
     "q2",
     "q3",
@@ -271,6 +273,99 @@ def check_intervention(intervene: Callable[..., Any], *, data_seed: int = LESSON
            f"a group-balanced fine-tuning stage should raise it by at least 0.15.")
     expect(after[0] >= 0.7,
            f"The majority group's accuracy {where} fell to {after[0]:.3f} (expected >= 0.7).")
+
+
+# ------------------------------------------------------------------------------- Part F: image shortcut
+def shortcut_run(seed: int | None = None):
+    """The image task's stages and flipped test set; a hidden run renames and may reorder the stages.
+
+    Returns ``(stages, flipped, shortcut_name)``. With ``seed=None`` the lab's own run (the names of
+    :func:`ethicskit.attribution.shortcut_stages`); with a seed, other digits per split, stage names
+    drawn afresh on every call (no pattern finds the shortcut) and the shortcut stage second or third.
+    """
+    from ethicskit.attribution import Stage, make_shortcut_digits, shortcut_stages
+
+    if seed is None:
+        data = make_shortcut_digits(random_state=LESSON_SEED)
+        return shortcut_stages(data), data.test_flipped, "shortcut"
+    rng = np.random.default_rng(seed)
+    data = make_shortcut_digits(random_state=int(rng.integers(1 << 30)))
+    names = np.random.default_rng().choice(NAME_WORDS, 3, replace=False)
+    clean, cue, late = shortcut_stages(data)
+    renamed = [
+        Stage(str(n), s.X, s.y, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, momentum=s.momentum)
+        for n, s in zip(names, (clean, cue, late), strict=True)
+    ]
+    stages = renamed if rng.random() < 0.5 else [renamed[0], renamed[2], renamed[1]]
+    return stages, data.test_flipped, renamed[1].name
+
+
+def _without_cue(stage: Any) -> Any:
+    from ethicskit.attribution import Stage
+
+    X = stage.X.detach().clone().numpy()
+    X[:, :, :2, :2] = 0.0
+    return Stage(stage.name, X, stage.y, epochs=stage.epochs, batch_size=stage.batch_size, lr=stage.lr,
+                 momentum=stage.momentum)
+
+
+def check_shortcut_fix(
+    remove_shortcut: Callable[..., Any], *, hidden_seed: int | None = None
+) -> float | None:
+    """``remove_shortcut(stages, X, y, random_state=0)`` -> ``(blamed stage name, fixed model)``.
+
+    1 point: the name is the stage whose exact effect on the mean loss of ``(X, y)`` is the largest
+    (hidden runs use fresh names and order). 1 point: the model is the lab's recipe retrained with
+    only that stage's corner patch removed (its predictions on the flipped test images match the
+    kit's own retraining), and it is right on at least 0.2 more of them than the original model.
+    """
+    from ethicskit.attribution import accuracy, exact_stage_effects, example_losses, make_cnn, record_training
+    from ethicskit.checks.core import Parts
+
+    expect(callable(remove_shortcut), "remove_shortcut should be a function (stages, X, y, *, random_state).")
+    stages, flipped, truth = shortcut_run(hidden_seed)
+    X, y = flipped.X.copy(), flipped.y.copy()
+    answer = _quietly(lambda: remove_shortcut(list(stages), X, y, random_state=0))
+    expect(isinstance(answer, tuple) and len(answer) == 2,
+           f"remove_shortcut should return a pair (stage name, fixed model), not {type(answer).__name__}.")
+    blamed, model = answer
+    original = make_cnn(random_state=0)
+    record = record_training(original, stages, random_state=0)
+    parts = Parts(total=2)
+
+    def named_right() -> None:
+        effects = exact_stage_effects(record, example_losses(flipped.X, flipped.y), show_progress=False)
+        expected = str(effects.mean(axis=1).idxmax())
+        expect(isinstance(blamed, str) and blamed == expected,
+               f"{blamed!r} is not the stage whose exact effect on the flipped images' mean loss is the "
+               f"largest (stages of this run: {record.stage_names}).")
+
+    def fixed_right() -> None:
+        import torch
+
+        expect(isinstance(model, torch.nn.Module),
+               f"the fixed model should be a torch module, not {type(model).__name__}.")
+        reference = make_cnn(random_state=0)
+        cleaned = [_without_cue(s) if s.name == truth else s for s in stages]
+        record_training(reference, cleaned, random_state=0)
+        with torch.no_grad():
+            theirs = model(torch.as_tensor(flipped.X)).argmax(dim=1).numpy()
+            ours = reference(torch.as_tensor(flipped.X)).argmax(dim=1).numpy()
+        expect(float(np.mean(theirs == ours)) >= 0.99,
+               "the fixed model does not predict what the lab's recipe predicts when only the blamed "
+               "stage's corner patch is removed (same make_cnn and record_training random_state, the other "
+               "stages unchanged).")
+        gain = float(np.mean(theirs == flipped.y)) - accuracy(original, flipped)
+        expect(gain >= 0.2, f"the fixed model is right on only {gain:+.2f} more flipped images than before.")
+
+    if hidden_seed is None:  # the visible check: the blamed stage on the lab's own run (the fix is hidden)
+        named_right()
+        print(f"remove_shortcut blames {blamed!r}, the stage retraining blames; the fix is judged by the "
+              "hidden test.")
+        return None
+    parts.run(1, named_right, "the blamed stage")
+    parts.run(1, fixed_right, "the fixed model")
+    return parts.result()
 
 
 # ----------------------------------------------------------------------------------- lesson exercises
