@@ -315,3 +315,16 @@ def test_disparities_refuses_a_min_group_size_it_cannot_apply():
     assert len(disparities(results)) == 1
     with pytest.raises(ValueError, match="count"):
         disparities(results, min_group_size=30)
+
+
+def test_card_takes_lesson_05s_energy_report_and_says_when_it_is_an_estimate(data):
+    from ethicskit.sft.energy import EnergyReport
+
+    model, X, y = data
+    estimated = EnergyReport(12.0, 0.002, 0.001, "FRA", "tdp-estimate")
+    card = ModelCard.from_model(model, X, y, model_name="m", dataset_name="d", emissions=estimated)
+    assert card.data.co2_eq_emissions["emissions"] == pytest.approx(1.0)
+    assert "Estimated emissions: 1 g" in card.text and "not a measurement" in card.text
+    measured = EnergyReport(12.0, 0.002, 0.001, "FRA", "codecarbon")
+    text = ModelCard.from_model(model, X, y, model_name="m", dataset_name="d", emissions=measured).text
+    assert "Measured emissions: 1 g CO2-eq (source: codecarbon)" in text

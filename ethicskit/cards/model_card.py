@@ -161,9 +161,10 @@ class ModelCard(_HFModelCard):
             Reference to the training data (an ethicskit ``Dataset`` gives its name and size).
         datasheet : Datasheet, optional
             Its summary goes under "Training data".
-        emissions : float or dict, optional
-            Measured CO2-equivalent in grams (or a dict with ``emissions`` and details, e.g. from
-            codecarbon). Left "not measured" when None; never estimated.
+        emissions : float, dict or EnergyReport, optional
+            Measured CO2-equivalent in grams (or a dict with ``emissions`` and details, codecarbon's
+            EmissionsData, or lesson 05's ``ethicskit.sft.EnergyReport``; its TDP fallback is
+            written as an estimate). Left "not measured" when None; the card never invents a number.
         trail : AuditTrail, optional
             Its summary becomes the "Customisation decisions" section.
         license : str
@@ -627,6 +628,13 @@ def _emissions(emissions: Any) -> dict[str, Any]:
         out = dict(emissions)
     elif hasattr(emissions, "emissions"):  # codecarbon EmissionsData (kg)
         out = {"emissions": float(emissions.emissions) * 1000, "source": "codecarbon"}
+    elif hasattr(emissions, "co2_kg") and hasattr(emissions, "method"):  # ethicskit.sft.EnergyReport (kg)
+        out = {
+            "emissions": float(emissions.co2_kg) * 1000,
+            "source": str(emissions.method),
+            "geographical_location": str(getattr(emissions, "country_iso_code", "")) or None,
+        }
+        out = {k: v for k, v in out.items() if v is not None}
     else:
         out = {"emissions": check_positive(emissions, "emissions", allow_zero=True)}
     out["emissions"] = _num(out["emissions"])
@@ -684,8 +692,14 @@ def _emissions_text(emissions: dict[str, Any] | None) -> str:
     """The "Environmental impact" section: measured emissions, never an estimate."""
     if not emissions:
         return "Emissions were not measured for this model."
-    source = f" (source: {emissions['source']})" if emissions.get("source") else ""
-    return f"Measured emissions: {emissions['emissions']:g} g CO2-eq{source}."
+    source = emissions.get("source") or ""
+    if source == "tdp-estimate":  # EnergyMeter without power counters: the CPU's rated power x time
+        return (
+            f"Estimated emissions: {emissions['emissions']:g} g CO2-eq (from the CPU's rated power and the "
+            "training time, not a measurement; no energy counters were readable)."
+        )
+    shown = f" (source: {source})" if source else ""
+    return f"Measured emissions: {emissions['emissions']:g} g CO2-eq{shown}."
 
 
 def _body(
