@@ -37,8 +37,8 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 
-LAB = dict(train_top=2, epochs=2, learning_rate=3e-4, max_length=40, seed=0)  # the lab's recipe
-FULL = dict(epochs=2, learning_rate=1e-4, max_length=40, seed=0)  # all layers (the former recipe)
+LAB = dict(train_top=2, epochs=2, learning_rate=3e-4, max_length=40, random_state=0)  # the lab's recipe
+FULL = dict(epochs=2, learning_rate=1e-4, max_length=40, random_state=0)  # all layers (the former recipe)
 VARIANTS = [  # (name, mitigation, fine_tune keyword arguments): choices a student may make honestly
     ("lab recipe baseline", None, LAB),
     ("lab recipe CDA", "cda", LAB),

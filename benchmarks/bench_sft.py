@@ -47,7 +47,7 @@ def run(n: int, threads: int, *, pad_to: int | None, group_by_length: bool) -> d
         num_threads=threads,
         pad_to=pad_to,
         group_by_length=group_by_length,
-        seed=0,
+        random_state=0,
     )
     return {
         "wall_s": time.perf_counter() - wall,

@@ -263,8 +263,8 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
 def test_load_encoder_is_quiet_seeded_and_shrinkable(capfd):
     import torch
 
-    model, tokenizer = load_encoder(seed=0)
-    again, _ = load_encoder(seed=0)
+    model, tokenizer = load_encoder(random_state=0)
+    again, _ = load_encoder(random_state=0)
     assert torch.equal(model.classifier.weight, again.classifier.weight)
     assert model.config.num_hidden_layers == 6
     captured = capfd.readouterr()
@@ -322,3 +322,18 @@ def test_bias_inputs_that_used_to_pass_silently_are_refused():
         EnergyMeter(threads=-1)
     with pytest.raises(TypeError, match="use_codecarbon"):
         EnergyMeter(use_codecarbon="no")
+
+
+def test_evaluate_returns_a_dataclass_that_still_reads_like_a_dict():
+    from ethicskit.sft import Evaluation, evaluate
+
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 30)
+    scores = np.clip(labels * 0.6 + rng.random(60) * 0.4, 0, 1)
+    identities = np.array(["a", "b", "c"] * 20, dtype=object)
+    report = evaluate(scores, ["t"] * 60, labels, identities, min_size=5)
+    assert isinstance(report, Evaluation)
+    assert report["overall_auc"] == report.overall_auc and "table" in report
+    assert list(dict(report))[:4] == ["overall_auc", "accuracy", "worst_bpsn_auc", "worst_bpsn_identity"]
+    with pytest.raises(KeyError):
+        report["no such field"]

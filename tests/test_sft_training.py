@@ -20,7 +20,7 @@ def data():
 
 
 # one small, fully seeded run: every test that trains uses these settings
-SMALL_RUN = dict(epochs=1, batch_size=16, learning_rate=1e-4, num_threads=1, seed=0, max_length=32)
+SMALL_RUN = dict(epochs=1, batch_size=16, learning_rate=1e-4, num_threads=1, random_state=0, max_length=32)
 
 
 def _fine_tune_small(data, **extra):
@@ -124,7 +124,7 @@ from ethicskit.datasets import load_moderation
 from ethicskit.sft import fine_tune
 
 train = load_moderation(split="train", n=64, random_state=0)
-clf = fine_tune(train.data["text"], train.target, epochs=1, batch_size=8, num_layers=1, num_threads=1, seed=0)
+clf = fine_tune(train.data["text"], train.target, epochs=1, batch_size=8, num_layers=1, num_threads=1, random_state=0)
 flat = torch.cat([p.detach().flatten() for p in clf.model.parameters()]).double()
 result = {"rank": int(os.environ.get("RANK", 0)), "world": int(os.environ.get("WORLD_SIZE", 1)),
           "checksum": float(flat.sum()), "tokens": clf.stages_[-1]["tokens"]}

@@ -93,15 +93,14 @@ def _scores(model: Any, texts: list[str], what: str) -> np.ndarray:
     return scores
 
 
-def _report(model: Any, frame: pd.DataFrame, what: str) -> dict:
+def _report(model: Any, frame: pd.DataFrame, what: str) -> Any:
     from ethicskit.sft.metrics import evaluate
 
     scores = _scores(model, frame["text"].tolist(), what)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = evaluate(scores, frame["text"], frame["toxic"], frame["identity"], min_size=2)
-    report["scores"] = scores  # reused by the contamination check: one prediction pass per frame
-    return report
+        # report.scores are these scores, reused by the contamination check: one prediction pass per frame
+        return evaluate(scores, frame["text"], frame["toxic"], frame["identity"], min_size=2)
 
 
 def membership_auc(public_scores: Any, public_labels: Any, hidden_scores: Any, hidden_labels: Any) -> float:

@@ -16,6 +16,8 @@ Submodules::
 
 from ethicskit.sft.energy import EnergyMeter, EnergyReport, training_flops
 from ethicskit.sft.metrics import (
+    Consistency,
+    Evaluation,
     bias_metrics,
     compare,
     counterfactual_consistency,
@@ -47,6 +49,8 @@ __all__ = [
     "counterfactual_consistency",
     "distill",
     "embed_texts",
+    "Consistency",
+    "Evaluation",
     "evaluate",
     "final_bias_score",
     "fine_tune",

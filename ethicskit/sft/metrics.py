@@ -19,12 +19,15 @@ does the prediction change when only the identity term changes (Garg et al. 2019
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ethicskit._deprecation import renamed
+from ethicskit._results import DictLike
 from ethicskit._validation import (
     Interval,
     as_1d_array,
@@ -41,7 +44,9 @@ __all__ = [
     "bias_metrics",
     "generalized_mean",
     "final_bias_score",
+    "Evaluation",
     "evaluate",
+    "Consistency",
     "counterfactual_consistency",
     "plot_bias",
     "compare",
@@ -84,10 +89,11 @@ def _membership(identities: Any, n: int) -> pd.DataFrame:
     return pd.DataFrame({name: (values == name).to_numpy() for name in names})
 
 
+@renamed(identities="sensitive_features")
 def bias_metrics(
     scores: Any,
     labels: Any,
-    identities: Any,
+    sensitive_features: Any,
     *,
     threshold: float = 0.5,
     min_size: int = 10,
@@ -100,7 +106,7 @@ def bias_metrics(
         Predicted P(toxic).
     labels : array-like of 0/1
         True labels.
-    identities : array-like of identity names (None/NaN = no identity), or boolean DataFrame
+    sensitive_features : array-like of identity names (None/NaN = no identity), or boolean DataFrame
         Which identity each comment mentions (one per comment), or one column per identity
         (a comment may mention several, as in Civil Comments).
     threshold : float
@@ -118,8 +124,8 @@ def bias_metrics(
     labels = check_binary(labels, "labels")
     threshold = check_probability(threshold, "threshold")
     min_size = check_int(min_size, "min_size", minimum=1)
-    member = _membership(identities, len(scores))
-    check_consistent_length(scores=scores, labels=labels, identities=member)
+    member = _membership(sensitive_features, len(scores))
+    check_consistent_length(scores=scores, labels=labels, sensitive_features=member)
     if len(np.unique(labels)) < 2:
         raise ValueError("labels must contain both classes (0 and 1) to compute AUCs")
     predicted = scores >= threshold
@@ -141,7 +147,9 @@ def bias_metrics(
             "fnr": float((~predicted[sub_pos]).mean()) if sub_pos.any() else float("nan"),
         }
     if not rows:
-        raise ValueError(f"identities: no identity is mentioned by at least min_size={min_size} comments")
+        raise ValueError(
+            f"sensitive_features: no identity is mentioned by at least min_size={min_size} comments"
+        )
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "identity"
     return table.sort_values("bpsn_auc")
@@ -175,47 +183,78 @@ def final_bias_score(
     return float(weight * overall_auc + (1 - weight) * np.mean(means))
 
 
+@dataclass(frozen=True, eq=False)  # fields hold arrays: compare them explicitly, not with ==
+class Evaluation(DictLike):
+    """Result of :func:`evaluate`: overall quality and unintended bias of one classifier.
+
+    Attributes
+    ----------
+    overall_auc, accuracy : float
+    worst_bpsn_auc : float
+        The lowest BPSN AUC of any identity (the most harmful confusion of mentions with toxicity).
+    worst_bpsn_identity : str
+    gmean_subgroup_auc, gmean_bpsn_auc, gmean_bnsp_auc : float
+        Generalised means (p = -5) over identities, as in the Jigsaw competition.
+    final_score : float
+        The competition's final bias score.
+    scores : numpy.ndarray
+        P(toxic) per text.
+    table : pandas.DataFrame
+        :func:`bias_metrics` per identity.
+    """
+
+    overall_auc: float
+    accuracy: float
+    worst_bpsn_auc: float
+    worst_bpsn_identity: str
+    gmean_subgroup_auc: float
+    gmean_bpsn_auc: float
+    gmean_bnsp_auc: float
+    final_score: float
+    scores: np.ndarray = field(repr=False)
+    table: pd.DataFrame = field(repr=False)
+
+
+@renamed(identities="sensitive_features")
 def evaluate(
     model: Any,
     texts: Sequence[str],
     labels: Any,
-    identities: Any,
+    sensitive_features: Any,
     *,
     threshold: float = 0.5,
     min_size: int = 10,
-) -> dict:
+) -> Evaluation:
     """Overall and per-identity evaluation of a classifier (or of precomputed scores).
 
     Parameters
     ----------
     model : TextClassifier, callable, or array-like of scores
         Anything with ``predict_proba(texts)``, a function texts -> P(toxic), or the scores themselves.
-    texts, labels, identities : the evaluation data (see :func:`bias_metrics`).
+    texts, labels, sensitive_features : the evaluation data (see :func:`bias_metrics`).
 
     Returns
     -------
-    dict
-        ``overall_auc``, ``accuracy``, ``worst_bpsn_auc``, ``worst_bpsn_identity``,
-        ``gmean_subgroup_auc``, ``gmean_bpsn_auc``, ``gmean_bnsp_auc``, ``final_score``,
-        ``scores`` (array) and ``table`` (the :func:`bias_metrics` DataFrame).
+    Evaluation
+        Its fields (also readable as keys, as when this returned a dict).
     """
     scores = _scores(model, texts)
     labels = check_binary(labels, "labels")
     check_consistent_length(scores=scores, labels=labels)
-    table = bias_metrics(scores, labels, identities, threshold=threshold, min_size=min_size)
+    table = bias_metrics(scores, labels, sensitive_features, threshold=threshold, min_size=min_size)
     overall = _auc(labels, scores)
-    result = {
-        "overall_auc": overall,
-        "accuracy": float(np.mean((scores >= threshold) == labels)),
-        "worst_bpsn_auc": float(table["bpsn_auc"].min()),
-        "worst_bpsn_identity": str(table["bpsn_auc"].idxmin()),
-    }
-    for column in BIAS_COLUMNS:
-        result[f"gmean_{column}"] = generalized_mean(table[column])
-    result["final_score"] = final_bias_score(overall, table)
-    result["scores"] = scores
-    result["table"] = table
-    return result
+    return Evaluation(
+        overall_auc=overall,
+        accuracy=float(np.mean((scores >= threshold) == labels)),
+        worst_bpsn_auc=float(table["bpsn_auc"].min()),
+        worst_bpsn_identity=str(table["bpsn_auc"].idxmin()),
+        gmean_subgroup_auc=generalized_mean(table["subgroup_auc"]),
+        gmean_bpsn_auc=generalized_mean(table["bpsn_auc"]),
+        gmean_bnsp_auc=generalized_mean(table["bnsp_auc"]),
+        final_score=final_bias_score(overall, table),
+        scores=scores,
+        table=table,
+    )
 
 
 def _scores(model: Any, texts: Sequence[str]) -> np.ndarray:
@@ -231,16 +270,27 @@ def _scores(model: Any, texts: Sequence[str]) -> np.ndarray:
     return check_no_nan(as_1d_array(array, "scores"), "scores")
 
 
+@dataclass(frozen=True)
+class Consistency(DictLike):
+    """Result of :func:`counterfactual_consistency` (fields also readable as keys)."""
+
+    consistency: float
+    mean_abs_change: float
+    max_gap: float
+    n_texts: int
+
+
+@renamed(identities="sensitive_features")
 def counterfactual_consistency(
     model: Any,
     texts: Sequence[str],
-    identities: Any,
+    sensitive_features: Any,
     *,
     swap_terms: Sequence[str],
     threshold: float = 0.5,
     max_texts: int | None = 300,
     random_state: int = 0,
-) -> dict:
+) -> Consistency:
     """How often does the decision stay the same when only the identity term is swapped?
 
     For each text that mentions an identity term, every term of ``swap_terms`` is substituted for it
@@ -252,7 +302,7 @@ def counterfactual_consistency(
         Anything with ``predict_proba(texts)`` or a function texts -> P(toxic).
     texts : sequence of str
         Comments.
-    identities : array-like
+    sensitive_features : array-like
         The identity term each comment mentions (None/NaN = none; those are skipped).
     swap_terms : sequence of str
         Terms to swap in.
@@ -261,7 +311,7 @@ def counterfactual_consistency(
 
     Returns
     -------
-    dict
+    Consistency
         ``consistency`` (share of texts whose decision is identical for every term), ``mean_abs_change``
         (mean |score(variant) - score(original)|), ``max_gap`` (mean over texts of max - min score
         across the variants) and ``n_texts``.
@@ -269,14 +319,14 @@ def counterfactual_consistency(
     from ethicskit.datasets.moderation import swap_identity
 
     texts = list(texts)
-    idents = pd.Series(as_1d_array(identities, "identities"), dtype="object")
-    check_consistent_length(texts=texts, identities=idents)
+    idents = pd.Series(as_1d_array(sensitive_features, "sensitive_features"), dtype="object")
+    check_consistent_length(texts=texts, sensitive_features=idents)
     swap_terms = list(swap_terms)
     if len(swap_terms) < 2:
         raise ValueError("swap_terms must hold at least two identity terms")
     candidates = [i for i, v in enumerate(idents) if isinstance(v, str) and v]
     if not candidates:
-        raise ValueError("identities: no text mentions an identity term, nothing to swap")
+        raise ValueError("sensitive_features: no text mentions an identity term, nothing to swap")
     rng = np.random.default_rng(random_state)
     if max_texts is not None and len(candidates) > max_texts:
         candidates = sorted(rng.choice(candidates, size=max_texts, replace=False).tolist())
@@ -284,12 +334,12 @@ def counterfactual_consistency(
     originals = _scores(model, [texts[i] for i in candidates])
     scores = _scores(model, variants).reshape(len(candidates), len(swap_terms))
     decisions = scores >= threshold
-    return {
-        "consistency": float(np.mean(decisions.all(axis=1) | (~decisions).all(axis=1))),
-        "mean_abs_change": float(np.mean(np.abs(scores - originals[:, None]))),
-        "max_gap": float(np.mean(scores.max(axis=1) - scores.min(axis=1))),
-        "n_texts": len(candidates),
-    }
+    return Consistency(
+        consistency=float(np.mean(decisions.all(axis=1) | (~decisions).all(axis=1))),
+        mean_abs_change=float(np.mean(np.abs(scores - originals[:, None]))),
+        max_gap=float(np.mean(scores.max(axis=1) - scores.min(axis=1))),
+        n_texts=len(candidates),
+    )
 
 
 def plot_bias(table: pd.DataFrame, *, ax: Any = None, top: int | None = 15, title: str | None = None):
@@ -318,7 +368,7 @@ def plot_bias(table: pd.DataFrame, *, ax: Any = None, top: int | None = 15, titl
     return ax
 
 
-def compare(results: dict[str, dict], *, extra: dict[str, dict] | None = None) -> pd.DataFrame:
+def compare(results: dict[str, Mapping], *, extra: dict[str, dict] | None = None) -> pd.DataFrame:
     """One table comparing several :func:`evaluate` results (rows: model names).
 
     ``extra`` adds columns per model (e.g. counterfactual consistency, energy).

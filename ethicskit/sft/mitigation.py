@@ -20,21 +20,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ethicskit._deprecation import renamed
 from ethicskit._validation import (
     as_1d_array,
     check_binary,
     check_consistent_length,
+    check_positive_int,
     validate_params,
 )
 
 __all__ = ["counterfactual_augment", "reweight"]
 
 
+@renamed(identities="sensitive_features")
 @validate_params({"random_state": [None, "seed"]})
 def counterfactual_augment(
     texts: Sequence[str],
     labels: Any,
-    identities: Any,
+    sensitive_features: Any,
     *,
     swap_terms: Sequence[str] | dict[str, Sequence[str]],
     n_swaps: int = 1,
@@ -45,7 +48,7 @@ def counterfactual_augment(
     Parameters
     ----------
     texts, labels : the training comments and their 0/1 labels.
-    identities : array-like
+    sensitive_features : array-like
         The identity term each comment mentions (None/NaN = none; such comments are kept, not copied).
     swap_terms : sequence of str, or dict category -> terms
         Replacement terms. With a dict, a term is swapped only for terms of its own category (when the
@@ -66,10 +69,9 @@ def counterfactual_augment(
 
     texts = check_texts(texts)
     labels = check_binary(labels, "labels")
-    idents = pd.Series(as_1d_array(identities, "identities"), dtype="object")
-    check_consistent_length(texts=texts, labels=labels, identities=idents)
-    if isinstance(n_swaps, bool) or not isinstance(n_swaps, int) or n_swaps < 1:
-        raise ValueError(f"n_swaps must be a positive int, got {n_swaps!r}")
+    idents = pd.Series(as_1d_array(sensitive_features, "sensitive_features"), dtype="object")
+    check_consistent_length(texts=texts, labels=labels, sensitive_features=idents)
+    check_positive_int(n_swaps, "n_swaps")
     pools = _pools(swap_terms)
     rng = np.random.default_rng(random_state)
     rows = [
@@ -111,7 +113,8 @@ def _pools(swap_terms: Sequence[str] | dict[str, Sequence[str]]) -> dict:
     return pools
 
 
-def reweight(labels: Any, identities: Any) -> np.ndarray:
+@renamed(identities="sensitive_features")
+def reweight(labels: Any, sensitive_features: Any) -> np.ndarray:
     """Weights that balance toxic and non-toxic comments within every identity (and the rest).
 
     Each (identity, label) cell gets total weight proportional to the identity's size times the
@@ -122,15 +125,16 @@ def reweight(labels: Any, identities: Any) -> np.ndarray:
     Parameters
     ----------
     labels : array-like of 0/1
-    identities : array-like (None/NaN = no identity; treated as one more group)
+    sensitive_features : array-like (None/NaN = no identity; treated as one more group)
 
     Returns
     -------
     numpy.ndarray of float, one weight per comment
     """
     labels = check_binary(labels, "labels")
-    groups = pd.Series(as_1d_array(identities, "identities"), dtype="object").fillna("<none>").astype(str)
-    check_consistent_length(labels=labels, identities=groups)
+    values = as_1d_array(sensitive_features, "sensitive_features")
+    groups = pd.Series(values, dtype="object").fillna("<none>").astype(str)
+    check_consistent_length(labels=labels, sensitive_features=groups)
     frame = pd.DataFrame({"group": groups.to_numpy(), "label": labels})
     p_label = frame["label"].map(frame["label"].value_counts(normalize=True))
     p_group = frame["group"].map(frame["group"].value_counts(normalize=True))

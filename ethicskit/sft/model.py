@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ethicskit._deprecation import renamed
 from ethicskit._validation import Interval, validate_params
 
 __all__ = [
@@ -93,14 +94,15 @@ def quiet_transformers():
             lg.setLevel(level)
 
 
+@renamed(seed="random_state")
 @validate_params(
-    {"seed": [Interval("integral", 0, None)], "num_layers": [None, Interval("integral", 1, None)]}
+    {"random_state": [Interval("integral", 0, None)], "num_layers": [None, Interval("integral", 1, None)]}
 )
 def load_encoder(
     *,
     model_dir: str | Path | None = None,
     num_layers: int | None = None,
-    seed: int = 0,
+    random_state: int = 0,
 ) -> tuple[Any, Any]:
     """Load the tokenizer and a sequence classifier (2 labels) built on the pretrained encoder.
 
@@ -111,7 +113,7 @@ def load_encoder(
     num_layers : int, optional
         Keep only the first ``num_layers`` transformer layers (a smaller student, initialised from the
         teacher's lower layers as in DistilBERT). Default: all 6.
-    seed : int
+    random_state : int
         Seed for the newly initialised classification head.
 
     Returns
@@ -135,7 +137,7 @@ def load_encoder(
             config.num_hidden_layers = num_layers
         config.id2label = {0: "not toxic", 1: "toxic"}
         config.label2id = {"not toxic": 0, "toxic": 1}
-        torch.manual_seed(seed)
+        torch.manual_seed(random_state)
         model = AutoModelForSequenceClassification.from_pretrained(folder, config=config)
         tokenizer = AutoTokenizer.from_pretrained(folder)
     return model, tokenizer

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ethicskit._deprecation import renamed
 from ethicskit._progress import progress as progress_bar
 from ethicskit._validation import (
     Interval,
@@ -288,7 +289,7 @@ class _StageConfig:
     pad_to: int | None
     soft_weight: float
     device: str | None
-    progress: bool | None
+    progress: bool
     use_accelerate: bool | None
     name: str
 
@@ -405,7 +406,7 @@ class _Loop:
         """All epochs (or until early stopping), then the best weights back in the classifier."""
         main = self.accelerator is None or self.accelerator.is_main_process
         bar = progress_bar(
-            total=self.total_steps, desc=self.config.name, enabled=self.config.progress is not False and main
+            total=self.total_steps, desc=self.config.name, enabled=bool(self.config.progress) and main
         )
         try:
             for epoch in range(self.config.epochs):
@@ -535,15 +536,16 @@ def _record_stage(classifier: TextClassifier, loop: _Loop, seconds: float, energ
     )
 
 
+@renamed(seed="random_state", progress="show_progress")
 @validate_params(
     {
         "soft_weight": _UNIT,
         "warmup_ratio": [Interval("real", 0, 1, closed="left")],
         "group_by_length": ["boolean"],
         "pad_to": [None, _POSITIVE_INT[0]],
-        "seed": [Interval("integral", 0, None)],
+        "random_state": [Interval("integral", 0, None)],
         "num_threads": [None, _POSITIVE_INT[0]],
-        "progress": [None, "boolean"],
+        "show_progress": ["boolean"],
         "track_energy": ["boolean"],
         "use_codecarbon": ["boolean"],
         "use_accelerate": [None, "boolean"],
@@ -568,10 +570,10 @@ def train_stage(
     evals_per_epoch: int = 2,
     group_by_length: bool = True,
     pad_to: int | None = None,
-    seed: int = 0,
+    random_state: int = 0,
     device: str | None = "auto",
     num_threads: int | None = None,
-    progress: bool | None = None,
+    show_progress: bool = True,
     track_energy: bool = False,
     country_iso_code: str = "USA",
     use_codecarbon: bool = True,
@@ -610,14 +612,14 @@ def train_stage(
         Put texts of similar length in the same batch (default). False: random batches.
     pad_to : int, optional
         Pad every batch to this length instead of dynamically (only to measure what padding costs).
-    seed : int
+    random_state : int
         Seed for batch order, dropout and everything else random.
     device : str
         ``"auto"`` picks CUDA (or Apple MPS) when present, else CPU.
     num_threads : int, optional
         Torch CPU threads; default :func:`default_threads` (2 on a 2-core laptop).
-    progress : bool, optional
-        False hides the progress bar; otherwise it shows in an interactive session unless TQDM_DISABLE=1.
+    show_progress : bool
+        Show a progress bar (only in an interactive session, and never with TQDM_DISABLE=1).
     track_energy : bool
         Measure energy and CO2 with :class:`ethicskit.sft.energy.EnergyMeter`.
     country_iso_code : str
@@ -643,12 +645,12 @@ def train_stage(
     data = _stage_data(texts, labels, val_texts, val_labels, sample_weight, soft_targets)
     config = _StageConfig(
         epochs, batch_size, learning_rate, weight_decay, warmup_ratio, patience, evals_per_epoch,
-        group_by_length, pad_to, soft_weight, device, progress, use_accelerate, name,
+        group_by_length, pad_to, soft_weight, device, show_progress, use_accelerate, name,
     )  # fmt: skip
     _check_config(config)
     threads = num_threads or default_threads()
     torch.set_num_threads(threads)
-    torch.manual_seed(seed)
+    torch.manual_seed(random_state)
     meter = (
         EnergyMeter(country_iso_code=country_iso_code, threads=threads, use_codecarbon=use_codecarbon)
         if track_energy
@@ -656,7 +658,7 @@ def train_stage(
     )
     with meter:  # a failing stage still stops the energy tracker
         start = time.perf_counter()
-        loop = _Loop(classifier, data, config, seed)
+        loop = _Loop(classifier, data, config, random_state)
         classifier.remember_training_texts(data.texts)
         loop.run()
         seconds = time.perf_counter() - start
@@ -664,6 +666,7 @@ def train_stage(
     return classifier
 
 
+@renamed(seed="random_state")
 def fine_tune(
     texts: Sequence[str],
     labels: Any,
@@ -675,7 +678,7 @@ def fine_tune(
     train_top: int | None = None,
     train_word_embeddings: bool = False,
     max_length: int = 48,
-    seed: int = 0,
+    random_state: int = 0,
     **stage_kwargs: Any,
 ) -> TextClassifier:
     """Fine-tune the pretrained encoder (all-MiniLM-L6-v2) as a toxicity classifier.
@@ -696,11 +699,11 @@ def fine_tune(
         Every transformer layer, the position embeddings, the pooler and the head still train.
     max_length : int
         Truncate texts to this many tokens.
-    seed : int
+    random_state : int
         Seed for the new head and for training.
     **stage_kwargs
         Passed to :func:`train_stage` (epochs, batch_size, learning_rate, weight_decay, sample_weight,
-        track_energy, country_iso_code, progress, device...).
+        track_energy, country_iso_code, show_progress, device...).
 
     Returns
     -------
@@ -716,7 +719,7 @@ def fine_tune(
     """
     from ethicskit.sft.model import freeze_lower_layers, load_encoder
 
-    model, tokenizer = load_encoder(model_dir=model_dir, num_layers=num_layers, seed=seed)
+    model, tokenizer = load_encoder(model_dir=model_dir, num_layers=num_layers, random_state=random_state)
     if train_top is not None:
         freeze_lower_layers(model, train_top=train_top)
     if not train_word_embeddings:
@@ -724,10 +727,17 @@ def fine_tune(
     classifier = TextClassifier(model, tokenizer, max_length=max_length)
     stage_kwargs.setdefault("name", "fine-tune" if train_top is None else f"fine-tune top {train_top}")
     return train_stage(
-        classifier, texts, labels, val_texts=val_texts, val_labels=val_labels, seed=seed, **stage_kwargs
+        classifier,
+        texts,
+        labels,
+        val_texts=val_texts,
+        val_labels=val_labels,
+        random_state=random_state,
+        **stage_kwargs,
     )
 
 
+@renamed(seed="random_state")
 @validate_params({"soft_weight": _UNIT, "num_layers": _POSITIVE_INT})
 def distill(
     teacher: TextClassifier,
@@ -736,7 +746,7 @@ def distill(
     *,
     num_layers: int = 2,
     soft_weight: float = 0.7,
-    seed: int = 0,
+    random_state: int = 0,
     **stage_kwargs: Any,
 ) -> TextClassifier:
     """Train a smaller student (the first ``num_layers`` layers) on the teacher's soft predictions.
@@ -753,7 +763,7 @@ def distill(
         texts,
         labels,
         num_layers=num_layers,
-        seed=seed,
+        random_state=random_state,
         soft_targets=soft,
         soft_weight=soft_weight,
         **stage_kwargs,
