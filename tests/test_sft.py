@@ -337,3 +337,28 @@ def test_evaluate_returns_a_dataclass_that_still_reads_like_a_dict():
     assert list(dict(report))[:4] == ["overall_auc", "accuracy", "worst_bpsn_auc", "worst_bpsn_identity"]
     with pytest.raises(KeyError):
         report["no such field"]
+
+
+def test_cost_table_reads_each_models_last_stage_and_evaluates_it():
+    from ethicskit.sft import EnergyReport, cost_table
+
+    class Fake:
+        def __init__(self, scores, joules):
+            self.scores = np.asarray(scores)
+            energy = EnergyReport(2.0, joules / 3.6e6, joules / 3.6e6 * 0.05, "FRA", "tdp-estimate")
+            self.stages_ = [{"total_params": 2e6, "trainable_params": 5e5, "train_flops": 3e12,
+                             "seconds": 2.0, "energy": energy}]
+
+        def predict_proba(self, texts):
+            return np.c_[1 - self.scores, self.scores]
+
+    labels = np.array([0, 1] * 20)
+    identities = np.array(["a", "a", "b", "b"] * 10, dtype=object)
+    good = Fake(np.where(labels == 1, 0.9, 0.1), 3600.0)
+    table = cost_table({"good": good}, ["t"] * 40, labels, identities)
+    row = table.loc["good"]
+    assert row["overall_auc"] == 1.0 and row["energy_Wh"] == pytest.approx(1.0)
+    assert row["trainable_M"] == 0.5 and row["method"] == "tdp-estimate"
+    good.stages_[-1]["energy"] = None
+    with pytest.raises(ValueError, match="track_energy=True"):
+        cost_table({"good": good}, ["t"] * 40, labels, identities)

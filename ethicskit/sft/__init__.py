@@ -14,7 +14,7 @@ Submodules::
     ethicskit.sft.energy      energy/CO2 with codecarbon (offline) and a TDP fallback, training FLOPs
 """
 
-from ethicskit.sft.energy import EnergyMeter, EnergyReport, training_flops
+from ethicskit.sft.energy import EnergyMeter, EnergyReport, cost_table, training_flops
 from ethicskit.sft.metrics import (
     Consistency,
     Evaluation,
@@ -62,4 +62,5 @@ __all__ = [
     "reweight",
     "train_stage",
     "training_flops",
+    "cost_table",
 ]

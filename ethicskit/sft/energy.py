@@ -20,6 +20,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ethicskit._validation import check_bool, check_int
 
@@ -27,6 +28,7 @@ __all__ = [
     "EnergyReport",
     "EnergyMeter",
     "training_flops",
+    "cost_table",
     "FALLBACK_CPU_TDP_W",
     "FALLBACK_RAM_W",
     "WORLD_CARBON_INTENSITY",
@@ -193,3 +195,47 @@ def training_flops(*, total_params: int, trainable_params: int, tokens: int) -> 
     if trainable_params > total_params:
         raise ValueError(f"trainable_params ({trainable_params}) cannot exceed total_params ({total_params})")
     return float(2 * total_params * tokens + 4 * trainable_params * tokens)
+
+
+def cost_table(models: dict[str, Any], texts: Any, labels: Any, sensitive_features: Any) -> Any:
+    """Quality, fairness and training cost of several fine-tuned classifiers, one row each.
+
+    Parameters
+    ----------
+    models : dict of name -> TextClassifier
+        Each trained with ``track_energy=True`` (its last stage's energy report is used).
+    texts, labels, sensitive_features
+        The evaluation data, as for :func:`ethicskit.sft.evaluate`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``overall_auc``, ``worst_bpsn_auc``, ``params_M``, ``trainable_M``, ``train_TFLOPs``,
+        ``seconds``, ``energy_Wh``, ``co2_g`` and ``method`` ("codecarbon" measured, "tdp-estimate"
+        estimated).
+    """
+    import pandas as pd
+
+    from ethicskit.sft.metrics import evaluate
+
+    if not isinstance(models, dict) or not models:
+        raise ValueError("models must be a non-empty dict of name -> trained TextClassifier")
+    rows = {}
+    for name, model in models.items():
+        stage = (getattr(model, "stages_", None) or [None])[-1]
+        energy = stage.get("energy") if stage else None
+        if energy is None:
+            raise ValueError(f"models[{name!r}] has no energy report: train it with track_energy=True")
+        result = evaluate(model, texts, labels, sensitive_features)
+        rows[name] = {
+            "overall_auc": result.overall_auc,
+            "worst_bpsn_auc": result.worst_bpsn_auc,
+            "params_M": stage["total_params"] / 1e6,
+            "trainable_M": stage["trainable_params"] / 1e6,
+            "train_TFLOPs": stage["train_flops"] / 1e12,
+            "seconds": stage["seconds"],
+            "energy_Wh": energy.energy_kwh * 1000,
+            "co2_g": energy.co2_kg * 1000,
+            "method": energy.method,
+        }
+    return pd.DataFrame(rows).T
