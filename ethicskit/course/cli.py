@@ -6,7 +6,9 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main", "build_parser"]
 
@@ -216,16 +218,10 @@ def _cmd_run_all(args) -> int:
     return run_all(root, report=Path(args.report), jobs=args.jobs, sandbox=not args.no_sandbox)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``ethicskit``."""
-    parser = argparse.ArgumentParser(
-        prog="ethicskit", description="The ethics course kit's instructor tools."
-    )
-    top = parser.add_subparsers(dest="group", required=True)
-    course = top.add_parser("course", help="release, grade, feedback, report, run-all")
-    commands = course.add_subparsers(dest="command", required=True)
+def _command_adder(commands: Any) -> Callable[..., argparse.ArgumentParser]:
+    """``add(name, func, help)``: a subcommand of ``ethicskit course`` with the shared ``--course`` option."""
 
-    def add(name, func, help_text):
+    def add(name: str, func: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument(
             "--course", default=None, help="course root (default: nearest folder with nbgrader_config.py)"
@@ -233,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
         return sub
 
+    return add
+
+
+def _add_release(add: Callable[..., argparse.ArgumentParser]) -> None:
     release = add("release", _cmd_release, "generate labs/ (student versions) from solutions/ with nbgrader")
     release.add_argument("labs", nargs="*", help="lab ids (default: every lab in solutions/)")
     release.add_argument(
@@ -246,10 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="regenerate labs that hold a student's answers, after moving them to labs-backup/",
     )
 
+
+def _add_work(add: Callable[..., argparse.ArgumentParser]) -> None:
     work = add("work", _cmd_work, "copy a lab into work/LAB to answer it there (no kit command writes work/)")
     work.add_argument("lab", help="lab id")
     work.add_argument("--to", help="target folder (default: work/LAB)")
 
+
+def _add_grade(add: Callable[..., argparse.ArgumentParser]) -> None:
     grade = add("grade", _cmd_grade, "autograde submissions in a sandbox, in parallel")
     grade.add_argument(
         "submissions", help="nbgrader submitted/ layout, or a folder of <student>.ipynb / .zip"
@@ -288,11 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", help="also write the results as JSON to this file")
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress messages")
 
+
+def _add_feedback(add: Callable[..., argparse.ArgumentParser]) -> None:
     feedback = add("feedback", _cmd_feedback, "write per-student HTML feedback (points and plain messages)")
     feedback.add_argument("--lab", required=True, help="lab (assignment) id")
     feedback.add_argument("--out", help="folder (default: the course's feedback/ folder)")
     feedback.add_argument("--student", action="append", help="only this student (repeatable)")
 
+
+def _add_answers(add: Callable[..., argparse.ArgumentParser]) -> None:
     answers = add(
         "answers",
         _cmd_answers,
@@ -303,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     answers.add_argument("--out", default="answers", help="output folder (default answers/)")
     answers.add_argument("--threshold", type=float, default=0.5, help="cosine distance that ends a group")
 
+
+def _add_report(add: Callable[..., argparse.ArgumentParser]) -> None:
     report = add("report", _cmd_report, "export the gradebook (CSV) and a per-question summary with a plot")
     report.add_argument("--out", default="reports", help="output folder (default reports/)")
     report.add_argument("--lab", action="append", help="only this lab (repeatable)")
@@ -323,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--canvas-id", action="append", metavar="LAB=ID", help="Canvas assignment id of a lab (repeatable)"
     )
 
+
+def _add_hub(add: Callable[..., argparse.ArgumentParser]) -> None:
     hub = add("hub", _cmd_hub, "start the course's JupyterHub on 127.0.0.1 (docs/deploy.md)")
     hub.add_argument("--demo", action="store_true", help="trial course: any password, servers run as you")
     hub.add_argument("--port", type=int, default=8000, help="public port on 127.0.0.1 (default 8000)")
@@ -331,9 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
     hub.add_argument("--instructor", action="append", help="instructor user name (repeatable)")
     hub.add_argument("--student", action="append", help="student user name (repeatable)")
 
+
+def _add_publish(add: Callable[..., argparse.ArgumentParser]) -> None:
     publish = add("publish", _cmd_publish, "release labs to students through nbgrader's exchange")
     publish.add_argument("labs", nargs="+", help="lab ids")
 
+
+def _add_run_all(add: Callable[..., argparse.ArgumentParser]) -> None:
     run_all = add(
         "run-all",
         _cmd_run_all,
@@ -342,6 +358,25 @@ def build_parser() -> argparse.ArgumentParser:
     run_all.add_argument("--report", default="course-report", help="output folder (default course-report/)")
     run_all.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at once (default 2)")
     run_all.add_argument("--no-sandbox", action="store_true", help="grade unsandboxed (trusted code only)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ethicskit``: one ``_add_<command>`` per subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="ethicskit", description="The ethics course kit's instructor tools."
+    )
+    top = parser.add_subparsers(dest="group", required=True)
+    course = top.add_parser("course", help="release, grade, feedback, report, run-all")
+    add = _command_adder(course.add_subparsers(dest="command", required=True))
+    _add_release(add)
+    _add_work(add)
+    _add_grade(add)
+    _add_feedback(add)
+    _add_answers(add)
+    _add_report(add)
+    _add_hub(add)
+    _add_publish(add)
+    _add_run_all(add)
     return parser
 
 

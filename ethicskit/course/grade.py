@@ -38,6 +38,7 @@ from pathlib import Path
 
 import nbformat
 
+from ethicskit._validation import check_positive_int
 from ethicskit.course._config import (
     CourseSettings,
     course_settings,
@@ -305,7 +306,10 @@ def _stage(
     clock = time.perf_counter()
     with gradebook_lock(settings.db_url):  # another instructor may be registering it in a server gradebook
         _register_cached(
-            root, lab, db_url=settings.db_url, release_dir=scratch / "released",
+            root,
+            lab,
+            db_url=settings.db_url,
+            release_dir=scratch / "released",
             autograded=settings.autograded,
         )
     say(f"registered {lab} in the gradebook ({time.perf_counter() - clock:.1f} s)")
@@ -513,8 +517,7 @@ def grade(
     root = Path(root).resolve()
     if lab not in lab_ids(root):
         raise ValueError(f"lab {lab!r} not found in {root / 'solutions'}; labs there: {lab_ids(root)}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    check_positive_int(jobs, "jobs")
     if sandbox and (problem := sandbox_problem()):
         raise SandboxUnavailable(problem)
     say = progress or (lambda message: None)
@@ -536,39 +539,42 @@ def grade(
             root, lab, submissions, students, scratch=scratch, settings=settings, say=say
         )
         hidden = tuple(_hidden_paths(root, Path(submissions)) + [str(scratch)])
+        common = dict(lab=lab, db_url=db_url, data_dir=str(root / "solutions" / lab), hidden=hidden,
+                      limits=limits, sandbox=sandbox, recheck=recheck, scratch_root=str(scratch))  # fmt: skip
         tasks = [
-            GradingTask(
-                student=path.parent.parent.name,
-                lab=lab,
-                notebook=str(path),
-                db_url=db_url,
-                data_dir=str(root / "solutions" / lab),
-                hidden=hidden,
-                limits=limits,
-                sandbox=sandbox,
-                recheck=recheck,
-                scratch_root=str(scratch),
-            )
-            for path in notebooks
+            GradingTask(student=path.parent.parent.name, notebook=str(path), **common) for path in notebooks
         ]
         clock = time.perf_counter()
         outcomes = executor(tasks, say) if executor else _execute_all(tasks, jobs=jobs, say=say)
         say(f"executed {len(tasks)} notebook(s) with {jobs} job(s) ({time.perf_counter() - clock:.1f} s)")
-        by_student: dict[str, dict[str, GradingOutcome]] = {s: {} for s in results}
-        for task, outcome in zip(tasks, outcomes, strict=True):
-            _merge(results[task.student], outcome)
-            _mark_unjudged(Path(task.notebook), outcome)
-            by_student[task.student][Path(task.notebook).stem] = outcome
+        by_student = _collect(results, tasks, outcomes)
         clock = time.perf_counter()
         with gradebook_lock(db_url):  # one writer at a time, also across instructors (dblock.py)
             _save(
-                root, lab, results, stage=scratch / "sanitized", autograded=autograded, db_url=db_url,
+                root,
+                lab,
+                results,
+                stage=scratch / "sanitized",
+                autograded=autograded,
+                db_url=db_url,
                 jobs=save_jobs,
             )
             enforce_verdicts(db_url, lab, by_student)
         say(f"saved the grades ({time.perf_counter() - clock:.1f} s)")
         _write_records(results, autograded=autograded, lab=lab, db_url=db_url)
     return [results[s] for s in sorted(results)]
+
+
+def _collect(
+    results: dict[str, SubmissionResult], tasks: list[GradingTask], outcomes: list[GradingOutcome]
+) -> dict[str, dict[str, GradingOutcome]]:
+    """Merge each outcome into its student's result and notebook; the verdicts by student and notebook."""
+    by_student: dict[str, dict[str, GradingOutcome]] = {s: {} for s in results}
+    for task, outcome in zip(tasks, outcomes, strict=True):
+        _merge(results[task.student], outcome)
+        _mark_unjudged(Path(task.notebook), outcome)
+        by_student[task.student][Path(task.notebook).stem] = outcome
+    return by_student
 
 
 def _run_pool(tasks, indices, outcomes, *, workers, context, say) -> None:
