@@ -14,19 +14,11 @@ import sqlite3
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.demo_lab import FIXTURE, LAB, LIMIT_ARGS, LIMITS, sandbox_available
+from tests.demo_lab import SCORES as DEMO
 from tests.servers import DaskCluster
 
 pytestmark = [pytest.mark.server, pytest.mark.grading]
-FIXTURE = REPO_ROOT / "tests" / "fixtures" / "demo-lab"
-LAB = "demo-lab"
-DEMO = {"correct": 6.0, "partial": 3.0, "empty": 0.0}
-LIMITS = dict(cell_timeout=8, notebook_timeout=30, memory_mb=768, max_processes=64)
-
-
-def _sandbox() -> bool:
-    from ethicskit.course.sandbox import sandbox_problem
-
-    return sandbox_problem() is None
 
 
 def _course(tmp_path, students: dict[str, str]):
@@ -77,16 +69,6 @@ def test_cluster_grades_equal_local_grades(cluster, tmp_path, capsys):
     from ethicskit.course.cli import main
 
     course, submissions = _course(tmp_path, {s: s for s in DEMO})
-    limits = [
-        "--cell-timeout",
-        "8",
-        "--notebook-timeout",
-        "30",
-        "--memory-mb",
-        "768",
-        "--max-processes",
-        "64",
-    ]
     command = [
         "course",
         "grade",
@@ -99,9 +81,9 @@ def test_cluster_grades_equal_local_grades(cluster, tmp_path, capsys):
         cluster.address,
         "--json",
         str(tmp_path / "results.json"),
-        *limits,
+        *LIMIT_ARGS,
     ]
-    assert main(command + ([] if _sandbox() else ["--no-sandbox"])) == 0
+    assert main(command + ([] if sandbox_available() else ["--no-sandbox"])) == 0
     messages = capsys.readouterr().err.splitlines()
     results = [type("R", (), r) for r in json.loads((tmp_path / "results.json").read_text())]
     assert {r.student: r.score for r in results} == pytest.approx(DEMO), messages
@@ -138,7 +120,7 @@ def test_a_killed_worker_loses_nothing(tmp_path):
             course,
             submissions,
             lab=LAB,
-            sandbox=_sandbox(),
+            sandbox=sandbox_available(),
             executor=dask_executor(running.address),
             progress=progress,
             **LIMITS,

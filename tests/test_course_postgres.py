@@ -17,20 +17,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.demo_lab import FIXTURE, LAB, LIMIT_ARGS, LIMITS, sandbox_available
+from tests.demo_lab import SCORES as EXPECTED
 from tests.servers import postgres_problem, postgres_server
 
 pytestmark = [pytest.mark.server, pytest.mark.grading]
 PROBLEM = postgres_problem()
-FIXTURE = REPO_ROOT / "tests" / "fixtures" / "demo-lab"
-LAB = "demo-lab"
-EXPECTED = {"correct": 6.0, "partial": 3.0, "empty": 0.0}
-LIMITS = dict(cell_timeout=8, notebook_timeout=30, memory_mb=768, max_processes=64)
-
-
-def _sandbox() -> bool:
-    from ethicskit.course.sandbox import sandbox_problem
-
-    return sandbox_problem() is None
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +102,7 @@ def test_release_grade_feedback_report_on_postgresql(database, tmp_path, monkeyp
     assert (course / "labs" / LAB / f"{LAB}.ipynb").exists()
     assert not (course / "gradebook.db").exists()  # release uses a throw-away gradebook
     submissions = _submissions(tmp_path / "submitted", {s: s for s in EXPECTED})
-    results = grade(course, submissions, lab=LAB, jobs=2, sandbox=_sandbox(), **LIMITS)
+    results = grade(course, submissions, lab=LAB, jobs=2, sandbox=sandbox_available(), **LIMITS)
     assert {r.student: r.score for r in results} == pytest.approx(EXPECTED)
     assert not (course / "gradebook.db").exists()  # everything went to PostgreSQL
     rows = dict(_query(database, "SELECT student_id, count(*) FROM submitted_assignment GROUP BY 1"))
@@ -133,17 +125,7 @@ def test_two_instructors_grade_the_same_lab_at_once(database, tmp_path):
     """Two graders (separate processes, own course copies) grade the same students into one gradebook."""
     submissions = _submissions(tmp_path / "submitted", {s: s for s in EXPECTED})
     env = dict(os.environ, ETHICSKIT_DB_URL=database)
-    limits = [
-        "--cell-timeout",
-        "8",
-        "--notebook-timeout",
-        "30",
-        "--memory-mb",
-        "768",
-        "--max-processes",
-        "64",
-    ]
-    sandbox = [] if _sandbox() else ["--no-sandbox"]
+    sandbox = [] if sandbox_available() else ["--no-sandbox"]
     runs = []
     for name in ("alice", "bob"):
         course = _course(tmp_path / name)
@@ -160,7 +142,7 @@ def test_two_instructors_grade_the_same_lab_at_once(database, tmp_path):
             "1",
             "--json",
             str(tmp_path / f"{name}.json"),
-            *limits,
+            *LIMIT_ARGS,
             *sandbox,
         ]
         runs.append(
@@ -207,7 +189,8 @@ def test_parallel_save_measured(database, tmp_path, monkeypatch, capsys):
             Path(task.notebook).write_bytes(executed[task.student][1])
         return [executed[task.student][0] for task in tasks]
 
-    first = grade(course, submissions, lab=LAB, jobs=2, sandbox=_sandbox(), executor=record, **LIMITS)
+    sandbox = sandbox_available()
+    first = grade(course, submissions, lab=LAB, jobs=2, sandbox=sandbox, executor=record, **LIMITS)
     want = {r.student: r.score for r in first}
     timings = {}
     for jobs in (1, 2, 4, 1):
@@ -216,7 +199,7 @@ def test_parallel_save_measured(database, tmp_path, monkeypatch, capsys):
             course,
             submissions,
             lab=LAB,
-            sandbox=_sandbox(),
+            sandbox=sandbox_available(),
             executor=replay,
             save_jobs=jobs,
             progress=messages.append,

@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.demo_lab import FIXTURE, LAB, LIMIT_ARGS
 from tests.servers import Hub, hub_problem
 
 pytestmark = [pytest.mark.server]
 PROBLEM = hub_problem()
-LAB = "demo-lab"
-FIXTURE = REPO_ROOT / "tests" / "fixtures" / "demo-lab"
 COURSE_ID = "ethics-course-kit"
 BIN = Path(sys.executable).parent
 
@@ -137,14 +136,7 @@ def test_release_fetch_submit_grade_feedback_through_the_exchange(hub):
         "submitted",
         "--lab",
         LAB,
-        "--cell-timeout",
-        "8",
-        "--notebook-timeout",
-        "30",
-        "--memory-mb",
-        "768",
-        "--max-processes",
-        "64",
+        *LIMIT_ARGS,
         *sandbox,
         "-q",
     )
