@@ -373,14 +373,14 @@ def cases() -> Iterator[Case]:  # noqa: C901 - one flat table of the API is easi
     yield from _vary(
         "bias_metrics",
         sft.bias_metrics,
-        {"scores": s, "labels": y, "identities": identities, "min_size": 5},
+        {"scores": s, "labels": y, "sensitive_features": identities, "min_size": 5},
         "scores",
         bad_scores(s),
     )
     yield from _scalar_cases(
         "bias_metrics",
         sft.bias_metrics,
-        {"scores": s, "labels": y, "identities": identities, "min_size": 5},
+        {"scores": s, "labels": y, "sensitive_features": identities, "min_size": 5},
         {"threshold": "probability", "min_size": "count"},
     )
     yield from _scalar_cases(
@@ -390,7 +390,7 @@ def cases() -> Iterator[Case]:  # noqa: C901 - one flat table of the API is easi
         "EnergyMeter", sft.EnergyMeter, {}, "country_iso_code", [("'ZZZ'", "ZZZ"), ("'FR'", "FR")]
     )
     yield from _vary(
-        "reweight", sft.reweight, {"labels": y, "identities": identities}, "labels", bad_arrays(y)
+        "reweight", sft.reweight, {"labels": y, "sensitive_features": identities}, "labels", bad_arrays(y)
     )
     yield from _vary(
         "generalized_mean",
@@ -550,15 +550,15 @@ def more_cases() -> Iterator[Case]:  # noqa: C901
     yield from _vary(
         "prediction_gap",
         explain.prediction_gap,
-        {"predictions": y, "sensitive": ["a", "b"] * 40},
+        {"predictions": y, "sensitive_features": ["a", "b"] * 40},
         "predictions",
         [c for c in bad_arrays(y.to_numpy()) if c[0] != "3 classes"],
     )  # scores, not labels
     yield from _vary(
         "prediction_gap",
         explain.prediction_gap,
-        {"predictions": y, "sensitive": ["a", "b"] * 40},
-        "sensitive",
+        {"predictions": y, "sensitive_features": ["a", "b"] * 40},
+        "sensitive_features",
         [("one group", ["a"] * 80), ("too short", ["a", "b"])],
     )
     expl = explain.shap_values(rf, X.head(5), background=X.head(20))
@@ -766,7 +766,7 @@ def more_cases() -> Iterator[Case]:  # noqa: C901
         {
             "texts": ["I am gay", "hello"],
             "labels": [0, 1],
-            "identities": ["gay", None],
+            "sensitive_features": ["gay", None],
             "swap_terms": ["gay", "straight"],
         },
         "labels",
@@ -778,7 +778,7 @@ def more_cases() -> Iterator[Case]:  # noqa: C901
         {
             "texts": ["I am gay", "hello"],
             "labels": [0, 1],
-            "identities": ["gay", None],
+            "sensitive_features": ["gay", None],
             "swap_terms": ["gay", "straight"],
         },
         {"n_swaps": "count"},
@@ -789,7 +789,7 @@ def more_cases() -> Iterator[Case]:  # noqa: C901
         {
             "texts": ["I am gay", "hello"],
             "labels": [0, 1],
-            "identities": ["gay", None],
+            "sensitive_features": ["gay", None],
             "swap_terms": ["gay", "straight"],
         },
         "swap_terms",
@@ -964,8 +964,8 @@ def plot_and_attribution_cases() -> Iterator[Case]:
     yield from _vary(
         "group_losses",
         attribution.group_losses,
-        {"X": Xt[:6], "y": y.to_numpy()[:6], "groups": [0, 1] * 3},
-        "groups",
+        {"X": Xt[:6], "y": y.to_numpy()[:6], "sensitive_features": [0, 1] * 3},
+        "sensitive_features",
         [("too short", [0, 1]), ("with NaN", [np.nan, 1] * 3)],
     )
     yield from _vary(
@@ -1096,7 +1096,7 @@ def card_and_encoder_cases() -> Iterator[Case]:
     yield from _vary(
         "load_encoder", sft.load_encoder, {}, "num_layers", [("-1", -1), ("0", 0), ("99", 99), ("2.5", 2.5)]
     )
-    yield from _vary("load_encoder", sft.load_encoder, {}, "seed", [("-1", -1), ("2.5", 2.5)])
+    yield from _vary("load_encoder", sft.load_encoder, {}, "random_state", [("-1", -1), ("2.5", 2.5)])
     yield from _vary(
         "embed_texts",
         sft.embed_texts,

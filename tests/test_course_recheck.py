@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import pickle
+import signal
 import subprocess
 import sys
 
 import cloudpickle
+import pytest
 
 from ethicskit.course.recheck import MARKER, run_cell, variables_used
 
@@ -54,14 +56,22 @@ def test_recheck_process_ignores_monkeypatching_done_elsewhere(tmp_path):
     ]
     job_file = tmp_path / "jobs.json"
     job_file.write_text(json.dumps(jobs))
-    done = subprocess.run(
-        [sys.executable, "-m", "ethicskit.course.recheck", str(job_file)],
-        capture_output=True,
+    # -X faulthandler: if the recheck ever hangs (it did once in CI, under heavy load, with no output),
+    # SIGABRT makes it print every thread's stack, so the failure says where it stopped
+    process = subprocess.Popen(
+        [sys.executable, "-X", "faulthandler", "-m", "ethicskit.course.recheck", str(job_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=120,
-        check=True,
     )
-    line = next(x for x in done.stdout.splitlines() if x.startswith(MARKER))
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"the recheck process hung for 300 s; its stacks:\n{stderr[-6000:]}")
+    assert process.returncode == 0, stderr[-3000:]
+    line = next(x for x in stdout.splitlines() if x.startswith(MARKER))
     verdicts = json.loads(line[len(MARKER) :])
     assert [v["passed"] for v in verdicts] == [False, True, False]
     assert "0.5" not in verdicts[0]["message"]

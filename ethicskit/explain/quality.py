@@ -141,6 +141,7 @@ def _order_seed(order: str, random_state: Any, random_order: Any, name: str) -> 
     return random_state if order == "random" else None
 
 
+@validate_params({"random_state": [None, "seed"]})
 def deletion_curve(
     model: Any,
     explanation: LocalExplanation,
@@ -176,6 +177,7 @@ def deletion_curve(
     return _curve(model, explanation, reference, mode="deletion", random_state=seed)
 
 
+@validate_params({"random_state": [None, "seed"]})
 def insertion_curve(
     model: Any,
     explanation: LocalExplanation,

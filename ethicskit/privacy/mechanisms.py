@@ -87,8 +87,13 @@ def laplace_mechanism(
             f"epsilon={epsilon} is too small for sensitivity={sensitivity}: the noise would be infinite"
         )
     rng = check_random_state(random_state)
-    noise = rng.laplace(0.0, scale, size=np.shape(true))
-    return float(true + noise) if np.ndim(true) == 0 else true + noise
+    with np.errstate(over="ignore"):
+        noisy = true + rng.laplace(0.0, scale, size=np.shape(true))
+    if not np.all(np.isfinite(noisy)):  # a finite scale near the float limit can still draw +-inf
+        raise ValueError(
+            f"sensitivity={sensitivity} / epsilon={epsilon} is too large: the noise overflows to infinity"
+        )
+    return float(noisy) if np.ndim(true) == 0 else noisy
 
 
 def gaussian_sigma(*, sensitivity: float, epsilon: float, delta: float) -> float:
