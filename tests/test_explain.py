@@ -170,7 +170,9 @@ def test_faithfulness_measures_beat_random_order(data, forest, shap_expl):
     X, _, _ = data
     reference = explain.reference_row(X)
     deletion = explain.deletion_curve(forest, shap_expl, reference=reference)
-    random_del = explain.deletion_curve(forest, shap_expl, reference=reference, order="random", random_state=0)
+    random_del = explain.deletion_curve(
+        forest, shap_expl, reference=reference, order="random", random_state=0
+    )
     with pytest.warns(FutureWarning, match="order='random'"):  # the old spelling still works
         old = explain.deletion_curve(forest, shap_expl, reference=reference, random_order=0)
     assert np.array_equal(old, random_del)

@@ -124,7 +124,8 @@ from ethicskit.datasets import load_moderation
 from ethicskit.sft import fine_tune
 
 train = load_moderation(split="train", n=64, random_state=0)
-clf = fine_tune(train.data["text"], train.target, epochs=1, batch_size=8, num_layers=1, num_threads=1, random_state=0)
+clf = fine_tune(train.data["text"], train.target, epochs=1, batch_size=8, num_layers=1, num_threads=1,
+                random_state=0)
 flat = torch.cat([p.detach().flatten() for p in clf.model.parameters()]).double()
 result = {"rank": int(os.environ.get("RANK", 0)), "world": int(os.environ.get("WORLD_SIZE", 1)),
           "checksum": float(flat.sum()), "tokens": clf.stages_[-1]["tokens"]}
