@@ -76,25 +76,14 @@ def _read(path: Path) -> list[list[str]]:
         return list(csv.reader(handle))
 
 
+def _export(out: Path, fmt: str, *extra: str) -> int:
+    """``ethicskit course report --format FMT --out OUT`` on the repository's course."""
+    return main(["course", "report", "--course", str(REPO_ROOT), "--format", fmt, "--out", str(out), *extra])
+
+
 def test_canvas_layout_points_possible_manual_and_pending(gradebook, capsys):
     out = gradebook / "lms"
-    assert (
-        main(
-            [
-                "course",
-                "report",
-                "--course",
-                str(REPO_ROOT),
-                "--format",
-                "canvas",
-                "--out",
-                str(out),
-                "--canvas-id",
-                "lab2-model-card=4242",
-            ]
-        )
-        == 0
-    )
+    assert _export(out, "canvas", "--canvas-id", "lab2-model-card=4242") == 0
     rows = _read(out / "canvas-grades.csv")
     assert rows[0] == [
         "Student",
@@ -115,26 +104,13 @@ def test_canvas_layout_points_possible_manual_and_pending(gradebook, capsys):
 
 
 def test_canvas_partial_writes_points_so_far(gradebook):
-    main(
-        [
-            "course",
-            "report",
-            "--course",
-            str(REPO_ROOT),
-            "--format",
-            "canvas",
-            "--out",
-            str(gradebook),
-            "--pending",
-            "partial",
-        ]
-    )
+    _export(gradebook, "canvas", "--pending", "partial")
     body = {r[2]: r for r in _read(gradebook / "canvas-grades.csv")[2:]}
     assert body["bob"][5:] == ["2", "3"]
 
 
 def test_moodle_layout_identifier_and_feedback(gradebook):
-    main(["course", "report", "--course", str(REPO_ROOT), "--format", "moodle", "--out", str(gradebook)])
+    _export(gradebook, "moodle")
     rows = _read(gradebook / "moodle-grades.csv")
     assert rows[0] == [
         "First name",
@@ -154,7 +130,7 @@ def test_moodle_layout_identifier_and_feedback(gradebook):
 
 
 def test_plain_csv_has_status_and_pending(gradebook):
-    main(["course", "report", "--course", str(REPO_ROOT), "--format", "csv", "--out", str(gradebook)])
+    _export(gradebook, "csv")
     rows = _read(gradebook / "csv-grades.csv")
     assert rows[0][:6] == [
         "student",
