@@ -55,6 +55,27 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
         proc.wait(5)
 
 
+@contextlib.contextmanager
+def jupyterlab(root: Path, env: dict[str, str], *, log: Path | None = None):
+    """A single-user JupyterLab on 127.0.0.1 serving ``root`` (also its working directory, where
+    nbgrader finds the course's config); yields ``(base_url, token)`` and stops it afterwards."""
+    port, token = free_port(), os.urandom(12).hex()
+    flags = ["--allow-root"] if os.geteuid() == 0 else []
+    command = [
+        str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", *flags, f"--port={port}",
+        "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+    ]  # fmt: skip
+    with open(log or os.devnull, "w") as output:
+        server = subprocess.Popen(
+            command, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            wait_port(port, 120, server)
+            yield f"http://127.0.0.1:{port}", token
+        finally:
+            stop(server)
+
+
 # --------------------------------------------------------------------------------------------- PostgreSQL
 
 

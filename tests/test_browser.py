@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.servers import free_port, hub_problem, stop, wait_port
+from tests.servers import hub_problem, jupyterlab
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 CHROMIUM = Path(os.environ.get("ETHICSKIT_CHROMIUM", "/usr/bin/chromium"))
@@ -93,32 +93,13 @@ def test_student_runs_lesson_00_in_jupyterlab(browser, tmp_path):
     root = tmp_path / "course"
     (root / "lessons").mkdir(parents=True)
     shutil.copy(REPO_ROOT / "lessons" / "00-welcome.ipynb", root / "lessons")
-    port, token = free_port(), os.urandom(12).hex()
-    flags = ["--allow-root"] if os.geteuid() == 0 else []
     env = dict(
         os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", JUPYTER_CONFIG_DIR=str(tmp_path / "cfg")
     )
-    server = subprocess.Popen(
-        [
-            str(BIN / "jupyter"),
-            "lab",
-            "--no-browser",
-            *flags,
-            f"--port={port}",
-            "--ip=127.0.0.1",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-        ],
-        stdout=open(tmp_path / "lab.log", "w"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        wait_port(port, 120, server)
+    with jupyterlab(root, env, log=tmp_path / "lab.log") as (base, token):
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(120_000)
-        page.goto(f"http://127.0.0.1:{port}/lab/tree/lessons/00-welcome.ipynb?token={token}")
+        page.goto(f"{base}/lab/tree/lessons/00-welcome.ipynb?token={token}")
         page.locator(".jp-Notebook").first.wait_for()
         accept_kernel(page)
         page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=120_000)
@@ -133,8 +114,6 @@ def test_student_runs_lesson_00_in_jupyterlab(browser, tmp_path):
         page.locator(".jp-OutputArea-output table").first.scroll_into_view_if_needed()
         shot(page, "student-00-environment-table")
         assert page.locator(".jp-OutputArea-output", has_text="Traceback").count() == 0
-    finally:
-        stop(server)
     saved = nbformat.read(root / "lessons" / "00-welcome.ipynb", as_version=4)
     code = [c for c in saved.cells if c.cell_type == "code"]
     assert code and all(c.execution_count for c in code), "not every cell ran"

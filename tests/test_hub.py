@@ -157,40 +157,17 @@ def test_make_start_single_user_assignment_list_answers_without_errors(tmp_path)
     """`make start` (no hub): the course-local exchange makes the Assignment List and Courses answer."""
     import requests
 
-    from tests.servers import free_port, stop, wait_port
+    from tests.servers import jupyterlab
 
     course = make_course(tmp_path / "course")
     (course / "exchange").mkdir(mode=0o1777)  # what `make start` does
-    port, token = free_port(), os.urandom(12).hex()
     env = {k: v for k, v in os.environ.items() if k != "ETHICSKIT_EXCHANGE"}
     env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "cfg")
-    flags = ["--allow-root"] if os.geteuid() == 0 else []
-    server = subprocess.Popen(
-        [
-            str(BIN / "jupyter"),
-            "lab",
-            "--no-browser",
-            *flags,
-            f"--port={port}",
-            "--ip=127.0.0.1",
-            f"--IdentityProvider.token={token}",
-            "--ServerApp.root_dir=.",
-        ],
-        cwd=course,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_port(port, 120, server)
+    with jupyterlab(course, env) as (base, token):
         auth = {"Authorization": f"token {token}"}
-        base = f"http://127.0.0.1:{port}"
         listing = requests.get(
             f"{base}/assignments", params={"course_id": COURSE_ID}, headers=auth, timeout=60
         )
         assert listing.json() == {"success": True, "value": []}, listing.text[:500]
         courses = requests.get(f"{base}/courses", headers=auth, timeout=60).json()
         assert courses["success"] is True, courses  # no "Error fetching courses!"
-    finally:
-        stop(server)
