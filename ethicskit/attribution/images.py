@@ -27,7 +27,15 @@ import numpy as np
 from ethicskit._validation import check_int, check_random_state
 from ethicskit.attribution.recorder import Stage
 
-__all__ = ["ImageSplit", "ShortcutDigits", "make_shortcut_digits", "make_cnn", "shortcut_stages", "accuracy"]
+__all__ = [
+    "ImageSplit",
+    "ShortcutDigits",
+    "make_shortcut_digits",
+    "make_cnn",
+    "shortcut_stages",
+    "without_cue",
+    "accuracy",
+]
 
 #: Pixel value of the cue (the images are scaled to [0, 1]).
 PATCH_VALUE = 1.0
@@ -119,6 +127,13 @@ def make_cnn(*, channels: int = 8, random_state: int = 0) -> Any:
         torch.random.set_rng_state(state)
 
 
+def without_cue(images: Any) -> np.ndarray:
+    """A copy of ``images`` (n, 1, 8, 8) with the cue's corner set to 0: the same digits, no patch."""
+    out = np.array(images, dtype=np.float32, copy=True)
+    out[..., :2, :2] = 0.0
+    return out
+
+
 def shortcut_stages(
     data: ShortcutDigits,
     *,
@@ -133,10 +148,7 @@ def shortcut_stages(
     ``drop_shortcut_cue=True`` is the fix attribution points to: the shortcut stage's images without
     their patch (the same digits and labels, so only the cue is gone).
     """
-    shortcut_X = data.shortcut.X
-    if drop_shortcut_cue:
-        shortcut_X = shortcut_X.copy()
-        shortcut_X[:, 0, :2, :2] = 0.0
+    shortcut_X = without_cue(data.shortcut.X) if drop_shortcut_cue else data.shortcut.X
     common = {"batch_size": batch_size, "momentum": momentum}
     return [
         Stage("pretraining", data.pretrain.X, data.pretrain.y, epochs=epochs[0], lr=lr[0], **common),

@@ -302,11 +302,10 @@ def shortcut_run(seed: int | None = None):
 
 def _without_cue(stage: Any) -> Any:
     from ethicskit.attribution import Stage
+    from ethicskit.attribution.images import without_cue
 
-    X = stage.X.detach().clone().numpy()
-    X[:, :, :2, :2] = 0.0
-    return Stage(stage.name, X, stage.y, epochs=stage.epochs, batch_size=stage.batch_size, lr=stage.lr,
-                 momentum=stage.momentum)
+    return Stage(stage.name, without_cue(stage.X.detach().numpy()), stage.y, epochs=stage.epochs,
+                 batch_size=stage.batch_size, lr=stage.lr, momentum=stage.momentum)
 
 
 def check_shortcut_fix(
