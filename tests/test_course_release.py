@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from ethicskit.course.cli import main
-from ethicskit.course.release import check_release, release
+from ethicskit.course.release import check_release, gradebook_content, register_lab, release
 from tests.conftest import REPO_ROOT
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "demo-lab"
@@ -43,6 +43,32 @@ def test_release_then_check_then_drift(course, capsys):
     assert "demo-lab" in capsys.readouterr().err
     (course / "labs" / "stale-lab").mkdir()
     assert "stale-lab" in check_release(course)
+
+
+def _cell_ids(db_url: str) -> set[int]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        return {cell.id for notebook in gb.find_assignment("demo-lab").notebooks for cell in notebook.grade_cells}
+
+
+@pytest.mark.slow
+def test_registering_an_unchanged_lab_leaves_the_gradebook_alone(course):
+    """nbgrader re-registers by deleting and re-creating cells: that must not happen under a grader's feet."""
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    assert register_lab(course, "demo-lab", db_url=db_url) is True
+    held, ids = gradebook_content(db_url, "demo-lab"), _cell_ids(db_url)
+    assert held and held["demo-lab"]["grade"]
+    assert register_lab(course, "demo-lab", db_url=db_url) is False
+    assert _cell_ids(db_url) == ids  # the very same rows, not equal copies
+    # an edited lab is registered again
+    solution = course / "solutions" / "demo-lab" / "demo-lab.ipynb"
+    notebook = json.loads(solution.read_text())
+    graded = next(c for c in notebook["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("points"))
+    graded["metadata"]["nbgrader"]["points"] += 1
+    solution.write_text(json.dumps(notebook))
+    assert register_lab(course, "demo-lab", db_url=db_url) is True
+    assert gradebook_content(db_url, "demo-lab") != held
 
 
 def test_unknown_lab_is_named(course):

@@ -17,6 +17,7 @@ command writes, so that learners need not work in ``labs/`` at all.
 from __future__ import annotations
 
 import filecmp
+import json
 import logging
 import shutil
 import tempfile
@@ -33,6 +34,7 @@ __all__ = [
     "check_release",
     "notebook_differences",
     "register_lab",
+    "gradebook_content",
     "edited_cells",
     "copy_for_work",
 ]
@@ -91,18 +93,56 @@ def generate_lab(root: Path, lab: str, dest: Path) -> Path:
     return target
 
 
-def register_lab(root: Path, lab: str, *, db_url: str | None = None, release_dir: Path | None = None) -> None:
+def gradebook_content(db_url: str, lab: str) -> dict | None:
+    """What a gradebook holds for ``lab``: its notebooks' cells, without database ids; None if absent.
+
+    Two registrations of the same source give equal contents, whichever database they went to.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gb:
+        try:
+            assignment = gb.find_assignment(lab)
+        except MissingEntry:
+            return None
+        return {
+            notebook.name: {
+                kind: sorted(json.dumps({**cell.to_dict(), "id": None}, sort_keys=True) for cell in cells)
+                for kind, cells in (
+                    ("grade", notebook.grade_cells),
+                    ("solution", notebook.solution_cells),
+                    ("task", notebook.task_cells),
+                    ("source", notebook.source_cells),
+                )
+            }
+            for notebook in assignment.notebooks
+        }
+
+
+def register_lab(root: Path, lab: str, *, db_url: str | None = None, release_dir: Path | None = None) -> bool:
     """Record ``lab`` (cells, points, source of test cells) in the course gradebook for grading.
 
     The released notebooks go to ``release_dir/<lab>`` (default: a temporary folder), never ``labs/``.
+    The lab is generated against a private gradebook first; the course gradebook is written only when
+    it does not already hold exactly that lab. That matters with a shared server gradebook: nbgrader
+    re-registers a notebook by deleting and re-creating its cells, which would pull them from under
+    another instructor who is grading the same lab at that moment.
+
+    Returns
+    -------
+    bool
+        True when the course gradebook was written, False when it already held this lab.
     """
     root = Path(root)
     url = db_url or load_course_config(root).CourseDirectory.db_url
-    if release_dir is not None:
-        _generate(root, lab, release_dir=Path(release_dir), db_url=url)
-        return
     with tempfile.TemporaryDirectory(prefix="ethicskit-register-") as scratch:
-        _generate(root, lab, release_dir=Path(scratch), db_url=url)
+        private = f"sqlite:///{Path(scratch) / 'gradebook.db'}"
+        out = Path(release_dir) if release_dir is not None else Path(scratch) / "released"
+        _generate(root, lab, release_dir=out, db_url=private)
+        if gradebook_content(url, lab) == gradebook_content(private, lab):
+            return False
+        _generate(root, lab, release_dir=Path(scratch) / "again", db_url=url)
+        return True
 
 
 def edited_cells(notebook_path: Path) -> list[str]:
