@@ -210,3 +210,29 @@ def test_frozen_layers_are_computed_once_and_match_the_whole_model(data):
     assert frozen.cache_info()["prefixes"] == 2
     frozen.clear_cache()
     assert frozen.cache_info() == {"prefixes": 0, "texts": 0}
+
+
+def test_text_classifier_is_a_scikit_learn_estimator(data, trained):
+    """TextClassifier follows scikit-learn's estimator contract (texts in, 1-d P(toxic) out)."""
+    from sklearn.base import clone, is_classifier
+
+    train, _ = data
+    texts, labels = list(train.data["text"][:48]), train.target[:48]
+    unfitted = TextClassifier(num_layers=2, train_top=1, epochs=1, max_length=32, random_state=3)
+    assert is_classifier(unfitted) and "not fitted" in repr(unfitted)
+    assert not hasattr(unfitted, "model_")  # __init__ only stores its parameters
+    copy = clone(unfitted.set_params(show_progress=False))
+    assert copy.get_params()["random_state"] == 3 and copy.get_params()["train_top"] == 1
+    with pytest.raises(Exception, match="not fitted"):
+        copy.predict_proba(["hello"])
+    assert copy.fit(texts, labels, num_threads=1) is copy  # fit returns self and loads the encoder
+    assert list(copy.classes_) == [0, 1] and copy.model is None and copy.model_ is not None
+    again = clone(unfitted).fit(texts, labels, num_threads=1)
+    np.testing.assert_allclose(copy.predict_proba(texts[:5]), again.predict_proba(texts[:5]), atol=1e-6)
+    assert 0.0 <= copy.score(texts, labels) <= 1.0  # ClassifierMixin.score through predict
+    with pytest.raises(TypeError, match="set_params"):
+        copy.fit(texts, labels, epochs=3)
+    # fine_tune passes the loaded network as the `model` parameter: the same object it trains
+    assert trained.model is trained.model_
+    assert trained.get_params()["max_length"] == SMALL_RUN["max_length"]
+    assert {"text/plain"} == set(trained._repr_mimebundle_())  # no HTML diagram of the whole network

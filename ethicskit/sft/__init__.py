@@ -35,7 +35,6 @@ from ethicskit.sft.model import (
     load_encoder,
     model_path,
 )
-from ethicskit.sft.train import TextClassifier, distill, fine_tune, train_stage
 
 __all__ = [
     "EnergyMeter",
@@ -64,3 +63,15 @@ __all__ = [
     "training_flops",
     "cost_table",
 ]
+
+# ``ethicskit.sft.train`` needs scikit-learn (TextClassifier is an estimator): loaded on first use, so
+# importing the package stays cheap.
+_LAZY = {"TextClassifier", "distill", "fine_tune", "train_stage"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from ethicskit.sft import train
+
+        return getattr(train, name)
+    raise AttributeError(f"module 'ethicskit.sft' has no attribute {name!r}")

@@ -207,12 +207,12 @@ def model_inputs(classifier: Any, texts: list[str], *, pad_to: int | None = None
     """
     from ethicskit.sft.tokens import TokenBatches
 
-    ids = classifier.encode(texts)
-    pad_id = classifier.tokenizer.pad_token_id or 0
+    ids = classifier.encode(texts)  # sets the classifier's network up if it was not yet
+    pad_id = classifier.tokenizer_.pad_token_id or 0
     enabled = cache and pad_to is None and os.environ.get("ETHICSKIT_FROZEN_CACHE", "1") != "0"
-    depth = frozen_depth(classifier.model) if enabled else 0
+    depth = frozen_depth(classifier.model_) if enabled else 0
     if depth > 0:
-        return CachedBatches(classifier.model, ids, depth, pad_id)
+        return CachedBatches(classifier.model_, ids, depth, pad_id)
     return TokenBatches(ids, pad_id, pad_to)
 
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
 
 from ethicskit._deprecation import renamed
 from ethicskit._progress import progress as progress_bar
@@ -138,20 +140,45 @@ def _pick_device(device: str | None) -> str:
     return str(device)
 
 
-class TextClassifier:
+class TextClassifier(ClassifierMixin, BaseEstimator):
     """A fine-tuned transformer classifier with its tokenizer; predicts P(toxic) for texts.
+
+    A scikit-learn estimator: ``__init__`` only stores its parameters, :meth:`fit` trains, fitted
+    attributes end in ``_``, ``random_state`` seeds everything random, and ``sklearn.base.clone``,
+    ``get_params``/``set_params``, ``score`` and pickling work. Two documented differences, both because
+    the inputs are texts and the task is binary: ``X`` is a sequence of strings (not a 2-d array), and
+    :meth:`predict_proba` returns the 1-d P(toxic), the score every ``ethicskit`` metric takes (column 1
+    of scikit-learn's two-column form; ``np.column_stack([1 - p, p])`` gives that form).
+
+    The network is the classifier's state, as a warm-started network's weights are: :meth:`fit` trains
+    ``model`` in place when one is given (:func:`fine_tune` passes the loaded encoder), and a second
+    :meth:`fit` or :func:`train_stage` call trains it further as one more stage. Without a ``model``,
+    :meth:`fit` loads the pretrained all-MiniLM-L6-v2 according to ``model_dir``, ``num_layers``,
+    ``train_top`` and ``train_word_embeddings``.
 
     Parameters
     ----------
-    model : transformers PreTrainedModel
+    model : transformers PreTrainedModel, optional
         A sequence classifier with 2 labels (from :func:`~ethicskit.sft.model.load_encoder`).
-    tokenizer : transformers tokenizer
-        Its tokenizer.
+    tokenizer : transformers tokenizer, optional
+        Its tokenizer (required with ``model``).
+    model_dir, num_layers, train_top, train_word_embeddings
+        How :meth:`fit` loads the encoder when no ``model`` is given (see :func:`fine_tune`).
     max_length : int
         Texts are truncated to this many tokens.
+    epochs, batch_size, learning_rate, weight_decay, warmup_ratio, patience
+        The training hyper-parameters of :meth:`fit` (see :func:`train_stage`).
+    random_state : int
+        Seed for the new head, batch order and dropout.
+    show_progress : bool
+        Show a progress bar while fitting (interactive sessions only).
 
     Attributes
     ----------
+    model_, tokenizer_ :
+        The network and tokenizer in use (``model`` and ``tokenizer`` when given).
+    classes_ : numpy.ndarray
+        ``[0, 1]`` (1 = toxic).
     history_ : list of dict
         One row per epoch of every training stage: stage, epoch, train_loss, val_loss, val_accuracy, seconds.
     stages_ : list of dict
@@ -161,17 +188,125 @@ class TextClassifier:
         :meth:`training_overlap` can tell whether evaluation data leaked into training.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, *, max_length: int = 48):
+    def __init__(
+        self,
+        model: Any = None,
+        tokenizer: Any = None,
+        *,
+        model_dir: str | None = None,
+        num_layers: int | None = None,
+        train_top: int | None = None,
+        train_word_embeddings: bool = False,
+        max_length: int = 48,
+        epochs: int = 2,
+        batch_size: int = 32,
+        learning_rate: float = 5e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        patience: int = 1,
+        random_state: int = 0,
+        show_progress: bool = True,
+    ):
         self.model = model
         self.tokenizer = tokenizer
-        self.max_length = check_int(max_length, "max_length", minimum=1)
-        self.history_: list[dict] = []
-        self.stages_: list[dict] = []
-        self.seen_texts_ = np.empty(0, dtype=np.uint64)
+        self.model_dir = model_dir
+        self.num_layers = num_layers
+        self.train_top = train_top
+        self.train_word_embeddings = train_word_embeddings
+        self.max_length = max_length
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.patience = patience
+        self.random_state = random_state
+        self.show_progress = show_progress
+
+    def _initialize(self) -> TextClassifier:
+        """Set the network, tokenizer and empty records once (the given ones, else the pretrained encoder)."""
+        if hasattr(self, "model_"):
+            return self
+        check_int(self.max_length, "max_length", minimum=1)
+        if self.model is not None:
+            if self.tokenizer is None:
+                raise ValueError("TextClassifier(model=...) needs its tokenizer too: pass tokenizer=")
+            model, tokenizer = self.model, self.tokenizer
+        else:
+            model, tokenizer = _load_network(
+                self.model_dir, self.num_layers, self.train_top, self.train_word_embeddings, self.random_state
+            )
+        self.model_, self.tokenizer_ = model, tokenizer
+        self.classes_ = np.array([0, 1])
+        self.history_ = getattr(self, "history_", [])
+        self.stages_ = getattr(self, "stages_", [])
+        self.seen_texts_ = getattr(self, "seen_texts_", np.empty(0, dtype=np.uint64))
+        return self
+
+    def fit(
+        self,
+        X: Sequence[str],
+        y: Any,
+        *,
+        val_texts: Sequence[str] | None = None,
+        val_labels: Any = None,
+        sample_weight: Any = None,
+        **stage_kwargs: Any,
+    ) -> TextClassifier:
+        """Train on texts ``X`` with 0/1 labels ``y`` (one :func:`train_stage`) and return ``self``.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Training texts.
+        y : array-like of 0/1
+            Their labels (1 = toxic).
+        val_texts, val_labels : optional
+            Validation split for early stopping (recommended).
+        sample_weight : array-like, optional
+            Per-example loss weights.
+        **stage_kwargs
+            Further :func:`train_stage` options (``track_energy``, ``evals_per_epoch``, ``device``,
+            ``name``...); the hyper-parameters come from the estimator's own parameters.
+        """
+        given = sorted((_FIT_HYPER_PARAMETERS | {"random_state"}) & stage_kwargs.keys())
+        if given:
+            raise TypeError(
+                f"fit() got {', '.join(given)}: these are the estimator's parameters; "
+                f"set them with TextClassifier({given[0]}=...) or set_params({given[0]}=...)"
+            )
+        self._initialize()
+        stage_kwargs.setdefault(
+            "name", "fine-tune" if self.train_top is None else f"fine-tune top {self.train_top}"
+        )
+        hyper = {name: getattr(self, name) for name in _FIT_HYPER_PARAMETERS}
+        return train_stage(
+            self,
+            X,
+            y,
+            val_texts=val_texts,
+            val_labels=val_labels,
+            sample_weight=sample_weight,
+            random_state=self.random_state,
+            **hyper,
+            **stage_kwargs,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.non_deterministic = False
+        return tags
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        """Plain text in notebooks too (scikit-learn's HTML diagram would print the whole network)."""
+        return {"text/plain": repr(self)}
 
     def remember_training_texts(self, texts: Sequence[str]) -> None:
         """Add the fingerprints of ``texts`` to :attr:`seen_texts_` (each training stage calls this)."""
-        self.seen_texts_ = np.union1d(self.seen_texts_, text_fingerprints(texts))
+        seen = getattr(self, "seen_texts_", np.empty(0, dtype=np.uint64))
+        self.seen_texts_ = np.union1d(seen, text_fingerprints(texts))
 
     def training_overlap(self, texts: Sequence[str]) -> float:
         """Share of ``texts`` (after case and whitespace folding) that some training stage saw.
@@ -188,11 +323,13 @@ class TextClassifier:
         0.5
         """
         fingerprints = text_fingerprints(check_texts(texts))
-        return float(np.isin(fingerprints, self.seen_texts_).mean())
+        seen = getattr(self, "seen_texts_", np.empty(0, dtype=np.uint64))
+        return float(np.isin(fingerprints, seen).mean())
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text (truncated, special tokens added, no padding)."""
-        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        self._initialize()
+        return self.tokenizer_(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
 
     @validate_params({"batch_size": _POSITIVE_INT})
     def predict_proba(self, texts: Sequence[str], *, batch_size: int = 128) -> np.ndarray:
@@ -211,10 +348,11 @@ class TextClassifier:
 
         from ethicskit.sft.frozen import model_inputs
 
+        check_is_fitted(self, "model_")
         inputs = model_inputs(self, check_texts(texts))
-        device = next(self.model.parameters()).device
+        device = next(self.model_.parameters()).device
         scores = np.empty(len(inputs), dtype=float)
-        for batch, logits in batched_logits(inputs, self.model, device, int(batch_size)):
+        for batch, logits in batched_logits(inputs, self.model_, device, int(batch_size)):
             scores[batch] = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
         return scores
 
@@ -226,9 +364,15 @@ class TextClassifier:
     def __repr__(self) -> str:
         from ethicskit.sft.model import count_parameters
 
+        model = getattr(self, "model_", self.model)
+        if model is None:
+            return (
+                f"TextClassifier(not fitted, max_length={self.max_length}, random_state={self.random_state})"
+            )
         return (
-            f"TextClassifier({type(self.model).__name__}, params={count_parameters(self.model):,}, "
-            f"trainable={count_parameters(self.model, trainable_only=True):,}, stages={len(self.stages_)})"
+            f"TextClassifier({type(model).__name__}, params={count_parameters(model):,}, "
+            f"trainable={count_parameters(model, trainable_only=True):,}, "
+            f"stages={len(getattr(self, 'stages_', []))})"
         )
 
 
@@ -370,7 +514,7 @@ class _Loop:
 
         self.classifier, self.data, self.config = classifier, data, config
         self.rng = np.random.default_rng(seed)
-        self.model = classifier.model
+        self.model = classifier.model_
         self.device = _pick_device(config.device)
         self.model.to(self.device)
         accelerate = _use_accelerate(config.use_accelerate)
@@ -417,8 +561,8 @@ class _Loop:
             bar.close()
         if self.best.state is not None:
             self.unwrapped.load_state_dict(self.best.state)
-        self.classifier.model = self.unwrapped
-        self.classifier.model.eval()
+        self.classifier.model_ = self.unwrapped
+        self.classifier.model_.eval()
 
     def _batches(self) -> list[np.ndarray]:
         batches = length_grouped_batches(
@@ -481,7 +625,7 @@ class _Loop:
 
         labels = self.data.val_labels
         loss, correct = 0.0, 0
-        for batch, logits in batched_logits(self.val_inputs, self.classifier.model, self.device, batch_size):
+        for batch, logits in batched_logits(self.val_inputs, self.classifier.model_, self.device, batch_size):
             target = torch.as_tensor(labels[batch], dtype=torch.long, device=self.device)
             loss += float(F.cross_entropy(logits, target, reduction="sum"))
             correct += int((logits.argmax(-1) == target).sum())
@@ -512,8 +656,8 @@ def _record_stage(classifier: TextClassifier, loop: _Loop, seconds: float, energ
     from ethicskit.sft.model import count_parameters
 
     name = loop.config.name
-    total = count_parameters(classifier.model)
-    trainable = count_parameters(classifier.model, trainable_only=True)
+    total = count_parameters(classifier.model_)
+    trainable = count_parameters(classifier.model_, trainable_only=True)
     flops = training_flops(total_params=total, trainable_params=trainable, tokens=loop.tokens)
     prefix_tokens = getattr(loop.inputs, "prefix_tokens", None)
     if prefix_tokens is not None:  # cached: the frozen part ran once per distinct text, not every step
@@ -642,6 +786,7 @@ def train_stage(
 
     if not isinstance(classifier, TextClassifier):
         raise TypeError(f"classifier must be a TextClassifier, got {type(classifier).__name__}")
+    classifier._initialize()
     data = _stage_data(texts, labels, val_texts, val_labels, sample_weight, soft_targets)
     config = _StageConfig(
         epochs, batch_size, learning_rate, weight_decay, warmup_ratio, patience, evals_per_epoch,
@@ -666,7 +811,7 @@ def train_stage(
     return classifier
 
 
-@renamed(seed="random_state")
+@renamed(seed="random_state", progress="show_progress")
 def fine_tune(
     texts: Sequence[str],
     labels: Any,
@@ -717,6 +862,27 @@ def fine_tune(
     >>> clf = fine_tune(train.data["text"], train.target, epochs=1)   # doctest: +SKIP
     >>> clf.predict_proba(["Have a nice day"])                         # doctest: +SKIP
     """
+    model, tokenizer = _load_network(model_dir, num_layers, train_top, train_word_embeddings, random_state)
+    hyper = {k: stage_kwargs.pop(k) for k in _FIT_HYPER_PARAMETERS & stage_kwargs.keys()}
+    classifier = TextClassifier(
+        model, tokenizer, train_top=train_top, max_length=max_length, random_state=random_state, **hyper
+    )
+    return classifier.fit(texts, labels, val_texts=val_texts, val_labels=val_labels, **stage_kwargs)
+
+
+_FIT_HYPER_PARAMETERS = {
+    "epochs", "batch_size", "learning_rate", "weight_decay", "warmup_ratio", "patience", "show_progress",
+}  # fmt: skip
+
+
+def _load_network(
+    model_dir: str | None,
+    num_layers: int | None,
+    train_top: int | None,
+    train_word_embeddings: bool,
+    random_state: int,
+) -> tuple[Any, Any]:
+    """The pretrained encoder with a new 2-label head, its lower layers frozen as asked."""
     from ethicskit.sft.model import freeze_lower_layers, load_encoder
 
     model, tokenizer = load_encoder(model_dir=model_dir, num_layers=num_layers, random_state=random_state)
@@ -724,17 +890,7 @@ def fine_tune(
         freeze_lower_layers(model, train_top=train_top)
     if not train_word_embeddings:
         model.base_model.embeddings.word_embeddings.weight.requires_grad = False
-    classifier = TextClassifier(model, tokenizer, max_length=max_length)
-    stage_kwargs.setdefault("name", "fine-tune" if train_top is None else f"fine-tune top {train_top}")
-    return train_stage(
-        classifier,
-        texts,
-        labels,
-        val_texts=val_texts,
-        val_labels=val_labels,
-        random_state=random_state,
-        **stage_kwargs,
-    )
+    return model, tokenizer
 
 
 @renamed(seed="random_state")
