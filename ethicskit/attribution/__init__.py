@@ -60,6 +60,8 @@ Main entry points::
     record_training, Stage, replay_stage          record and replay a multi-stage run
     exact_stage_effects, retrain_without          ground truth by retraining
     first_order_effects, linearised_effects       estimators (estimate_stage_effects chooses by name)
+    checked_stage_effects, replay_error           estimates with an error proxy that flags untrusted ones
+    top_blocks, encoder_inputs, cut_at_best_epoch the pretrained encoder's top block(s) on cached states
     compare_estimates, plot_estimates             validation against the ground truth
     example_losses, group_losses, logit_margins   queries
     make_spurious_data, make_pipeline_stages      the lesson's synthetic three-stage pipeline
@@ -67,11 +69,15 @@ Main entry points::
 See ``docs/attribution.md`` for the same derivation with worked examples.
 """
 
+from ethicskit.attribution.encoder import cut_at_best_epoch, encoder_inputs, top_blocks
 from ethicskit.attribution.estimators import (
+    CheckedEffects,
+    checked_stage_effects,
     estimate_stage_effects,
     first_order_coefficients,
     first_order_effects,
     linearised_effects,
+    replay_error,
     stage_change,
     stage_shift,
 )
@@ -102,6 +108,8 @@ __all__ = [
     "exact_stage_effects", "retrain_without", "evaluate_query",
     "estimate_stage_effects", "first_order_effects", "linearised_effects", "first_order_coefficients",
     "stage_change", "stage_shift",
+    "checked_stage_effects", "CheckedEffects", "replay_error",
+    "top_blocks", "encoder_inputs", "cut_at_best_epoch",
     "example_losses", "group_losses", "logit_margins", "functional_model",
     "fidelity", "agreement", "compare_estimates", "plot_estimates",
     "Split", "SpuriousData", "make_spurious_data", "make_pipeline_stages", "make_mlp",

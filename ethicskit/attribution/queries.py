@@ -7,7 +7,7 @@ parameters and differentiate it with ``torch.func``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,17 @@ __all__ = ["example_losses", "group_losses", "logit_margins", "functional_model"
 def _tensors(X: Any, y: Any):
     import torch
 
+    if isinstance(X, Mapping):  # e.g. token ids and attention mask, or cached hidden states and mask
+        from ethicskit.attribution.recorder import _input_tensor, n_rows
+
+        if not X:
+            raise ValueError("X is an empty dict; it needs at least one input array")
+        X_t = {key: _input_tensor(value, f"X[{key!r}]") for key, value in X.items()}
+        check_consistent_length(**{f"X[{key!r}]": value for key, value in X_t.items()})
+        y_arr = check_no_nan(as_1d_array(y, "y"), "y")
+        check_consistent_length(X=range(n_rows(X_t)), y=y_arr)
+        kind = torch.long if y_arr.dtype.kind in "iub" else torch.float32
+        return X_t, torch.as_tensor(np.array(y_arr), dtype=kind)
     if isinstance(X, torch.Tensor):
         X_t = X.detach().to(torch.float32).clone()
     else:  # a copy: pandas 3 hands out read-only views, which torch warns about
@@ -50,6 +61,10 @@ def _per_example(out, y, loss: str):
 
 def example_losses(X: Any, y: Any, *, loss: str = "cross_entropy") -> Callable[[Any], Any]:
     """Query: the loss of each example of ``(X, y)`` (one query per row).
+
+    ``X`` is an array with one row per example (converted to float32), or a dict of such arrays (integer
+    arrays such as token ids stay int64) that the model takes as ``model(X)``; the same holds for
+    :func:`group_losses` and :func:`logit_margins`.
 
     Examples
     --------

@@ -14,7 +14,7 @@ the estimators in :mod:`ethicskit.attribution.estimators` propagate.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,8 @@ from ethicskit._validation import (
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["Stage", "StepRecord", "TrainingRecord", "record_training", "replay_stage", "batch_loss"]
+__all__ = ["Stage", "StepRecord", "TrainingRecord", "record_training", "replay_stage", "batch_loss",
+           "take_rows", "n_rows"]
 
 LOSSES = ("cross_entropy", "mse")
 
@@ -44,6 +45,38 @@ def _writable_array(values: Any) -> np.ndarray:
     return np.array(values)
 
 
+def _input_tensor(values: Any, name: str, *, integer: bool | None = None) -> Any:
+    """One input array as a tensor: int64 for integer data (token ids, masks), float32 otherwise.
+
+    ``integer=None`` decides by the array's dtype; True/False forces it.
+    """
+    import torch
+
+    array = _writable_array(values)
+    if integer is None:
+        integer = array.dtype.kind in "iub"
+    tensor = torch.as_tensor(array, dtype=torch.long if integer else torch.float32)
+    if tensor.ndim < 1 or len(tensor) == 0:
+        raise ValueError(f"{name} must have one row per example, got shape {tuple(tensor.shape)}")
+    if not integer:
+        check_finite(tensor.numpy(), name)
+    return tensor
+
+
+def take_rows(X: Any, idx: Any) -> Any:
+    """Rows ``idx`` of stage inputs: a tensor, or a dict of tensors indexed alike (token ids and masks)."""
+    if isinstance(X, Mapping):
+        return {key: value[idx] for key, value in X.items()}
+    return X[idx]
+
+
+def n_rows(X: Any) -> int:
+    """Number of examples in stage inputs (a tensor, or a dict of tensors with one row per example)."""
+    if isinstance(X, Mapping):
+        return len(next(iter(X.values())))
+    return len(X)
+
+
 @dataclass
 class Stage:
     """One training stage.
@@ -52,8 +85,11 @@ class Stage:
     ----------
     name : str
         Shown in tables and plots ("pretraining", "fine-tuning", ...).
-    X : array-like of shape (n_samples, n_features)
-        Inputs of the stage's training data.
+    X : array-like of shape (n_samples, n_features), or dict of array-like
+        Inputs of the stage's training data, converted to float32 (any rank with one row per example:
+        tables, images). A dict (e.g. ``{"input_ids": ..., "attention_mask": ...}`` or cached hidden
+        states with their mask) is kept as a dict of tensors, each with one row per example: integer
+        arrays stay int64, others become float32; the model is called as ``model(X)`` with the dict.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         Targets: class indices for ``loss="cross_entropy"``, real values for ``loss="mse"``.
     sample_weight : array-like of shape (n_samples,), optional
@@ -76,6 +112,8 @@ class Stage:
         AdamW's ``(beta1, beta2)``.
     eps : float
         AdamW's ``eps``.
+    token_ids : bool
+        ``X`` (an array) holds integer token ids: kept as int64 instead of converted to float32.
     """
 
     name: str
@@ -90,31 +128,41 @@ class Stage:
     optimizer: str = "sgd"
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
+    token_ids: bool = False
 
     def __post_init__(self) -> None:
         import torch
 
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"name must be a non-empty string, got {self.name!r}")
-        # copies: pandas 3 hands out read-only views, which torch warns about
-        self.X = torch.as_tensor(_writable_array(self.X), dtype=torch.float32)
+        if isinstance(self.X, Mapping):
+            self._dict_inputs()
+        elif self.token_ids:
+            self.X = _input_tensor(self.X, f"X of stage {self.name!r}", integer=True)
+            if self.X.ndim < 2:
+                raise ValueError(f"token ids of stage {self.name!r} must be 2-d (n_samples, n_tokens), "
+                                 f"got shape {tuple(self.X.shape)}")
+        else:
+            # copies: pandas 3 hands out read-only views, which torch warns about
+            self.X = torch.as_tensor(_writable_array(self.X), dtype=torch.float32)
+            if self.X.ndim < 2:  # (n, features) tables, (n, channels, height, width) images
+                raise ValueError(f"X of stage {self.name!r} must have one row per example (2-d or more, "
+                                 f"e.g. (n_samples, n_features)), got shape {tuple(self.X.shape)}")
+            if len(self.X) == 0:
+                raise ValueError(f"X of stage {self.name!r} is empty; a stage needs at least one example")
+            # one NaN or inf in the data makes every parameter NaN after the first step, silently
+            check_finite(self.X.numpy(), f"X of stage {self.name!r}")
         y = _writable_array(self.y)
         self.y = torch.as_tensor(y, dtype=torch.long if y.dtype.kind in "iub" else torch.float32)
-        if self.X.ndim < 2:  # (n, features) tables, (n, channels, height, width) images
-            raise ValueError(f"X of stage {self.name!r} must have one row per example (2-d or more, e.g. "
-                             f"(n_samples, n_features)), got shape {tuple(self.X.shape)}")
-        if len(self.X) == 0:
-            raise ValueError(f"X of stage {self.name!r} is empty; a stage needs at least one example")
-        # one NaN or inf in the data makes every parameter NaN after the first step, silently
-        check_finite(self.X.numpy(), f"X of stage {self.name!r}")
         check_finite(self.y.numpy(), f"y of stage {self.name!r}")
+        n = n_rows(self.X)
         if self.sample_weight is not None:
             w = np.asarray(self.sample_weight, dtype=float)
-            check_consistent_length(X=self.X, sample_weight=w)
+            check_consistent_length(X=range(n), sample_weight=w)
             if np.any(~np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
                 raise ValueError(f"sample_weight of stage {self.name!r} must be finite, >= 0 and not all 0")
             self.sample_weight = torch.as_tensor(w / w.mean(), dtype=torch.float32)
-        check_consistent_length(X=self.X, y=self.y)
+        check_consistent_length(X=range(n), y=self.y)
         check_positive_int(self.epochs, f"epochs of stage {self.name!r}")
         check_positive_int(self.batch_size, f"batch_size of stage {self.name!r}")
         check_probability(self.momentum, f"momentum of stage {self.name!r}")
@@ -130,10 +178,20 @@ class Stage:
         if isinstance(self.lr, (int, float, np.number)):
             check_positive(self.lr, f"lr of stage {self.name!r}", allow_zero=True)
 
+    def _dict_inputs(self) -> None:
+        """Dict inputs: one tensor per key, integer arrays kept as int64, all with the same rows."""
+        if not self.X:
+            raise ValueError(f"X of stage {self.name!r} is an empty dict; it needs at least one input array")
+        if not all(isinstance(key, str) for key in self.X):
+            raise TypeError(f"the keys of X of stage {self.name!r} must be strings, got {list(self.X)}")
+        self.X = {key: _input_tensor(value, f"X[{key!r}] of stage {self.name!r}")
+                  for key, value in self.X.items()}
+        check_consistent_length(**{f"X[{key!r}]": value for key, value in self.X.items()})
+
     @property
     def n_steps(self) -> int:
         """Number of optimiser steps the stage takes."""
-        per_epoch = -(-len(self.X) // self.batch_size)
+        per_epoch = -(-n_rows(self.X) // self.batch_size)
         return self.epochs * per_epoch
 
     def lr_at(self, step: int) -> float:
@@ -300,14 +358,14 @@ def _run_steps(model: Any, stage: Stage, steps: list[StepRecord], loss: Any, buf
         idx = torch.as_tensor(step.batch)
         weight = None if stage.sample_weight is None else stage.sample_weight[idx]
         optimizer.zero_grad(set_to_none=True)
-        batch_loss(model, stage.X[idx], stage.y[idx], weight, loss).backward()
+        batch_loss(model, take_rows(stage.X, idx), stage.y[idx], weight, loss).backward()
         optimizer.step()
     return _buffer_of(optimizer, model) if stage.optimizer == "sgd" else None
 
 
 def _plan_steps(stage: Stage, rng: np.random.Generator) -> list[StepRecord]:
     steps = []
-    n = len(stage.X)
+    n = n_rows(stage.X)
     for _ in range(stage.epochs):
         order = rng.permutation(n)
         for start in range(0, n, stage.batch_size):
@@ -332,7 +390,7 @@ def _check_class_targets(model: Any, stage: Stage) -> None:
             "(use loss='mse' for real-valued targets)"
         )
     with torch.no_grad():
-        n_outputs = model(stage.X[:1]).shape[-1]
+        n_outputs = model(take_rows(stage.X, slice(0, 1))).shape[-1]
     found = sorted(set(stage.y.tolist()))
     if found[0] < 0 or found[-1] >= n_outputs:
         raise ValueError(
