@@ -390,3 +390,51 @@ def test_lesson_exercise_3_7_needs_review_matches_the_review_queue():
     ]:
         with pytest.raises(CheckFailed):
             checks.q7.check(wrong)
+
+
+def test_lesson_exercises_3_8_and_3_9_documents_and_who_fills_them():
+    checks.q8.check(
+        {"a": "datasheet", "b": "model card", "c": "model card", "d": "datasheet", "e": "model card"}
+    )
+    checks.q8.check(
+        {"a": "Datasheet", "b": "card", "c": "the model card", "d": "data sheet", "e": "Model-card"}
+    )
+    for wrong in [
+        {"a": "model card", "b": "model card", "c": "model card", "d": "datasheet", "e": "model card"},
+        {"a": "datasheet", "b": "model card", "c": "model card", "d": "datasheet", "e": "datasheet"},
+        {"a": "datasheet", "b": "model card"},
+        {"a": None, "b": None, "c": None, "d": None, "e": None},
+        "datasheet",
+    ]:
+        with pytest.raises(CheckFailed):
+            checks.q8.check(wrong)
+
+    right = {"Evaluation results": "tool", "Intended use": "person", "Training data": "tool",
+             "Limitations": "person", "Ethical considerations": "person"}
+    checks.q9.check(right)
+    checks.q9.check({"evaluation results": "ethicskit", "intended use": "human", "training data": "Tool",
+                     "limitations": "a person", "ethical considerations": "the authors"})
+    for name in right:
+        flipped = dict(right, **{name: "tool" if right[name] == "person" else "person"})
+        with pytest.raises(CheckFailed, match=name):
+            checks.q9.check(flipped)
+    for wrong in [dict.fromkeys(right), {"Limitations": "person"}, None]:
+        with pytest.raises(CheckFailed):
+            checks.q9.check(wrong)
+
+
+def test_lesson_exercise_3_10_external_auditor_recomputes_an_accuracy(lab, answer):
+    card, _ = answer
+    X, y = lab.evaluation.data, lab.evaluation.target
+    women, men = (X["sex"] == "Female").to_numpy(), (X["sex"] == "Male").to_numpy()
+    accuracy = lab.model.score(X[women], y[women])
+    checks.q10.check(accuracy, card)
+    checks.q10.check(round(accuracy, 3), card)
+    checks.q10.check(np.float64(accuracy), card)
+    with pytest.raises(CheckFailed, match="everyone"):
+        checks.q10.check(lab.model.score(X, y), card)
+    with pytest.raises(CheckFailed, match="men"):
+        checks.q10.check(lab.model.score(X[men], y[men]), card)
+    for wrong in [accuracy + 0.02, None, "0.9", True]:
+        with pytest.raises(CheckFailed):
+            checks.q10.check(wrong, card)

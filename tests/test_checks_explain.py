@@ -226,3 +226,95 @@ def test_lesson_exercises_2_6_and_2_7_read_the_lesson_tables():
     q7.check(" LIME", table)
     with pytest.raises(CheckFailed):
         q7.check("shap", table)
+
+
+def test_lesson_exercises_2_8_and_2_9_audiences_and_decoded_codes():
+    from ethicskit.checks.explain import q8, q9
+    from ethicskit.datasets import load_german, split_dataset
+
+    q8.check({"a": "staff", "b": "applicant", "c": "regulator", "d": "applicant"})
+    q8.check({"a": "The bank's staff", "b": "the applicant", "c": "Regulator ", "d": "customer"})
+    for wrong in [{"a": "applicant", "b": "applicant", "c": "regulator", "d": "applicant"},
+                  {"a": "staff", "b": "applicant", "c": "regulator"},
+                  {"a": "staff", "b": "applicant", "c": "judge?", "d": "applicant"},
+                  {"a": None, "b": None, "c": None, "d": None}, "staff"]:
+        with pytest.raises(CheckFailed):
+            q8.check(wrong)
+
+    test = split_dataset(load_german(), random_state=0).test.data
+    X_test, categories = explain.ordinal_encode(test[["purpose"]])
+    code = int(X_test["purpose"].iloc[0])
+    name = categories["purpose"][code]
+    q9.check(name)
+    q9.check(f"  {name.upper()} ")
+    q9.check(f"purpose = {name}")
+    with pytest.raises(CheckFailed, match="code"):
+        q9.check(code)
+    other = next(c for c in categories["purpose"] if c != name)
+    for wrong in [other, None, True]:
+        with pytest.raises(CheckFailed):
+            q9.check(wrong)
+
+
+@pytest.fixture(scope="module")
+def small_explanation():
+    lab = checks.lab4_setup()
+    return explain.shap_values(lab.model, lab.instances.iloc[:6], background=lab.background)
+
+
+def test_lesson_exercise_2_10_mean_absolute_shap(small_explanation):
+    from ethicskit.checks.explain import q10
+
+    values = small_explanation.values
+    q10.check(values.abs().mean(), small_explanation)
+    q10.check(values.abs().mean().sort_values(ascending=False), small_explanation)  # any order
+    q10.check(small_explanation.global_importance(), small_explanation)
+    q10.check(values.abs().mean().to_dict(), small_explanation)
+    q10.check(values.abs().mean().to_numpy(), small_explanation)  # in column order
+    q10.check(np.abs(values.to_numpy()).mean(axis=0), small_explanation)
+    with pytest.raises(CheckFailed, match="signed"):
+        q10.check(values.mean(), small_explanation)
+    with pytest.raises(CheckFailed, match="sum"):
+        q10.check(values.abs().sum(), small_explanation)
+    for wrong in [None, values.abs().mean().iloc[:3], values.abs().max(), "age"]:
+        with pytest.raises(CheckFailed):
+            q10.check(wrong, small_explanation)
+
+
+def test_lesson_exercise_2_11_twin_share():
+    from ethicskit.checks.explain import q11
+
+    importance = pd.DataFrame({"original model": [0.02944, np.nan], "with a twin": [0.00434, 0.03982]},
+                              index=["duration", "duration_weeks"])
+    importance.loc["sum of both"] = importance.sum()
+    exact = 0.00434 / (0.00434 + 0.03982)
+    q11.check(exact, False, importance)
+    q11.check(round(0.0043 / 0.0442, 4), False, importance)  # from the rounded table
+    with pytest.raises(CheckFailed, match="duration_weeks"):
+        q11.check(1 - exact, False, importance)
+    with pytest.raises(CheckFailed, match="original model"):
+        q11.check(0.00434 / 0.02944, False, importance)
+    with pytest.raises(CheckFailed, match="loan length"):
+        q11.check(exact, True, importance)
+    for wrong in [(None, False), (0.5, False), (exact, "no"), (True, False)]:
+        with pytest.raises(CheckFailed):
+            q11.check(*wrong, importance)
+
+
+def test_lesson_exercise_2_12_top_reasons(small_explanation):
+    from ethicskit.checks.explain import q12
+
+    row = small_explanation.values.iloc[1]
+    top = list(row.abs().sort_values(ascending=False).index[:3])
+    q12.check(top, small_explanation)
+    q12.check(tuple(reversed(top)), small_explanation)
+    q12.check([t.upper() for t in top], small_explanation)
+    q12.check(row.abs().sort_values(ascending=False).iloc[:3], small_explanation)  # a Series: its index
+    q12.check([f"{t} = some value" for t in top], small_explanation)  # as explain_in_words writes them
+    first_row = list(small_explanation.values.iloc[0].abs().sort_values(ascending=False).index[:3])
+    positive = list(row.sort_values(ascending=False).index[:3])
+    wrong_answers = [top[:2], top + ["age"], ["sex", *top[:2]], None, "status"]
+    wrong_answers += [w for w in (first_row, positive) if set(w) != set(top)]
+    for wrong in wrong_answers:
+        with pytest.raises(CheckFailed):
+            q12.check(wrong, small_explanation)

@@ -220,3 +220,38 @@ def test_lesson_exercises_4_6_to_4_8_rights_pseudonyms_and_k():
     for wrong in [counts_every_column, lambda table, quasi_identifiers: None, lambda t, q: 1.0]:
         with pytest.raises(CheckFailed):
             q8.check(wrong)
+
+
+def test_lesson_exercise_4_9_privacy_cost():
+    import pandas as pd
+
+    from ethicskit.checks.privacy import q9
+
+    tradeoff = pd.DataFrame({"epsilon": [0.193, 0.492, 0.994, 3.995, np.inf],
+                             "accuracy": [0.8041, 0.8152, 0.8183, 0.8221, 0.8364]})
+    cost = 0.8364 - 0.8183
+    q9.check(cost, False, tradeoff)
+    q9.check(round(0.836 - 0.818, 3), False, tradeoff)  # from the table shown rounded
+    q9.check(np.float64(cost), np.False_, tradeoff)
+    with pytest.raises(CheckFailed, match="wrong sign"):
+        q9.check(-cost, False, tradeoff)
+    with pytest.raises(CheckFailed, match="accuracy at epsilon about 1"):
+        q9.check(0.8183, False, tradeoff)
+    with pytest.raises(CheckFailed, match="cost at epsilon 0.19"):
+        q9.check(0.8364 - 0.8041, False, tradeoff)
+    with pytest.raises(CheckFailed, match="small groups"):
+        q9.check(cost, True, tradeoff)
+    for wrong in [(None, None), (cost, "no"), (0.1, False), (True, False)]:
+        with pytest.raises(CheckFailed):
+            q9.check(*wrong, tradeoff)
+
+
+def test_lesson_exercise_4_10_keys():
+    from ethicskit.checks.privacy import q10
+
+    q10.check(False, True, False)
+    q10.check(np.False_, np.True_, False)
+    for wrong in [(True, True, False), (False, False, False), (False, True, True), (None, None, None),
+                  ("False", "True", "False"), (0, 1, 0)]:
+        with pytest.raises(CheckFailed):
+            q10.check(*wrong)

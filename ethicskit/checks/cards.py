@@ -42,6 +42,9 @@ __all__ = [
     "q5",
     "q6",
     "q7",
+    "q8",
+    "q9",
+    "q10",
 ]
 
 LAB_FEATURES = ("race", "sex")
@@ -978,4 +981,131 @@ q4 = Exercise(
     _check_tampered,
     hints=["trail.verify() returns a report; its bad_entries lists positions."],
     solution="position = trail.verify().bad_entries[0]",
+)
+
+
+def _said(value: Any) -> str:
+    return " ".join(str(value).strip().lower().replace("_", " ").replace("-", " ").split())
+
+
+#: Exercise 3.8: which document answers each question (Mitchell et al. 2019; Gebru et al. 2021).
+_DOCUMENT_OF = {"a": "datasheet", "b": "model card", "c": "model card", "d": "datasheet", "e": "model card"}
+_DOCUMENT_WORDS = {
+    "datasheet": {"datasheet", "data sheet", "datasheets", "datasheet for datasets", "the datasheet",
+                  "datasheet for the dataset", "dataset datasheet"},
+    "model card": {"model card", "modelcard", "card", "the model card", "the card", "model cards"},
+}
+_DOCUMENT_WHY = {
+    "a": "how the records were gathered is a fact about the data, whatever model is trained on it",
+    "b": "metrics disaggregated by group are what a model card reports",
+    "c": "intended and out-of-scope uses of the model are sections of its card",
+    "d": "cleaning and preprocessing of the raw records is one of the datasheet's seven sections",
+    "e": "a model's limitations belong to the model, not to the data it was trained on",
+}
+
+
+def _document(value: Any) -> str | None:
+    said = _said(value)
+    return next((doc for doc, words in _DOCUMENT_WORDS.items() if said in words), None)
+
+
+def _check_which_document(answer: Any) -> None:
+    expect_type(answer, dict, "your answer")
+    expect(set(map(str, answer)) == set(_DOCUMENT_OF),
+           f"answer should have one entry for each question {sorted(_DOCUMENT_OF)}; it has {sorted(answer)}.")
+    unknown = sorted(str(k) for k, v in answer.items() if _document(v) is None)
+    expect(not unknown, f"question(s) {unknown}: answer 'datasheet' or 'model card'.")
+    wrong = sorted(str(k) for k, v in answer.items() if _document(v) != _DOCUMENT_OF[str(k)])
+    if wrong:
+        raise CheckFailed(f"question(s) {wrong} are not right yet. Think about {wrong[0]!r}: "
+                          f"{_DOCUMENT_WHY[wrong[0]]}.")
+
+
+#: Exercise 3.9: who fills each section of section 2's card: the tool, or only a person.
+_FILLED_BY = {"Evaluation results": "tool", "Intended use": "person", "Training data": "tool",
+              "Limitations": "person", "Ethical considerations": "person"}
+_FILLER_WORDS = {
+    "tool": {"tool", "the tool", "ethicskit", "automatic", "automatically", "machine", "computed", "code",
+             "software", "from model", "generated", "auto"},
+    "person": {"person", "a person", "the person", "human", "a human", "people", "author", "authors",
+               "the authors", "team", "the team", "judgement", "judgment", "manual", "manually"},
+}
+
+
+def _filler(value: Any) -> str | None:
+    said = _said(value)
+    return next((who for who, words in _FILLER_WORDS.items() if said in words), None)
+
+
+def _check_who_fills(answer: Any) -> None:
+    expect_type(answer, dict, "your answer")
+    by_name = {_said(k): v for k, v in answer.items()}
+    expected = {_said(k): v for k, v in _FILLED_BY.items()}
+    expect(set(by_name) == set(expected),
+           f"answer should have one entry for each section {list(_FILLED_BY)}; it has {list(answer)}.")
+    unknown = [k for k, v in answer.items() if _filler(v) is None]
+    expect(not unknown, f"{unknown}: answer 'tool' or 'person'.")
+    wrong = [name for name in _FILLED_BY if _filler(by_name[_said(name)]) != _FILLED_BY[name]]
+    if wrong:
+        first = wrong[0]
+        why = ("ModelCard.from_model computes it from the model, the test data and the datasheet"
+               if _FILLED_BY[first] == "tool" else
+               "it needs judgement about the model's use and its harms: card.todo() lists it as left to you")
+        raise CheckFailed(f"{wrong} not right yet. {first}: {why}.")
+
+
+def _reported(card: Any, feature: str | None, group: str | None) -> float:
+    table = card.reported_metrics()
+    rows = table[(table["metric"] == "accuracy")]
+    if feature is None:
+        rows = rows[rows["sensitive_feature"].isna()]
+    else:
+        rows = rows[(rows["sensitive_feature"] == feature) & (rows["group"].astype(str) == group)]
+    which = "overall" if feature is None else f"for {group}"
+    expect(len(rows) == 1, f"the card does not report the accuracy {which}; pass the card of section 2.")
+    return float(rows["value"].iloc[0])
+
+
+def _check_external_accuracy(answer: Any, card: Any) -> None:
+    card = _as_card(card)
+    expect(isinstance(answer, (int, float, np.integer, np.floating)) and not isinstance(answer, bool),
+           f"Answer with the accuracy, a number between 0 and 1, not {type(answer).__name__}.")
+    value = float(answer)
+    expected = _reported(card, "sex", "Female")
+    if abs(value - expected) <= 1e-3:
+        return
+    if abs(value - _reported(card, None, None)) <= 1e-3:
+        raise CheckFailed("That is the accuracy over everyone; keep only the women of the documented split.")
+    if abs(value - _reported(card, "sex", "Male")) <= 1e-3:
+        raise CheckFailed("That is the accuracy for men; the question asks for women (sex == 'Female').")
+    expect(0 <= value <= 1, f"An accuracy lies between 0 and 1; {answer} does not.")
+    raise CheckFailed(f"{value:.4f} is not the accuracy the card reports for women, so either the rows or "
+                      "the computation differ: use the documented split (split_dataset(load_adult(), "
+                      "random_state=0).test) and the model's predictions for its rows with sex == 'Female'.")
+
+
+q8 = Exercise(
+    "Exercise 3.8",
+    _check_which_document,
+    hints=["A datasheet is about the data (why, what, how collected, preprocessed, for which uses); a model "
+           "card is about a trained model (uses, metrics per group, limitations)."],
+    solution="answer_8 = {'a': 'datasheet', 'b': 'model card', 'c': 'model card', 'd': 'datasheet', "
+    "'e': 'model card'}",
+)
+q9 = Exercise(
+    "Exercise 3.9",
+    _check_who_fills,
+    hints=["print(card.todo()) lists what the tool left to a person.",
+           "The tool fills what it can compute or copy: metrics from the model and the test data, the "
+           "training data's name, size and datasheet summary."],
+    solution="answer_9 = {'Evaluation results': 'tool', 'Intended use': 'person', 'Training data': 'tool',\n"
+    "            'Limitations': 'person', 'Ethical considerations': 'person'}",
+)
+q10 = Exercise(
+    "Exercise 3.10",
+    _check_external_accuracy,
+    hints=["women = documented.data['sex'] == 'Female' selects the rows.",
+           "model.score(documented.data[women], documented.target[women]) is their accuracy."],
+    solution="women = documented.data['sex'] == 'Female'\n"
+    "accuracy_10 = model.score(documented.data[women], documented.target[women])",
 )

@@ -33,6 +33,11 @@ __all__ = [
     "q5",
     "q6",
     "q7",
+    "q8",
+    "q9",
+    "q10",
+    "q11",
+    "q12",
 ]
 
 #: Model inputs of lab 4 (Adult census; sex and race are *not* among them).
@@ -538,4 +543,181 @@ q7 = Exercise(
     _check_less_stable,
     hints=["A stable explanation has spearman and top_k_overlap near 1 and relative_std near 0."],
     solution="answer_7 = stability_table['spearman'].idxmin().lower()   # 'lime' on this model",
+)
+
+
+def _word(value: Any) -> str:
+    return " ".join(str(value).strip().lower().replace("_", " ").replace("-", " ").replace("'s", "").split())
+
+
+#: Exercise 2.8: who asks each question of section 1's table (the audience, in its own words).
+_AUDIENCES = {
+    "applicant": ("applicant", "the applicant", "person", "the person", "customer", "client", "borrower",
+                  "data subject", "affected person", "user"),
+    "staff": ("staff", "bank staff", "the bank staff", "bank", "the bank", "developer", "developers",
+              "data scientist", "data scientists", "team", "model team", "engineer", "engineers"),
+    "regulator": ("regulator", "the regulator", "supervisor", "supervisory authority", "authority", "auditor",
+                  "data protection authority", "court", "the law", "law"),
+}
+_AUDIENCE_CASES = {"a": "staff", "b": "applicant", "c": "regulator", "d": "applicant"}
+_AUDIENCE_WHY = {
+    "a": "checking that the model relies on sensible things is debugging, done by the people who run it",
+    "b": "the person refused asks why, and wants wrong data corrected",
+    "c": "a supervisory body asks the bank to justify its automated decisions under the law",
+    "d": "the one who could act on the answer is the person the decision is about",
+}
+
+
+def _audience(value: Any) -> str | None:
+    said = _word(value).removeprefix("the ")
+    for audience, words in _AUDIENCES.items():
+        if said in {w.removeprefix("the ") for w in words}:
+            return audience
+    return None
+
+
+def _check_audiences(answer: Any) -> None:
+    expect_type(answer, dict, "your answer")
+    expect(set(map(str, answer)) == set(_AUDIENCE_CASES),
+           f"answer should have one entry for each case {sorted(_AUDIENCE_CASES)}; it has {sorted(answer)}.")
+    unknown = sorted(k for k, v in answer.items() if _audience(v) is None)
+    expect(not unknown, f"case(s) {unknown}: answer with one of 'applicant', 'staff' or 'regulator'.")
+    wrong = sorted(k for k, v in answer.items() if _audience(v) != _AUDIENCE_CASES[str(k)])
+    if wrong:
+        raise CheckFailed(f"case(s) {wrong} are not right yet. Think about case {wrong[0]!r}: "
+                          f"{_AUDIENCE_WHY[str(wrong[0])]}.")
+
+
+def _check_decoded_purpose(answer: Any) -> None:
+    from ethicskit.datasets import load_german, split_dataset
+
+    expect(not isinstance(answer, (bool, np.bool_)), "Answer with the purpose in words, a string.")
+    if isinstance(answer, (int, np.integer)):
+        raise CheckFailed(f"{answer} is the code that ordinal_encode gave the purpose; the codes are "
+                          "arbitrary. Look up what it stands for in categories['purpose'].")
+    expect(isinstance(answer, str),
+           f"Answer with the purpose in words (a string), not {type(answer).__name__}.")
+    truth = str(split_dataset(load_german(), random_state=0).test.data["purpose"].iloc[0])
+    said = _word(answer.split("=")[-1])
+    expect(said == _word(truth), f"{answer!r} is not the purpose of the first test applicant (X_test's first "
+           "row): take its code in the purpose column and look it up in categories['purpose'].")
+
+
+def _check_mean_abs_shap(answer: Any, explanation: Any) -> None:
+    from ethicskit.explain import LocalExplanation
+
+    expect_type(explanation, LocalExplanation, "the second argument (shap_expl)")
+    values = explanation.values
+    expected = values.abs().mean()
+    expect(answer is not None and answer is not Ellipsis, "Compute the Series first: answer is still empty.")
+    if isinstance(answer, dict):
+        answer = pd.Series(answer)
+    if isinstance(answer, pd.DataFrame) and answer.shape[1] == 1:
+        answer = answer.iloc[:, 0]
+    if isinstance(answer, pd.Series):
+        expect(set(map(str, answer.index)) == set(map(str, expected.index)),
+               f"your Series should have one entry per feature {list(expected.index)}; it has "
+               f"{list(answer.index)}.")
+        found = pd.to_numeric(answer.rename(index=str), errors="coerce").reindex(expected.index.astype(str))
+    else:
+        try:
+            found = np.asarray(answer, dtype=float)
+        except (TypeError, ValueError):
+            raise CheckFailed("Answer with a pandas Series: one mean |SHAP value| per feature.") from None
+        expect(found.shape == (len(expected),),
+               f"answer should hold one number per feature ({len(expected)}); it has shape {found.shape}.")
+        found = pd.Series(found, index=expected.index.astype(str))
+    found = found.to_numpy(dtype=float)
+    signed = values.mean().to_numpy()
+    if np.allclose(found, signed, atol=1e-9) and not np.allclose(found, expected, atol=1e-9):
+        raise CheckFailed("That is the mean of the signed SHAP values: positive and negative pushes cancel. "
+                          "Take the absolute values first, then the mean over the applicants.")
+    if np.allclose(found, values.abs().sum().to_numpy(), atol=1e-9):
+        raise CheckFailed("That is the sum over the applicants; take the mean (divide by their number).")
+    expect_close(found, expected.to_numpy(), "your mean |SHAP value| per feature", tol=1e-6)
+
+
+def _check_twin_share(share: Any, ignores: Any, importance: Any) -> None:
+    expect_type(importance, pd.DataFrame, "the third argument (the importance table)")
+    expect(isinstance(share, (int, float, np.integer, np.floating)) and not isinstance(share, bool),
+           f"Answer share with a number between 0 and 1, not {type(share).__name__}.")
+    twin = pd.to_numeric(importance["with a twin"], errors="coerce")
+    own, copy_ = float(twin.loc["duration"]), float(twin.loc["duration_weeks"])
+    expected = own / (own + copy_)
+    # the table is shown rounded to 4 decimals: a share computed from the shown figures is accepted
+    if abs(float(share) - (1 - expected)) < 5e-3 < abs(float(share) - expected):
+        raise CheckFailed("That is the share of the copy, duration_weeks; the question asks for duration's.")
+    original = float(pd.to_numeric(importance["original model"], errors="coerce").loc["duration"])
+    if abs(float(share) - own / original) < 5e-3 < abs(float(share) - expected):
+        raise CheckFailed("That compares with the original model; divide by the sum of both twins in the "
+                          "twin model's column.")
+    expect(0 <= float(share) <= 1, f"A share lies between 0 and 1; {share} does not.")
+    expect_close(share, expected, "duration's share of the two twins' importance in the twin model", tol=5e-3)
+    expect(isinstance(ignores, (bool, np.bool_)), "Answer the second part with True or False.")
+    expect(not bool(ignores), "The twin model still reads the loan length, through duration_weeks: a small "
+           "importance for one copy says how the credit was split, not that the information is unused.")
+
+
+def _reason_name(value: Any) -> str:
+    return _word(str(value).split("=")[0])
+
+
+def _check_top_reasons(answer: Any, explanation: Any) -> None:
+    from ethicskit.explain import LocalExplanation
+
+    expect_type(explanation, LocalExplanation, "the second argument (shap_expl)")
+    expect(answer is not None and answer is not Ellipsis and not isinstance(answer, (str, bytes, dict)),
+           "Answer with a list of three feature names, e.g. ['age', 'savings', 'housing'].")
+    names = [_reason_name(a) for a in (answer.index if isinstance(answer, pd.Series) else answer)]
+    expect(len(names) == 3, f"Name three features; you named {len(names)}.")
+    features = {_word(c): str(c) for c in explanation.values.columns}
+    unknown = [n for n in names if n not in features]
+    expect(not unknown, f"{unknown} are not features of the model: {list(explanation.values.columns)}.")
+    expect(len(explanation.values) > 1, "shap_expl should explain several applicants (pass shap_expl).")
+    row = explanation.values.iloc[1]
+    top = {_word(c) for c in row.abs().sort_values(ascending=False, kind="stable").index[:3]}
+    if set(names) != top and set(names) == {_word(c) for c in row.sort_values(ascending=False).index[:3]}:
+        raise CheckFailed("Those are the three largest *positive* SHAP values; a reason that pushed the "
+                          "score down matters as much. Rank by absolute value.")
+    expect(set(names) == top, "Those are not the three features with the largest |SHAP value| for the "
+           "second applicant (shap_expl.values.iloc[1]).")
+
+
+q8 = Exercise(
+    "Exercise 2.8",
+    _check_audiences,
+    hints=["Section 1's table: the applicant asks 'why me?', the bank's staff 'is it sensible?', the "
+           "regulator 'can you justify it?'."],
+    solution="answer_8 = {'a': 'staff', 'b': 'applicant', 'c': 'regulator', 'd': 'applicant'}",
+)
+q9 = Exercise(
+    "Exercise 2.9",
+    _check_decoded_purpose,
+    hints=["X_test['purpose'].iloc[0] is an integer code.",
+           "categories['purpose'][code] is the category behind the code."],
+    solution="answer_9 = categories['purpose'][X_test['purpose'].iloc[0]]",
+)
+q10 = Exercise(
+    "Exercise 2.10",
+    _check_mean_abs_shap,
+    hints=["shap_expl.values is a DataFrame: one row per applicant, one column per feature.",
+           "Absolute value first, then the mean of each column: .abs().mean()."],
+    solution="mean_abs_shap = shap_expl.values.abs().mean()\n"
+    "mean_abs_shap.sort_values(ascending=False)   # the beeswarm's order",
+)
+q11 = Exercise(
+    "Exercise 2.11",
+    _check_twin_share,
+    hints=["Read the 'with a twin' column: duration's importance over the sum of both twins.",
+           "Does the twin model still depend on the loan length, whichever copy it reads?"],
+    solution="twin = importance['with a twin']\n"
+    "share_11 = twin['duration'] / (twin['duration'] + twin['duration_weeks'])\n"
+    "ignores_11 = False   # the model reads the loan length through duration_weeks",
+)
+q12 = Exercise(
+    "Exercise 2.12",
+    _check_top_reasons,
+    hints=["shap_expl.values.iloc[1] holds the second applicant's SHAP values.",
+           "Rank them by absolute value: .abs().sort_values(ascending=False).index[:3]."],
+    solution="reasons_12 = list(shap_expl.values.iloc[1].abs().sort_values(ascending=False).index[:3])",
 )

@@ -40,6 +40,8 @@ __all__ = [
     "q6",
     "q7",
     "q8",
+    "q9",
+    "q10",
 ]
 
 LAB_EPSILON = 1.0  # largest epsilon the lab's private model may spend
@@ -932,4 +934,69 @@ q8 = Exercise(
            "Return int(...min()) of those sizes."],
     solution="def smallest_class(table, quasi_identifiers):\n"
     "    return int(table.groupby(list(quasi_identifiers), observed=True).size().min())",
+)
+
+
+def _check_privacy_cost(cost: Any, equal: Any, tradeoff: Any) -> None:
+    expect(isinstance(tradeoff, pd.DataFrame),
+           f"the third argument should be the tradeoff table (a DataFrame), not {type(tradeoff).__name__}.")
+    expect(isinstance(cost, (int, float, np.integer, np.floating)) and not isinstance(cost, bool),
+           f"Answer the cost with a number (a difference of accuracies), not {type(cost).__name__}.")
+    eps = pd.to_numeric(tradeoff["epsilon"], errors="coerce")
+    accuracy = pd.to_numeric(tradeoff["accuracy"], errors="coerce")
+    expect(bool(np.isinf(eps).any()), "the tradeoff table has no run without privacy (epsilon = inf).")
+    finite = eps[np.isfinite(eps)]
+    near_one = (finite - 1.0).abs().idxmin()
+    free = float(accuracy[np.isinf(eps)].iloc[0])
+    expected = free - float(accuracy.loc[near_one])
+    value = float(cost)
+    # the table is shown rounded to 3 decimals: a difference of the shown figures is accepted
+    if abs(value + expected) <= 1.5e-3 < abs(value - expected):
+        raise CheckFailed("Right size, wrong sign: the accuracy without privacy minus the accuracy at "
+                          "epsilon about 1 (a cost is positive when privacy loses accuracy).")
+    if abs(value - float(accuracy.loc[near_one])) <= 1.5e-3:
+        raise CheckFailed("That is the accuracy at epsilon about 1; the question asks how much lower it is "
+                          "than without privacy.")
+    others = [e for e in finite.index
+              if e != near_one and abs(value - (free - float(accuracy.loc[e]))) <= 1.5e-3]
+    if others and abs(value - expected) > 1.5e-3:
+        raise CheckFailed(f"That is the cost at epsilon {float(eps.loc[others[0]]):.2g}; take the row whose "
+                          "epsilon is about 1.")
+    expect_close(value, expected, "the accuracy lost at epsilon about 1", tol=1.5e-3)
+    expect(isinstance(equal, (bool, np.bool_)), "Answer the second part with True or False.")
+    expect(not bool(equal), "The noise drowns the patterns of small groups first (Bagdasaryan et al. 2019): "
+           "the average cost can hide a much larger one for a minority. Reread the text under the plot.")
+
+
+#: Exercise 4.10: three statements about encryption and keys, and whether each is true.
+_KEY_STATEMENTS = {
+    "a": (False, "(a) Encrypted personal data is still personal data: whoever holds the key reads all of it "
+          "(it is protected, not anonymous)."),
+    "b": (True, "(b) Fernet authenticates as well as encrypts: section 8's flipped bit was refused."),
+    "c": (False, "(c) Encryption moves the question to the keys: whoever holds the key reads everything, so "
+          "who may hold it, and who may use the data, is what access control decides."),
+}
+
+
+def _check_keys(answer_a: Any, answer_b: Any, answer_c: Any) -> None:
+    for name, given in zip("abc", (answer_a, answer_b, answer_c), strict=True):
+        truth, why = _KEY_STATEMENTS[name]
+        expect(_truth(given, f"({name})") == truth, why)
+
+
+q9 = Exercise(
+    "Exercise 4.9",
+    _check_privacy_cost,
+    hints=["tradeoff has one row per run; the run without privacy has epsilon = inf.",
+           "cost = accuracy without privacy - accuracy of the row whose epsilon is closest to 1."],
+    solution="free = tradeoff.loc[np.isinf(tradeoff['epsilon']), 'accuracy'].iloc[0]\n"
+    "at_one = tradeoff.loc[(tradeoff['epsilon'] - 1).abs().idxmin(), 'accuracy']\n"
+    "cost_9, equal_9 = free - at_one, False",
+)
+q10 = Exercise(
+    "Exercise 4.10",
+    _check_keys,
+    hints=["Section 8: what does a wrong key or a changed byte do to decrypt_frame?",
+           "Read the paragraph 'Encryption moves the question to the keys'."],
+    solution="q10.check(False, True, False)",
 )
