@@ -100,7 +100,7 @@ def test_record_and_replay_token_inputs_bit_for_bit(as_dict):
 
 @pytest.mark.parametrize("as_dict", [False, True])
 def test_linearised_shift_matches_retraining_for_a_small_stage(as_dict):
-    """A stage with a tiny change: the linearised shift is the derivative of retraining (finite difference)."""
+    """A stage with a tiny change: the linearised shift is the derivative of retraining (finite diff.)."""
     record = record_training(BagOfTokens(), _stages(as_dict, lrs=(1e-3, 0.3)), random_state=0)
     exact_shift = record.final_params - retrain_without(record, "first")
     linearised = stage_shift(record, "first", method="linearised")

@@ -1,0 +1,70 @@
+"""Estimates that flag themselves: the replay error proxy and checked_stage_effects' KitWarning."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from ethicskit._quiet import KitWarning
+from ethicskit.attribution import (
+    CheckedEffects,
+    Stage,
+    checked_stage_effects,
+    estimate_stage_effects,
+    example_losses,
+    make_mlp,
+    make_pipeline_stages,
+    make_spurious_data,
+    record_training,
+    replay_error,
+)
+
+LATER = ["fine-tuning", "alignment"]  # the first stage's proxy is always large (docs/attribution.md)
+
+
+def _pipeline(align_lr: float):
+    data = make_spurious_data(n_test=200, random_state=0)
+    record = record_training(make_mlp(6, random_state=0), make_pipeline_stages(data, align_lr=align_lr),
+                             random_state=0)
+    return record, example_losses(data.test.X, data.test.y)
+
+
+@pytest.mark.parametrize("method", ["first_order", "linearised"])
+def test_flag_fires_in_the_hard_regime(method):
+    record, query = _pipeline(align_lr=0.05)  # every estimator fails here (docs/attribution.md)
+    with pytest.warns(KitWarning, match="unreliable for stage.*fine-tuning"):
+        checked = checked_stage_effects(record, query, method=method, stages=LATER)
+    assert isinstance(checked, CheckedEffects)
+    assert checked.unreliable == ["fine-tuning"]
+    assert checked.replay_error["fine-tuning"] > checked.tolerance
+    assert checked.replay_error["alignment"] == 0.0  # the last stage's estimate is exact
+    # the effects are the plain estimate's
+    plain = estimate_stage_effects(record, query, method=method, stages=LATER)
+    assert checked.effects.equals(plain)
+
+
+@pytest.mark.parametrize("method", ["first_order", "linearised"])
+def test_flag_stays_quiet_in_the_gentle_regime(method):
+    record, query = _pipeline(align_lr=0.005)  # estimates match retraining (Pearson >= 0.99)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KitWarning)
+        checked = checked_stage_effects(record, query, method=method, stages=LATER)
+    assert checked.unreliable == [] and bool(checked.reliable.all())
+    assert checked.replay_error["fine-tuning"] < checked.tolerance / 2
+
+
+def test_replay_error_is_zero_where_the_linearisation_is_exact():
+    """A linear model with squared loss: the linearised recurrence is exact, so is its replay check."""
+    torch.manual_seed(0)
+    X = torch.randn(48, 3)
+    y = X @ torch.tensor([[1.0], [-2.0], [0.5]])
+    stages = [Stage("a", X, y, lr=0.05, momentum=0.9, weight_decay=1e-2, batch_size=8),
+              Stage("b", X * 2, y, lr=0.05, momentum=0.5, batch_size=8, epochs=2)]
+    record = record_training(torch.nn.Linear(3, 1), stages, loss="mse", random_state=0)
+    assert replay_error(record, "a", method="linearised") < 1e-4
+    assert replay_error(record, "a", method="first_order") > 0.1  # the Hessian matters here
+    assert replay_error(record, "b") == 0.0
+    with pytest.raises(ValueError, match="method"):
+        replay_error(record, "a", method="exact")
