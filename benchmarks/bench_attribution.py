@@ -148,20 +148,29 @@ def _real_record(data: dict, mitigation_lr: float, n_top: int, order_seed: int):
         Stage("fine-tuning", *data["train"], epochs=4, lr=0.05, momentum=0.9, weight_decay=1e-3),
         Stage("mitigation", *data["balanced"], epochs=3, lr=mitigation_lr, momentum=0.9, weight_decay=1e-3),
     ]
+    start = time.perf_counter()
     record = record_training(top_blocks(data["model"], n_top), stages, random_state=order_seed)
-    return cut_at_best_epoch(record, STAGE, example_losses(*data["validation"]))
+    seconds = time.perf_counter() - start
+    cut, best = cut_at_best_epoch(record, STAGE, example_losses(*data["validation"]))
+    return cut, best, seconds
 
 
 def _real_run(data: dict, seed: int, mitigation_lr: float, n_top: int) -> list[dict]:
     import numpy as np
 
-    from ethicskit.attribution import estimate_stage_effects, exact_stage_effects, example_losses, fidelity
+    from ethicskit.attribution import (
+        estimate_stage_effects,
+        exact_stage_effects,
+        example_losses,
+        fidelity,
+        replay_error,
+    )
 
-    (record, best), t_train = _timed(lambda: _real_record(data, mitigation_lr, n_top, seed))
+    record, best, t_train = _real_record(data, mitigation_lr, n_top, seed)  # t_train: recording only
     query = example_losses(*data["queries"])
     exact_all, t_exact = _timed(lambda: exact_stage_effects(record, query, show_progress=False))
     exact = exact_all.loc[STAGE].to_numpy()
-    other, _ = _real_record(data, mitigation_lr, n_top, seed + 100)
+    other, _, _ = _real_record(data, mitigation_lr, n_top, seed + 100)
     noise = exact_stage_effects(other, query, stages=[STAGE], show_progress=False).loc[STAGE].to_numpy()
     estimates = {}
     for method in ("first_order", "linearised"):
@@ -182,7 +191,9 @@ def _real_run(data: dict, seed: int, mitigation_lr: float, n_top: int) -> list[d
         rows.append({"seed": seed, "estimator": name, **fidelity(values, exact),
                      "x_cheaper_than_exact_all": t_exact / seconds,
                      "x_cheaper_than_training": t_train / seconds, "seconds": seconds})
-    rows.append({"seed": seed, "estimator": "(run)", "best_epoch": best, "train_s": t_train,
+    proxies = {f"replay_error_{m}": replay_error(record, STAGE, method=m)
+               for m in ("first_order", "linearised")}
+    rows.append({"seed": seed, "estimator": "(run)", "best_epoch": best, "train_s": t_train, **proxies,
                  "exact_all_s": t_exact, "mean_exact": float(np.mean(exact)),
                  "mean_abs_exact": float(np.mean(np.abs(exact)))})
     return rows
@@ -198,24 +209,21 @@ def run_real_model(seeds: list[int], n_queries: int, n_top: int) -> None:
     print(f"all-MiniLM-L6-v2, top {n_top} block(s) + pooler + head on cached lower-layer states; "
           f"fine-tuning stage's effect on {n_queries} held-out per-example losses; seeds {seeds}; "
           f"1 CPU thread; load {os.getloadavg()[0]:.2f}")
-    by_regime = {regime: [] for regime in REAL_REGIMES}
-    for seed in seeds:
-        data = _real_data(seed, n_top, n_queries)
-        for regime, lr in REAL_REGIMES.items():
-            by_regime[regime] += _real_run(data, seed, lr, n_top)
-    for regime, rows in by_regime.items():
-        table = pd.DataFrame(rows)
+    data = {seed: _real_data(seed, n_top, n_queries) for seed in seeds}
+    for regime, lr in REAL_REGIMES.items():
+        table = pd.DataFrame([row for seed in seeds for row in _real_run(data[seed], seed, lr, n_top)])
         runs = table[table.estimator == "(run)"]
         print(f"\n== {regime} (mitigation lr {REAL_REGIMES[regime]}): best fine-tuning epoch "
               f"{list(runs.best_epoch.astype(int))}, training once {runs.train_s.mean():.1f} s, exact "
               f"retraining of every stage {runs.exact_all_s.mean():.1f} s, mean exact effect "
-              f"{runs.mean_exact.mean():+.3f} (mean |effect| {runs.mean_abs_exact.mean():.3f}); "
-              f"load {os.getloadavg()[0]:.2f}")
+              f"{runs.mean_exact.mean():+.3f} (mean |effect| {runs.mean_abs_exact.mean():.3f}); replay "
+              f"error proxy first-order {list(runs.replay_error_first_order.round(2))}, linearised "
+              f"{list(runs.replay_error_linearised.round(2))}; load {os.getloadavg()[0]:.2f}")
         columns = ["pearson", "spearman", "sign_agreement", "x_cheaper_than_exact_all",
                    "x_cheaper_than_training", "seconds"]
         summary = table[table.estimator != "(run)"].groupby("estimator", sort=False)[columns]
         means, mins = summary.mean().round(3), summary.min().round(3)
-        print((means.astype(str) + " [" + mins.astype(str) + "]").to_string())
+        print((means.astype(str) + " [" + mins.astype(str) + "]").to_string(), flush=True)
 
 
 def run(seeds: list[int], n_queries: int) -> None:
