@@ -8,7 +8,10 @@ Runs every lesson (a fresh kernel each), regenerates labs/, grades every lab's d
 * each lab's demo-grading wall time and seconds per submission;
 * the total against the 8-minute target, with the load average before and after (measure idle).
 
-    python benchmarks/bench_course.py [--lessons-only] [--labs lab1-bias-mitigation,lab2-model-card]
+Progress is printed as it goes: each lesson when it has run, each lab's grading phases (registering,
+each student's time with its recheck share, executing, saving) and then its total.
+
+    python benchmarks/bench_course.py [--lessons-only | --labs-only] [--labs lab1-bias-mitigation,...]
 """
 
 from __future__ import annotations
@@ -65,20 +68,51 @@ def lab_table(rows: list[dict]) -> float:
     return sum(lab["seconds"] for lab in labs.values())
 
 
+def _lesson_done(row: dict) -> None:
+    state = "ok" if row["ok"] else "FAILED " + row["error"]
+    print(
+        f"  lesson {row['lesson']}: {row['seconds']:.1f} s {state} (load {os.getloadavg()[0]:.1f})",
+        flush=True,
+    )
+
+
+def _lab_progress(start: float):
+    """Print each lab's grading phases as they happen, then its time per student."""
+
+    def say(lab: str, message) -> None:
+        clock = f"[{time.perf_counter() - start:6.0f} s]"
+        if isinstance(message, list):  # the lab is graded: its rows
+            seconds = message[0].get("lab_seconds", 0.0) if message else 0.0
+            wrong = [r["student"] for r in message if not r["ok"]]
+            print(
+                f"{clock} {lab}: {seconds:.1f} s for {len(message)} students "
+                f"({seconds / max(len(message), 1):.1f} s each), "
+                f"{'grades as expected' if not wrong else 'MISMATCH: ' + ', '.join(wrong)}; "
+                f"load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+        else:
+            print(f"{clock} {lab}: {message.strip()}", flush=True)
+
+    return say
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lessons-only", action="store_true")
+    parser.add_argument("--labs-only", action="store_true", help="grade the labs' demos, no lessons")
     parser.add_argument("--labs", help="comma-separated lab ids (default: every lab with demo submissions)")
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores, load average before: {os.getloadavg()[0]:.2f}")
     start = time.perf_counter()
-    lessons_s = lesson_table(run_lessons(ROOT))
+    lessons_s = 0.0
+    if not args.labs_only:
+        lessons_s = lesson_table(run_lessons(ROOT, progress=_lesson_done))
     labs_s = 0.0
     if not args.lessons_only:
+        labs = set(args.labs.split(",")) if args.labs else None
         with tempfile.TemporaryDirectory() as out:
-            rows = grade_demos(ROOT, out=Path(out), jobs=2)
-        if args.labs:
-            rows = [r for r in rows if r["lab"] in set(args.labs.split(","))]
+            rows = grade_demos(ROOT, out=Path(out), jobs=2, labs=labs, progress=_lab_progress(start))
         labs_s = lab_table(rows)
     total = time.perf_counter() - start
     print(

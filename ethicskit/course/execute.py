@@ -456,6 +456,7 @@ def _grade(task: GradingTask, start: float) -> GradingOutcome:
         written=True,
         seconds=round(seconds, 3),
         recheck_seconds=round(time.monotonic() - start - seconds, 3),
+        check_seconds=round(sum(v.get("seconds", 0.0) for v in (verdicts or {}).values()), 3),
         total_seconds=round(time.monotonic() - start, 3),
         limits_mode=run.limits_mode,
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -577,8 +578,38 @@ def _collect(
     return by_student
 
 
-def _run_pool(tasks, indices, outcomes, *, workers, context, say) -> None:
-    with ProcessPoolExecutor(max_workers=min(workers, len(indices)), mp_context=context) as pool:
+#: thread pools that numpy/scipy (OpenBLAS, MKL), scikit-learn and torch (OpenMP) size from the environment
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _threads_per_job(jobs: int) -> int:
+    """Library threads each parallel job may use: the grader's cores shared out among the jobs."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, jobs))
+
+
+def _limit_threads(threads: int) -> None:
+    """A grading worker's initializer: its kernels and check processes use at most ``threads`` threads.
+
+    With ``--jobs`` equal to the cores, every library that sizes a thread pool by the machine (OpenBLAS,
+    OpenMP) would start that many threads in each job's kernel and check process at once: twice the
+    threads there are cores, whose spinning waits made a scikit-learn fit 3-4x slower in CPU time (see
+    docs/timings.md). A variable the grader's own environment already sets is kept.
+    """
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, str(threads))
+
+
+def _run_pool(tasks, indices, outcomes, *, workers, context, say, threads: int | None = None) -> None:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(indices)),
+        mp_context=context,
+        initializer=_limit_threads if threads else None,
+        initargs=(threads,) if threads else (),
+    ) as pool:
         futures = {pool.submit(execute_submission, tasks[i]): i for i in indices}
         for future in as_completed(futures):
             index = futures[future]
@@ -589,7 +620,7 @@ def _run_pool(tasks, indices, outcomes, *, workers, context, say) -> None:
                 continue
             say(
                 f"  {tasks[index].student}: {outcome.status} in {outcome.total_seconds:.1f} s "
-                f"(recheck {outcome.recheck_seconds:.1f} s)"
+                f"(recheck {outcome.recheck_seconds:.1f} s, of which checks {outcome.check_seconds:.1f} s)"
             )
 
 
@@ -599,7 +630,10 @@ def _execute_all(tasks: list[GradingTask], *, jobs: int, say) -> list[GradingOut
         return []
     outcomes: list[GradingOutcome | None] = [None] * len(tasks)
     context = _pool_context()
-    _run_pool(tasks, list(range(len(tasks))), outcomes, workers=jobs, context=context, say=say)
+    # jobs that share the cores get a share of the cores' threads each (one job alone keeps them all)
+    threads = _threads_per_job(jobs) if min(jobs, len(tasks)) > 1 else None
+    every = list(range(len(tasks)))
+    _run_pool(tasks, every, outcomes, workers=jobs, context=context, say=say, threads=threads)
     # a worker that died takes the pool's other running tasks with it: retry those one by one, each in its
     # own pool, so only the submission that really crashes the worker is recorded as crashed
     for index in [i for i, o in enumerate(outcomes) if o is None or o.status == "error"]:

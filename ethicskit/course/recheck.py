@@ -244,6 +244,7 @@ def run_jobs(job_file: str, count: int = 1, *, hide_dirs: list[str] | None = Non
     """
     import io
     import os
+    import time
 
     timeout = float(os.environ.get("ETHICSKIT_RECHECK_CALL_TIMEOUT", "120"))
     runners = _runners(max(1, count), timeout, hide_dirs)
@@ -260,6 +261,7 @@ def run_jobs(job_file: str, count: int = 1, *, hide_dirs: list[str] | None = Non
                 message = "this part could not be checked in isolation"
                 verdicts.append({"index": job["index"], "passed": False, "value": None, "message": message})
                 continue
+            clock = time.perf_counter()
             try:
                 if forbidden:
                     runner.forbid(forbidden)
@@ -267,6 +269,7 @@ def run_jobs(job_file: str, count: int = 1, *, hide_dirs: list[str] | None = Non
             finally:
                 if runner is not shared:
                     runner.close()
+            verdicts[-1]["seconds"] = round(time.perf_counter() - clock, 3)  # the checks' own work
             # what the checks printed (which part lost points), for the student's feedback
             verdicts[-1]["printed"] = sys.stdout.getvalue()[-2000:]
             sys.stdout = io.StringIO()

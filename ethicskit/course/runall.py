@@ -17,8 +17,11 @@ from pathlib import Path
 __all__ = ["run_lessons", "grade_demos", "run_all"]
 
 
-def run_lessons(root: Path, *, timeout: int = 600) -> list[dict]:
-    """Execute each ``lessons/*.ipynb`` in a fresh kernel; return name, seconds, ok, error."""
+def run_lessons(root: Path, *, timeout: int = 600, progress=None) -> list[dict]:
+    """Execute each ``lessons/*.ipynb`` in a fresh kernel; return name, seconds, ok, error.
+
+    ``progress``, if given, is called with each lesson's row as soon as it has run.
+    """
     import nbformat
     from nbclient import NotebookClient
 
@@ -48,11 +51,19 @@ def run_lessons(root: Path, *, timeout: int = 600) -> list[dict]:
                 "error": error,
             }
         )
+        if progress:
+            progress(rows[-1])
     return rows
 
 
-def grade_demos(root: Path, *, out: Path, jobs: int = 2, sandbox: bool = True) -> list[dict]:
-    """Grade every lab's demo submissions in a temporary course copy; write report and feedback to ``out``."""
+def grade_demos(
+    root: Path, *, out: Path, jobs: int = 2, sandbox: bool = True, labs=None, progress=None
+) -> list[dict]:
+    """Grade every lab's demo submissions in a temporary course copy; write report and feedback to ``out``.
+
+    ``labs`` limits the grading to those lab ids. ``progress(lab, message)``, if given, receives the
+    grading phases of each lab as they happen (``grade(progress=)``), then the lab's rows (a list).
+    """
     from ethicskit.course.feedback import write_feedback
     from ethicskit.course.grade import grade
     from ethicskit.course.report import write_report
@@ -66,6 +77,8 @@ def grade_demos(root: Path, *, out: Path, jobs: int = 2, sandbox: bool = True) -
         shutil.copy(root / "nbgrader_config.py", course / "nbgrader_config.py")
         for expected_file in expected_files:
             lab = expected_file.name[: -len(".expected.json")]
+            if labs is not None and lab not in labs:
+                continue
             if not (root / "solutions" / lab).is_dir():
                 rows.append(
                     {
@@ -92,8 +105,10 @@ def grade_demos(root: Path, *, out: Path, jobs: int = 2, sandbox: bool = True) -
                 notebook_timeout=1800,
                 memory_mb=6144,
                 max_processes=512,
+                progress=(lambda message, _lab=lab: progress(_lab, message)) if progress else None,
             )
             seconds = time.perf_counter() - start
+            first = len(rows)
             for r in results:
                 want = float(expected.get(r.student, float("nan")))
                 rows.append(
@@ -109,6 +124,8 @@ def grade_demos(root: Path, *, out: Path, jobs: int = 2, sandbox: bool = True) -
                         "lab_seconds": round(seconds, 1),
                     }
                 )
+            if progress:
+                progress(lab, rows[first:])
             write_feedback(course, lab=lab, out=out / "feedback")
         if expected_files:
             write_report(course, out=out / "grades")

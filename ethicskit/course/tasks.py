@@ -133,6 +133,9 @@ class GradingOutcome:
         Whether the executed notebook was written back to the task's path.
     seconds, recheck_seconds, total_seconds : float
         Time to execute the notebook, to recheck it, and in all.
+    check_seconds : float
+        Of ``recheck_seconds``, the time the test cells themselves ran (the checks' own work, the
+        student's code they call included); the rest is the check process's overhead.
     limits_mode : str
         How limits were enforced ('cgroup-v1', 'cgroup-v2', 'prlimit' or 'none').
     """
@@ -146,6 +149,7 @@ class GradingOutcome:
     recheck_seconds: float = 0.0
     total_seconds: float = 0.0
     limits_mode: str = "none"
+    check_seconds: float = 0.0
 
     def scores(self) -> dict[str, CellVerdict]:
         """The verdicts by grade id."""
