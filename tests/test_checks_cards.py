@@ -409,10 +409,10 @@ def test_lesson_exercises_3_8_and_3_9_documents_and_who_fills_them():
         with pytest.raises(CheckFailed):
             checks.q8.check(wrong)
 
-    right = {"Evaluation results": "tool", "Intended use": "person", "Training data": "tool",
+    right = {"Metrics": "tool", "Intended use": "person", "Training data": "tool",
              "Limitations": "person", "Ethical considerations": "person"}
     checks.q9.check(right)
-    checks.q9.check({"evaluation results": "ethicskit", "intended use": "human", "training data": "Tool",
+    checks.q9.check({"metrics": "ethicskit", "intended use": "human", "training data": "Tool",
                      "limitations": "a person", "ethical considerations": "the authors"})
     for name in right:
         flipped = dict(right, **{name: "tool" if right[name] == "person" else "person"})

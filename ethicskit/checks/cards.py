@@ -1022,7 +1022,7 @@ def _check_which_document(answer: Any) -> None:
 
 
 #: Exercise 3.9: who fills each section of section 2's card: the tool, or only a person.
-_FILLED_BY = {"Evaluation results": "tool", "Intended use": "person", "Training data": "tool",
+_FILLED_BY = {"Metrics": "tool", "Intended use": "person", "Training data": "tool",
               "Limitations": "person", "Ethical considerations": "person"}
 _FILLER_WORDS = {
     "tool": {"tool", "the tool", "ethicskit", "automatic", "automatically", "machine", "computed", "code",
@@ -1098,7 +1098,7 @@ q9 = Exercise(
     hints=["print(card.todo()) lists what the tool left to a person.",
            "The tool fills what it can compute or copy: metrics from the model and the test data, the "
            "training data's name, size and datasheet summary."],
-    solution="answer_9 = {'Evaluation results': 'tool', 'Intended use': 'person', 'Training data': 'tool',\n"
+    solution="answer_9 = {'Metrics': 'tool', 'Intended use': 'person', 'Training data': 'tool',\n"
     "            'Limitations': 'person', 'Ethical considerations': 'person'}",
 )
 q10 = Exercise(
