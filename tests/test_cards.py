@@ -325,6 +325,10 @@ def test_card_takes_lesson_05s_energy_report_and_says_when_it_is_an_estimate(dat
     card = ModelCard.from_model(model, X, y, model_name="m", dataset_name="d", emissions=estimated)
     assert card.data.co2_eq_emissions["emissions"] == pytest.approx(1.0)
     assert "Estimated emissions: 1 g" in card.text and "not a measurement" in card.text
-    measured = EnergyReport(12.0, 0.002, 0.001, "FRA", "codecarbon")
-    text = ModelCard.from_model(model, X, y, model_name="m", dataset_name="d", emissions=measured).text
-    assert "Measured emissions: 1 g CO2-eq (source: codecarbon)" in text
+    guessed = EnergyReport(12.0, 0.002, 0.001, "FRA", "codecarbon")  # codecarbon without counters
+    text = ModelCard.from_model(model, X, y, model_name="m", dataset_name="d", emissions=guessed).text
+    assert "Estimated emissions: 1 g CO2-eq (codecarbon's estimate" in text and "Measured" not in text
+    counted = EnergyReport(12.0, 0.002, 0.001, "FRA", "codecarbon", counters=True)
+    card = ModelCard.from_model(model, X, y, model_name="m", dataset_name="d", emissions=counted)
+    assert "measured from the CPU's energy counters" in card.text and "an estimate" in card.text
+    assert card.data["co2_eq_emissions"]["source"] == "codecarbon (CPU energy counters)"

@@ -629,9 +629,16 @@ def _emissions(emissions: Any) -> dict[str, Any]:
     elif hasattr(emissions, "emissions"):  # codecarbon EmissionsData (kg)
         out = {"emissions": float(emissions.emissions) * 1000, "source": "codecarbon"}
     elif hasattr(emissions, "co2_kg") and hasattr(emissions, "method"):  # ethicskit.sft.EnergyReport (kg)
+        method = str(emissions.method)
+        if method == "codecarbon":  # say where its energy figure came from: counters or rated power
+            method += (
+                " (CPU energy counters)"
+                if getattr(emissions, "counters", False)
+                else " (rated-power estimate)"
+            )
         out = {
             "emissions": float(emissions.co2_kg) * 1000,
-            "source": str(emissions.method),
+            "source": method,
             "geographical_location": str(getattr(emissions, "country_iso_code", "")) or None,
         }
         out = {k: v for k, v in out.items() if v is not None}
@@ -689,17 +696,34 @@ def _training_text(training_data: Any, datasheet: Any) -> str:
 
 
 def _emissions_text(emissions: dict[str, Any] | None) -> str:
-    """The "Environmental impact" section: measured emissions, never an estimate."""
+    """The "Environmental impact" section: what was measured, and what is an estimate.
+
+    The CO2 figure is always an estimate (energy times the grid's average carbon intensity); the energy
+    is a measurement only where the CPU's energy counters were read.
+    """
     if not emissions:
         return "Emissions were not measured for this model."
+    grams = f"{emissions['emissions']:g} g CO2-eq"
     source = emissions.get("source") or ""
-    if source == "tdp-estimate":  # EnergyMeter without power counters: the CPU's rated power x time
+    if source == "tdp-estimate":  # EnergyMeter without codecarbon: the CPU's rated power x time
         return (
-            f"Estimated emissions: {emissions['emissions']:g} g CO2-eq (from the CPU's rated power and the "
-            "training time, not a measurement; no energy counters were readable)."
+            f"Estimated emissions: {grams} (from the CPU's rated power and the training time, not a "
+            "measurement; no energy counters were readable)."
+        )
+    if source.endswith("(rated-power estimate)"):
+        return (
+            f"Estimated emissions: {grams} (codecarbon's estimate from the CPU's rated power and the "
+            "training time, not a measurement; no energy counters were readable) times the grid's "
+            "average carbon intensity."
+        )
+    if source.endswith("(CPU energy counters)"):
+        return (
+            f"Emissions: {grams}. The energy was measured from the CPU's energy counters by codecarbon "
+            "(memory estimated); the CO2 figure multiplies it by the grid's average carbon intensity, "
+            "an estimate."
         )
     shown = f" (source: {source})" if source else ""
-    return f"Measured emissions: {emissions['emissions']:g} g CO2-eq{shown}."
+    return f"Reported emissions: {grams}{shown}."
 
 
 def _body(

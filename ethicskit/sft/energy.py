@@ -51,6 +51,7 @@ class EnergyReport:
     co2_kg: float
     country_iso_code: str
     method: str  # "codecarbon" or "tdp-estimate"
+    counters: bool = False  # the CPU's energy came from its hardware counters (RAPL...), not its rated power
 
     def as_dict(self) -> dict:
         """The report as a plain dict (for tables)."""
@@ -163,7 +164,14 @@ class EnergyMeter:
             except Exception:  # noqa: BLE001
                 energy = co2 = None
         if energy and co2 is not None and energy > 0:
-            self.report = EnergyReport(duration, energy, float(co2), self.country_iso_code, "codecarbon")
+            self.report = EnergyReport(
+                duration,
+                energy,
+                float(co2),
+                self.country_iso_code,
+                "codecarbon",
+                _read_counters(self._tracker),
+            )
         else:
             self.report = self._estimate(duration)
 
@@ -174,6 +182,17 @@ class EnergyMeter:
         energy = duration * watts / 3.6e6
         co2 = energy * _carbon_intensity(self.country_iso_code) / 1000.0
         return EnergyReport(duration, energy, co2, self.country_iso_code, "tdp-estimate")
+
+
+_COUNTER_MODES = {"intel_rapl", "intel_power_gadget", "windows_emi", "apple_powermetrics"}
+
+
+def _read_counters(tracker: Any) -> bool:
+    """Whether codecarbon read the CPU's energy counters; without them it estimates from rated power."""
+    for device in getattr(tracker, "_hardware", None) or []:
+        if type(device).__name__ == "CPU" and getattr(device, "_mode", None) in _COUNTER_MODES:
+            return True
+    return False
 
 
 def training_flops(*, total_params: int, trainable_params: int, tokens: int) -> float:
