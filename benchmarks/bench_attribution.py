@@ -199,7 +199,7 @@ def _real_run(data: dict, seed: int, mitigation_lr: float, n_top: int) -> list[d
     return rows
 
 
-def run_real_model(seeds: list[int], n_queries: int, n_top: int) -> None:
+def run_real_model(seeds: list[int], n_queries: int, n_top: int, regimes: list[str] | None = None) -> None:
     """The real-model benchmark (``--real-model``): print one table per mitigation strength."""
     import pandas as pd
     import torch
@@ -211,6 +211,8 @@ def run_real_model(seeds: list[int], n_queries: int, n_top: int) -> None:
           f"1 CPU thread; load {os.getloadavg()[0]:.2f}")
     data = {seed: _real_data(seed, n_top, n_queries) for seed in seeds}
     for regime, lr in REAL_REGIMES.items():
+        if regimes and regime not in regimes:
+            continue
         table = pd.DataFrame([row for seed in seeds for row in _real_run(data[seed], seed, lr, n_top)])
         runs = table[table.estimator == "(run)"]
         print(f"\n== {regime} (mitigation lr {REAL_REGIMES[regime]}): best fine-tuning epoch "
@@ -264,9 +266,11 @@ def main() -> None:
     parser.add_argument("--real-model", action="store_true",
                         help="the pretrained encoder's top block(s) instead of the synthetic pipeline")
     parser.add_argument("--top", type=int, default=1, help="with --real-model: transformer blocks trained")
+    parser.add_argument("--regimes", nargs="+", choices=list(REAL_REGIMES), default=None,
+                        help="with --real-model: only these mitigation strengths (default: all)")
     args = parser.parse_args()
     if args.real_model:
-        run_real_model(args.seeds or [0, 1], args.queries or 300, args.top)
+        run_real_model(args.seeds or [0, 1], args.queries or 300, args.top, args.regimes)
     else:
         run(args.seeds or [0, 1, 2], args.queries or 1000)
 
