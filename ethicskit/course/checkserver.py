@@ -115,8 +115,12 @@ class CheckServer:
         another key gets a new server.
     """
 
-    def __init__(self, command: list[str], key: tuple, env: dict):
+    #: seconds a server may take to import what it preloads
+    START_TIMEOUT = 300
+
+    def __init__(self, command: list[str], key: tuple, env: dict, *, wait: bool = True):
         self.key = key
+        self.ready = False
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -126,9 +130,16 @@ class CheckServer:
             start_new_session=True,
             text=True,
         )
-        if self._read(timeout=300) is None:
-            self.close()
+        if wait and not self.wait_ready():
             raise RuntimeError("the check server did not start")
+
+    def wait_ready(self) -> bool:
+        """Wait for the server's imports to finish (it may have been started while a kernel ran)."""
+        if not self.ready:
+            self.ready = self._read(timeout=self.START_TIMEOUT) is not None
+            if not self.ready:
+                self.close()
+        return self.ready
 
     def _read(self, timeout: float) -> dict | None:
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
@@ -140,6 +151,8 @@ class CheckServer:
 
     def check(self, job: Path, runners: int, result: Path, timeout: float) -> str | None:
         """Run one job; return None when the verdicts are in ``result``, else what went wrong."""
+        if not self.wait_ready():
+            return "the check process did not start"
         try:
             self.process.stdin.write(
                 json.dumps({"job": str(job), "runners": runners, "result": str(result)}) + "\n"

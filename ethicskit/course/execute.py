@@ -204,8 +204,26 @@ TORCH_HINTS = ("torch", "ethicskit.sft", "ethicskit.attribution", "DPSGD", "fine
 
 
 def _preload(run: KernelRun) -> str:
-    text = "\n".join(cell.source for cell in run.notebook.cells)
+    return _preload_for(run.notebook)
+
+
+def _preload_for(notebook) -> str:
+    text = "\n".join(cell.source for cell in notebook.cells)
     return "torch" if any(hint in text for hint in TORCH_HINTS) else ""
+
+
+def _start_check_server(notebook, task: GradingTask, scratch: Path) -> None:
+    """Start this worker's check server now, if it needs one, so its imports overlap the kernel's run.
+
+    Only a start: a failure here is left for the recheck phase, which retries and fails closed.
+    """
+    if not (task.sandbox and task.recheck):
+        return
+    root = Path(task.scratch_root) if task.scratch_root else scratch
+    try:
+        _check_server(task, _preload_for(notebook), root, wait=False)
+    except Exception:  # noqa: BLE001 - the recheck phase starts it again (or reports why it cannot)
+        log.debug("the check server could not be started ahead of the kernel", exc_info=True)
 
 
 def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[int, dict], str | None]:
@@ -253,11 +271,12 @@ def _close_server() -> None:
         _SERVER = None
 
 
-def _check_server(task: GradingTask, preload: str, root: Path):
+def _check_server(task: GradingTask, preload: str, root: Path, *, wait: bool = True):
     """This worker's warm check server for ``task`` (started, or restarted, when needed).
 
     ``root`` is the grading run's scratch folder: the server (trusted code) may read and write it, the
-    runners it forks (student code) see it empty.
+    runners it forks (student code) see it empty. With ``wait=False`` a new server is left importing
+    (the worker starts it before running a kernel); :meth:`CheckServer.check` waits for it.
     """
     import atexit
     from multiprocessing import util
@@ -283,7 +302,7 @@ def _check_server(task: GradingTask, preload: str, root: Path):
         command = [sys.executable, "-m", "ethicskit.course.checkserver", str(root), preload]
         command = limits.wrap(bwrap_command(command, policy=policy, writable=[root], cwd=root))
         try:
-            server = CheckServer(command, key, _check_env(isolate=True))
+            server = CheckServer(command, key, _check_env(isolate=True), wait=wait)
         except RuntimeError:
             limits.remove()
             raise
@@ -440,6 +459,7 @@ def _grade(task: GradingTask, start: float) -> GradingOutcome:
         )
     scratch = _prepare(notebook_path, task)
     try:
+        _start_check_server(notebook, task, scratch)
         run = _run_kernel(notebook, task, scratch=scratch, start=start)
         seconds = time.monotonic() - start
         verdicts, problem = _recheck(run, task, scratch=scratch) if task.recheck else (None, None)
