@@ -203,3 +203,37 @@ def test_membership_auc_is_rank_based():
     assert membership_auc(pub**3, labels, hid**3, labels) == pytest.approx(plain)
     confident = np.where(labels == 1, 0.99, 0.01)
     assert membership_auc(confident, labels, hid, labels) > 0.95
+
+
+def test_recheck_asks_one_handle_for_the_same_texts_once():
+    """In the recheck (models behind handles) a cell's checks share one prediction pass per model and
+    texts; another handle (a later cell's model) is asked again, and a model in the kernel every time."""
+    from ethicskit.checks import sft as sft_checks
+    from ethicskit.course.proxy import Handle
+
+    calls = []
+
+    def predict_proba(texts):
+        calls.append(list(texts))
+        return np.full(len(texts), 0.5)
+
+    class FakeRunner:
+        def op(self, hid, name, *args, **kwargs):
+            assert (name, args) == ("getattr", ("predict_proba",))
+            return predict_proba
+
+    class InKernel:
+        def predict_proba(self, texts):
+            return predict_proba(texts)
+
+    model, later = Handle(1, FakeRunner()), Handle(2, FakeRunner())
+    first = sft_checks._scores(model, ["a", "b"], "m")
+    first[:] = 0.9  # a caller changing its copy changes nothing for the next one
+    assert list(sft_checks._scores(model, ["a", "b"], "m")) == [0.5, 0.5] and len(calls) == 1
+    sft_checks._scores(later, ["a", "b"], "m")
+    sft_checks._scores(model, ["c"], "m")
+    assert len(calls) == 3
+    kernel_model = InKernel()
+    sft_checks._scores(kernel_model, ["a", "b"], "m")
+    sft_checks._scores(kernel_model, ["a", "b"], "m")
+    assert len(calls) == 5

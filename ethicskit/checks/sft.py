@@ -70,11 +70,33 @@ def _eval_frame(hidden_templates: tuple[Sequence[str], Sequence[str]] | None) ->
     return identity_eval_set(toxic_templates=toxic, nontoxic_templates=nontoxic)
 
 
+#: a graded model's scores per (the model's handle, texts), within one recheck process (see :func:`_scores`)
+_RECHECK_SCORES: dict[tuple[int, tuple[str, ...]], tuple[Any, np.ndarray]] = {}
+
+
+def _in_runner(model: Any) -> bool:
+    """Whether ``model`` is a learner's object the recheck holds through a handle (its runner process)."""
+    from ethicskit.course.proxy import Handle
+
+    return isinstance(model, Handle)
+
+
 def _scores(model: Any, texts: list[str], what: str) -> np.ndarray:
+    """P(toxic) of ``model`` for ``texts``, after checking what it returns.
+
+    In the recheck a test cell's visible and hidden checks ask the same model (the same handle) for
+    the same texts up to three times (the public evaluation split); each pass is a full encoder run
+    over it. The first answer is kept for the rest of that cell: the handle is kept alive with it, so a
+    later cell's model, loaded afresh from its own snapshot, is another handle and is asked again. In
+    the student's kernel nothing is kept (a model can be retrained in place between cells).
+    """
     expect(
         hasattr(model, "predict_proba"),
         f"{what} should have a predict_proba(texts) method (fine_tune returns such a TextClassifier).",
     )
+    key = (id(model), tuple(texts)) if _in_runner(model) else None
+    if key is not None and key in _RECHECK_SCORES:
+        return _RECHECK_SCORES[key][1].copy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -90,6 +112,8 @@ def _scores(model: Any, texts: list[str], what: str) -> np.ndarray:
         f"got shape {scores.shape}.",
     )
     expect(bool(np.all(np.isfinite(scores))), f"{what}.predict_proba returned NaN or infinite values.")
+    if key is not None:
+        _RECHECK_SCORES[key] = (model, scores.copy())
     return scores
 
 
