@@ -217,7 +217,7 @@ def _register_cached(root: Path, lab: str, *, db_url: str, release_dir: Path, au
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    from ethicskit.course.release import _generate, gradebook_content, register_lab
+    from ethicskit.course.release import register_lab
 
     record_file = autograded / REGISTRY
     digest = _source_digest(root, lab, db_url)
@@ -239,12 +239,7 @@ def _register_cached(root: Path, lab: str, *, db_url: str, release_dir: Path, au
             return
         except (MissingEntry, KeyError, OSError):
             shutil.rmtree(release_dir, ignore_errors=True)
-    if gradebook_content(db_url, lab) is None:
-        # the gradebook has never held this lab, so no grader's cells can be pulled from under them:
-        # one generation against it does (register_lab generates privately first, to compare)
-        _generate(root, lab, release_dir=release_dir, db_url=db_url)
-    else:
-        register_lab(root, lab, db_url=db_url, release_dir=release_dir)
+    register_lab(root, lab, db_url=db_url, release_dir=release_dir)
     files = {p.name: p.read_text() for p in (release_dir / lab).glob("*.ipynb")}
     try:
         everything = json.loads(record_file.read_text())

@@ -100,6 +100,8 @@ def gradebook_content(db_url: str, lab: str) -> dict | None:
     """
     from nbgrader.api import Gradebook, MissingEntry
 
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///") :]).exists():
+        return None  # opening it would create an empty file, which nbgrader then wants to upgrade
     with Gradebook(db_url) as gb:
         try:
             assignment = gb.find_assignment(lab)
@@ -136,8 +138,11 @@ def register_lab(root: Path, lab: str, *, db_url: str | None = None, release_dir
     root = Path(root)
     url = db_url or load_course_config(root).CourseDirectory.db_url
     with tempfile.TemporaryDirectory(prefix="ethicskit-register-") as scratch:
-        private = f"sqlite:///{Path(scratch) / 'gradebook.db'}"
         out = Path(release_dir) if release_dir is not None else Path(scratch) / "released"
+        if gradebook_content(url, lab) is None:  # never held: no grader's cells to pull away, one generation
+            _generate(root, lab, release_dir=out, db_url=url)
+            return True
+        private = f"sqlite:///{Path(scratch) / 'gradebook.db'}"
         _generate(root, lab, release_dir=out, db_url=private)
         if gradebook_content(url, lab) == gradebook_content(private, lab):
             return False
