@@ -49,7 +49,8 @@ def _cell_ids(db_url: str) -> set[int]:
     from nbgrader.api import Gradebook
 
     with Gradebook(db_url) as gb:
-        return {cell.id for notebook in gb.find_assignment("demo-lab").notebooks for cell in notebook.grade_cells}
+        notebooks = gb.find_assignment("demo-lab").notebooks
+        return {cell.id for notebook in notebooks for cell in notebook.grade_cells}
 
 
 @pytest.mark.slow
