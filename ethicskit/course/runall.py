@@ -56,6 +56,27 @@ def run_lessons(root: Path, *, timeout: int = 600, progress=None) -> list[dict]:
     return rows
 
 
+def _demo_rows(lab: str, results, expected: dict, seconds: float) -> list[dict]:
+    """One row per graded demo student: the score against the expected one."""
+    rows = []
+    for r in results:
+        want = float(expected.get(r.student, float("nan")))
+        rows.append(
+            {
+                "lab": lab,
+                "student": r.student,
+                "expected": want,
+                "score": r.score,
+                "max": r.max_score,
+                "ok": abs(want - r.score) < 1e-6,
+                "note": r.reason,
+                "seconds": round(r.seconds, 1),
+                "lab_seconds": round(seconds, 1),
+            }
+        )
+    return rows
+
+
 def grade_demos(
     root: Path, *, out: Path, jobs: int = 2, sandbox: bool = True, labs=None, progress=None
 ) -> list[dict]:
@@ -80,16 +101,8 @@ def grade_demos(
             if labs is not None and lab not in labs:
                 continue
             if not (root / "solutions" / lab).is_dir():
-                rows.append(
-                    {
-                        "lab": lab,
-                        "student": "-",
-                        "expected": None,
-                        "score": None,
-                        "ok": False,
-                        "note": "no source in solutions/",
-                    }
-                )
+                rows.append({"lab": lab, "student": "-", "expected": None, "score": None, "ok": False,
+                             "note": "no source in solutions/"})  # fmt: skip
                 continue
             shutil.copytree(root / "solutions" / lab, course / "solutions" / lab)
             expected = json.loads(expected_file.read_text())
@@ -107,25 +120,10 @@ def grade_demos(
                 max_processes=512,
                 progress=(lambda message, _lab=lab: progress(_lab, message)) if progress else None,
             )
-            seconds = time.perf_counter() - start
-            first = len(rows)
-            for r in results:
-                want = float(expected.get(r.student, float("nan")))
-                rows.append(
-                    {
-                        "lab": lab,
-                        "student": r.student,
-                        "expected": want,
-                        "score": r.score,
-                        "max": r.max_score,
-                        "ok": abs(want - r.score) < 1e-6,
-                        "note": r.reason,
-                        "seconds": round(r.seconds, 1),
-                        "lab_seconds": round(seconds, 1),
-                    }
-                )
+            graded = _demo_rows(lab, results, expected, time.perf_counter() - start)
+            rows += graded
             if progress:
-                progress(lab, rows[first:])
+                progress(lab, graded)
             write_feedback(course, lab=lab, out=out / "feedback")
         if expected_files:
             write_report(course, out=out / "grades")
