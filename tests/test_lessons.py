@@ -3,12 +3,15 @@
 Executed with the inline plotting backend, as a reader's Jupyter does, so a test sees what a reader sees:
 every cell tagged ``figure`` must show a figure, and every figure must come from a tagged cell (a plot
 that breaks, or draws nothing, fails). A lesson whose metadata holds ``ethicskit.max_run_minutes`` states
-that time in its header ("up to N minutes") and must run within it.
+that time in its header ("up to N minutes") and must run within it, scaled by how overloaded the cores
+were (the headers promise the time "with some other work on them, longer on a heavily loaded machine";
+this suite runs two tests at once). The idle times are measured by ``benchmarks/bench_course.py``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -55,9 +58,10 @@ def test_lesson_header_states_its_run_time(lesson):
 @pytest.mark.notebook
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.name)
 def test_lesson_runs_top_to_bottom(lesson):
-    start = time.perf_counter()
+    load_before, start = os.getloadavg()[0], time.perf_counter()
     executed = execute_notebook(lesson, timeout=600)
     elapsed = time.perf_counter() - start
+    overload = max(1.0, max(load_before, os.getloadavg()[0]) / (os.cpu_count() or 1))
     errors = [
         c for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
     ]
@@ -73,6 +77,7 @@ def test_lesson_runs_top_to_bottom(lesson):
 
     minutes = _stated_minutes(executed)
     if minutes is not None:
-        assert elapsed <= minutes * 60, (
-            f"{lesson.name} took {elapsed:.0f} s; its header promises up to {minutes:g} minutes"
+        assert elapsed <= minutes * 60 * overload, (
+            f"{lesson.name} took {elapsed:.0f} s; its header promises up to {minutes:g} minutes "
+            f"(allowed {minutes * 60 * overload:.0f} s at {overload:.1f}x more work than cores)"
         )
