@@ -146,6 +146,36 @@ def _adamw_step(record: TrainingRecord, stage_index: int, step: Any, params: Any
     state["theta"] = (1 - step.lr * step.weight_decay) * state["theta"] - step.lr * (dm_hat / denom - dv_term)
 
 
+def _linear_step(
+    record: TrainingRecord, j: int, step: Any, model: Any, state: dict, *, hessian: bool
+) -> None:
+    """One later step of stage ``j`` applied to the differences in ``state`` (``theta``, ``buf``).
+
+    ``hessian=True`` is the linearised recurrence (a Hessian-vector product at the factual parameters
+    of ``model``; AdamW with both moments); ``hessian=False`` drops the Hessian term, which is the
+    first-order recurrence of :func:`first_order_coefficients`.
+    """
+    import torch
+
+    if step.optimizer == "adamw":
+        if hessian:
+            params = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+            _adamw_step(record, j, step, params, state)
+        else:  # decoupled decay; without the Hessian both runs see the same moments
+            state["theta"] = (1 - step.lr * step.weight_decay) * state["theta"]
+        return
+    if hessian:
+        params = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+        h = _hvp(record, j, step, params, state["theta"]).detach()
+    else:
+        h = torch.zeros_like(state["theta"])
+    if step.momentum == 0:
+        state["theta"] = state["theta"] - step.lr * (h + step.weight_decay * state["theta"])
+    else:
+        state["buf"] = step.momentum * state["buf"] + h + step.weight_decay * state["theta"]
+        state["theta"] = state["theta"] - step.lr * state["buf"]
+
+
 def _linearised_shift(record: TrainingRecord, k: int) -> Any:
     import torch
 
@@ -156,16 +186,7 @@ def _linearised_shift(record: TrainingRecord, k: int) -> Any:
         state = {"theta": d_theta, "buf": d_buf}
 
         def step_fn(t, step, model, j=j, state=state):
-            params = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
-            if step.optimizer == "adamw":
-                _adamw_step(record, j, step, params, state)
-                return
-            h = _hvp(record, j, step, params, state["theta"]).detach()
-            if step.momentum == 0:
-                state["theta"] = state["theta"] - step.lr * (h + step.weight_decay * state["theta"])
-            else:
-                state["buf"] = step.momentum * state["buf"] + h + step.weight_decay * state["theta"]
-                state["theta"] = state["theta"] - step.lr * state["buf"]
+            _linear_step(record, j, step, model, state, hessian=True)
 
         replay_stage(record, j, callback=step_fn)
         d_theta, d_buf = state["theta"], state["buf"]
@@ -306,21 +327,7 @@ def replay_error(record: TrainingRecord, stage: int | str, *, method: str = "fir
              else torch.zeros_like(e_theta)}
 
     def linear(t, step, model):
-        if method == "first_order":
-            h = torch.zeros_like(state["theta"])
-        else:
-            params = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
-            if step.optimizer == "adamw":
-                _adamw_step(record, j, step, params, state)
-                return
-            h = _hvp(record, j, step, params, state["theta"]).detach()
-        if step.optimizer == "adamw":
-            state["theta"] = (1 - step.lr * step.weight_decay) * state["theta"]
-        elif step.momentum == 0:
-            state["theta"] = state["theta"] - step.lr * (h + step.weight_decay * state["theta"])
-        else:
-            state["buf"] = step.momentum * state["buf"] + h + step.weight_decay * state["theta"]
-            state["theta"] = state["theta"] - step.lr * state["buf"]
+        _linear_step(record, j, step, model, state, hessian=method == "linearised")
 
     factual = _first_steps(record, j, r, record.checkpoints[j], record.buffers[j], callback=linear)
     counterfactual = _first_steps(record, j, r, record.checkpoints[k], record.buffers[k])
