@@ -125,10 +125,10 @@ def register_lab(root: Path, lab: str, *, db_url: str | None = None, release_dir
     """Record ``lab`` (cells, points, source of test cells) in the course gradebook for grading.
 
     The released notebooks go to ``release_dir/<lab>`` (default: a temporary folder), never ``labs/``.
-    The lab is generated against a private gradebook first; the course gradebook is written only when
-    it does not already hold exactly that lab. That matters with a shared server gradebook: nbgrader
-    re-registers a notebook by deleting and re-creating its cells, which would pull them from under
-    another instructor who is grading the same lab at that moment.
+    A gradebook that already holds the lab is written only when it holds something else: the lab is
+    generated against a private gradebook first and the two are compared. That matters with a shared
+    server gradebook: nbgrader re-registers a notebook by deleting and re-creating its cells, which
+    would pull them from under another instructor who is grading the same lab at that moment.
 
     Returns
     -------
@@ -139,12 +139,13 @@ def register_lab(root: Path, lab: str, *, db_url: str | None = None, release_dir
     url = db_url or load_course_config(root).CourseDirectory.db_url
     with tempfile.TemporaryDirectory(prefix="ethicskit-register-") as scratch:
         out = Path(release_dir) if release_dir is not None else Path(scratch) / "released"
-        if gradebook_content(url, lab) is None:  # never held: no grader's cells to pull away, one generation
+        held = gradebook_content(url, lab)
+        if held is None:  # never held: no grader's cells to pull away, one generation
             _generate(root, lab, release_dir=out, db_url=url)
             return True
         private = f"sqlite:///{Path(scratch) / 'gradebook.db'}"
         _generate(root, lab, release_dir=out, db_url=private)
-        if gradebook_content(url, lab) == gradebook_content(private, lab):
+        if held == gradebook_content(private, lab):
             return False
         _generate(root, lab, release_dir=Path(scratch) / "again", db_url=url)
         return True
