@@ -240,8 +240,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.history_ = getattr(self, "history_", [])
         self.stages_ = getattr(self, "stages_", [])
-        self.seen_texts_ = getattr(self, "seen_texts_", np.empty(0, dtype=np.uint64))
+        self.seen_texts_ = self._seen_texts()
         return self
+
+    def _seen_texts(self) -> np.ndarray:
+        """:attr:`seen_texts_`, empty before any stage (overlap can be asked before the network loads)."""
+        return getattr(self, "seen_texts_", np.empty(0, dtype=np.uint64))
 
     def fit(
         self,
@@ -305,8 +309,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def remember_training_texts(self, texts: Sequence[str]) -> None:
         """Add the fingerprints of ``texts`` to :attr:`seen_texts_` (each training stage calls this)."""
-        seen = getattr(self, "seen_texts_", np.empty(0, dtype=np.uint64))
-        self.seen_texts_ = np.union1d(seen, text_fingerprints(texts))
+        self.seen_texts_ = np.union1d(self._seen_texts(), text_fingerprints(texts))
 
     def training_overlap(self, texts: Sequence[str]) -> float:
         """Share of ``texts`` (after case and whitespace folding) that some training stage saw.
@@ -323,8 +326,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         0.5
         """
         fingerprints = text_fingerprints(check_texts(texts))
-        seen = getattr(self, "seen_texts_", np.empty(0, dtype=np.uint64))
-        return float(np.isin(fingerprints, seen).mean())
+        return float(np.isin(fingerprints, self._seen_texts()).mean())
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text (truncated, special tokens added, no padding)."""
@@ -862,6 +864,8 @@ def fine_tune(
     >>> clf = fine_tune(train.data["text"], train.target, epochs=1)   # doctest: +SKIP
     >>> clf.predict_proba(["Have a nice day"])                         # doctest: +SKIP
     """
+    # the loaded network goes in as the `model` parameter, so `clf.model` is the trained network (lessons,
+    # labs and learners' notebooks read it), as well as `clf.model_`
     model, tokenizer = _load_network(model_dir, num_layers, train_top, train_word_embeddings, random_state)
     hyper = {k: stage_kwargs.pop(k) for k in _FIT_HYPER_PARAMETERS & stage_kwargs.keys()}
     classifier = TextClassifier(
