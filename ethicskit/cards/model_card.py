@@ -712,9 +712,9 @@ def _emissions_text(emissions: dict[str, Any] | None) -> str:
         )
     if source.endswith("(rated-power estimate)"):
         return (
-            f"Estimated emissions: {grams} (codecarbon's estimate from the CPU's rated power and the "
-            "training time, not a measurement; no energy counters were readable) times the grid's "
-            "average carbon intensity."
+            f"Estimated emissions: {grams} (codecarbon's estimate: the energy from the CPU's rated power "
+            "and the training time, as no energy counters were readable, times the grid's average "
+            "carbon intensity; not a measurement)."
         )
     if source.endswith("(CPU energy counters)"):
         return (
