@@ -4,7 +4,7 @@ A model trained in stages (pretraining, fine-tuning, alignment, ...) misbehaves 
 loss of an example, the mean loss of a group, a logit margin). The *effect* of stage ``k`` is the
 counterfactual difference ``f(theta_T) - f(theta_T^{-k})`` where ``theta_T^{-k}`` is what training would
 have produced had stage ``k`` never happened: stage ``k+1`` starts from the parameters (and, when the
-optimiser state carries across stages, the momentum buffer) that stage ``k`` started from, and all later
+optimiser state carries across stages, the optimiser state) that stage ``k`` started from, and all later
 stages are replayed with the same batch order and learning-rate schedule. (After arXiv 2506.00175,
 "Accountability Attribution"; this is our own formulation and implementation.)
 
@@ -44,16 +44,19 @@ Finally the effect on ``f`` is ``f(theta_T) - f(theta_T - d_T)``: to first order
 query, or less) or evaluated directly (``mode="difference"``, one forward pass). For the last stage
 ``d_T = e_theta`` and ``mode="difference"`` reproduces the exact effect ``f(theta_T) - f(checkpoint)``.
 
-Optimiser state across stages: by default every stage starts a fresh SGD optimiser (momentum buffer reset),
-as separate fine-tuning runs do; ``record_training(..., carry_optimizer_state=True)`` keeps one optimiser
-across boundaries, and both the ground truth and the estimators then carry the buffer.
+Optimiser state across stages: by default every stage starts a fresh optimiser (state reset), as separate
+fine-tuning runs do; ``record_training(..., carry_optimizer_state=True)`` keeps one optimiser across
+boundaries (all stages SGD, or all AdamW), and both the ground truth and the estimators then carry its
+state: SGD's momentum buffer, or AdamW's moments and step count.
 
-AdamW stages (``Stage(..., optimizer="adamw")``, state reset at every stage start) are supported too.
-Hessian-free, both runs see the same gradients and hence the same moment estimates, so an AdamW step only
-shrinks the difference by its decoupled weight decay: ``d' = (1 - eta lam) d``. The linearised estimator
-pushes ``H_t d`` through AdamW's first moment with the second-moment preconditioner *frozen* at its factual
-value (``m' = beta1 m + (1 - beta1) H_t d``, ``d' = (1 - eta lam) d - eta m_hat / (sqrt(v_hat) + eps)``);
-freezing drops the first-order change of ``v`` and overstates the response when AdamW trains hard.
+AdamW stages (``Stage(..., optimizer="adamw")``) are supported too. Hessian-free, both runs see the same
+gradients and hence the same moment estimates, so an AdamW step only shrinks the difference by its
+decoupled weight decay: ``d' = (1 - eta lam) d``. The linearised estimator carries the differences of
+both moments (``dm' = beta1 dm + (1 - beta1) H_t d``, ``dv' = beta2 dv + 2 (1 - beta2) g_t H_t d``)
+through the derivative of AdamW's step ``m_hat / (sqrt(v_hat) + eps)``. With carried AdamW state the
+counterfactual also starts each later stage with other moments (``dm``, ``dv`` start at the removed
+stage's moment changes) and a step count lagging by the removed stage's steps; the estimator includes
+the exact change of the bias correction that lag causes. The first-order estimator ignores both.
 
 Main entry points::
 

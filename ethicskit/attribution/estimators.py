@@ -47,14 +47,16 @@ def _quiet() -> Iterator[None]:
 def stage_change(record: TrainingRecord, stage: int | str) -> tuple[Any, Any]:
     """The stage's own change: ``(e_theta, e_buffer)`` between its end and start checkpoints.
 
-    ``e_buffer`` is zero unless the momentum buffer carries across stages (a missing buffer counts as 0).
+    ``e_buffer`` is zero unless SGD's momentum buffer carries across stages (a missing buffer counts as
+    0). Carried AdamW state is not a single buffer: its moment changes enter only the linearised
+    estimator (:func:`_initial_state`), so ``e_buffer`` is zero for AdamW.
     """
     import torch
 
     k = record.stage_index(stage)
     e_theta = record.checkpoints[k + 1] - record.checkpoints[k]
     zeros = torch.zeros_like(e_theta)
-    if not record.carry_optimizer_state:
+    if not record.carry_optimizer_state or record.stages[k].optimizer == "adamw":
         return e_theta, zeros
     end = record.buffers[k + 1] if record.buffers[k + 1] is not None else zeros
     start = record.buffers[k] if record.buffers[k] is not None else zeros
@@ -69,7 +71,9 @@ def first_order_coefficients(record: TrainingRecord, stage: int | str) -> tuple[
     (with ``mu = 0``: ``d_theta' = (1 - eta lam) d_theta``, buffer untouched). Without carried optimiser
     state the buffer difference resets to 0 at every later stage's start. An AdamW step with decoupled
     weight decay ``lam`` gives ``d_theta' = (1 - eta lam) d_theta``: without the Hessian both runs see the
-    same gradients, hence the same moment estimates.
+    same gradients, hence the same moment estimates. (When AdamW state carries across stages, the two runs
+    also start the later stages with different moments and step counts; this scalar recurrence ignores
+    that, the linearised estimator carries it.)
     """
     k = record.stage_index(stage)
     # state rows: d_theta and d_buf, each as coefficients of (e_theta, e_buffer)
@@ -110,16 +114,83 @@ def _hvp(record: TrainingRecord, stage_index: int, step: Any, params: Any, vecto
         return torch.func.jvp(torch.func.grad(loss_of), (params,), (vector,))[1]
 
 
+def _adam_moments(state: Any, like: Any) -> tuple[Any, Any, int]:
+    """Flat moments and step count of a recorded AdamW state (None: a fresh optimiser)."""
+    import torch
+
+    if state is None:
+        return torch.zeros_like(like), torch.zeros_like(like), 0
+    return state["exp_avg"], state["exp_avg_sq"], int(state["step"])
+
+
+def _initial_state(record: TrainingRecord, k: int) -> dict:
+    """Differences between the factual and the counterfactual run at the start of stage ``k + 1``.
+
+    ``theta``: the stage's parameter change; ``buf``: its SGD momentum-buffer change (0 unless it
+    carries). With carried AdamW state also ``m`` and ``v`` (the moments' change over stage ``k``) and
+    ``shift``, the steps stage ``k`` took: the counterfactual run's step count, which AdamW's bias
+    correction uses, lags the factual one by that much.
+    """
+    e_theta, e_buf = stage_change(record, k)
+    state = {"theta": e_theta, "buf": e_buf, "shift": 0}
+    if record.carry_optimizer_state and record.stages[k].optimizer == "adamw":
+        m_end, v_end, n_end = _adam_moments(record.buffers[k + 1], e_theta)
+        m_start, v_start, n_start = _adam_moments(record.buffers[k], e_theta)
+        state.update(m=m_end - m_start, v=v_end - v_start, shift=n_end - n_start)
+    return state
+
+
+def _enter_stage(record: TrainingRecord, j: int, state: dict) -> None:
+    """Prepare ``state`` for the first step of later stage ``j``.
+
+    Without carried optimiser state both runs start stage ``j`` with a fresh optimiser: every
+    optimiser-state difference is 0 and AdamW counts from 0 in both. With carried AdamW state the
+    factual moments and count come from the record (they are where the factual run stands), and the
+    differences carry on.
+    """
+    import torch
+
+    zeros = torch.zeros_like(state["theta"])
+    if not record.carry_optimizer_state:
+        state.update(buf=zeros, m=zeros, v=zeros, m_f=zeros, v_f=zeros, count=0, shift=0)
+    elif record.stages[j].optimizer == "adamw":
+        m_f, v_f, count = _adam_moments(record.buffers[j], zeros)
+        state.update(m_f=m_f, v_f=v_f, count=count)
+        state.setdefault("m", zeros)
+        state.setdefault("v", zeros)
+
+
+def _adam_direction(m: Any, v: Any, count: int, step: Any) -> tuple[Any, Any, Any]:
+    """AdamW's update direction ``m_hat / (sqrt(v_hat) + eps)`` at ``count`` and its derivatives.
+
+    Returns the direction and the factors by which a moment difference ``dm`` / ``dv`` moves it:
+    ``1 / (bc1 (r + eps))`` and ``-m_hat / (2 bc2 r (r + eps)^2)`` with ``r = sqrt(v_hat)`` (0 where
+    ``v`` is 0: no gradient yet).
+    """
+    import torch
+
+    beta1, beta2 = step.betas
+    bc1, bc2 = 1 - beta1**count, 1 - beta2**count
+    m_hat, root = m / bc1, (v / bc2).sqrt()
+    denom = root + step.eps
+    safe_root = torch.where(root > 0, root, torch.ones_like(root))
+    d_v = torch.where(root > 0, -m_hat / (2 * bc2 * safe_root * denom**2), torch.zeros_like(root))
+    return m_hat / denom, 1 / (bc1 * denom), d_v
+
+
 def _adamw_step(record: TrainingRecord, stage_index: int, step: Any, params: Any, state: dict) -> None:
     """One AdamW step of the linearised recurrence, both moments included.
 
-    ``state`` holds the differences ``theta`` (parameters), ``m`` and ``v`` (first and second moments)
-    and the factual moments ``m_f`` and ``v_f``, rebuilt from the factual gradients because AdamW's
-    state resets at each stage start. With ``g`` the factual gradient and ``dg = H theta``:
-    ``dm = b1 dm + (1 - b1) dg``, ``dv = b2 dv + 2 (1 - b2) g * dg``, and, with ``r = sqrt(v_hat)``,
-    the step's difference: ``(1 - lr wd) theta - lr [dm_hat / (r + eps) - m_hat dv_hat / (2 r (r + eps)^2)]``.
-    Freezing the second moment (dropping the last term) loses much of the estimate at larger learning
-    rates (docs/attribution.md).
+    ``state`` holds the differences ``theta`` (parameters), ``m`` and ``v`` (first and second moments),
+    the factual moments ``m_f`` and ``v_f`` and step count ``count`` (rebuilt step by step from the
+    factual gradients, starting where :func:`_enter_stage` put them), and ``shift``, by how many steps
+    the counterfactual run's count lags. With ``g`` the factual gradient and ``dg = H theta``:
+    ``dm = b1 dm + (1 - b1) dg``, ``dv = b2 dv + 2 (1 - b2) g * dg``; the step's difference is
+    ``(1 - lr wd) theta - lr [u(c) - u(c - shift) + du/dm dm + du/dv dv]`` with ``u`` AdamW's direction
+    at the factual moments (:func:`_adam_direction`), the derivatives taken at the counterfactual count.
+    The bias-correction term ``u(c) - u(c - shift)`` is exact, not linearised; it is 0 unless AdamW
+    state carries across stages. Freezing the second moment (dropping the ``dv`` term) loses much of the
+    estimate at larger learning rates (docs/attribution.md).
     """
     import torch
 
@@ -128,22 +199,20 @@ def _adamw_step(record: TrainingRecord, stage_index: int, step: Any, params: Any
         grad, hvp = torch.func.jvp(torch.func.grad(loss_of), (params,), (state["theta"],))
     grad, hvp = grad.detach(), hvp.detach()
     beta1, beta2 = step.betas
-    if step.count == 1:
-        for name in ("m", "v", "m_f", "v_f"):
-            state[name] = torch.zeros_like(params)
+    zeros = torch.zeros_like(params)
+    for name in ("m", "v", "m_f", "v_f"):
+        state.setdefault(name, zeros)
+    state["count"] = state.get("count", 0) + 1
     state["m_f"] = beta1 * state["m_f"] + (1 - beta1) * grad
     state["v_f"] = beta2 * state["v_f"] + (1 - beta2) * grad**2
     state["m"] = beta1 * state["m"] + (1 - beta1) * hvp
     state["v"] = beta2 * state["v"] + 2 * (1 - beta2) * grad * hvp
-    m_hat = state["m_f"] / (1 - beta1**step.count)
-    dm_hat = state["m"] / (1 - beta1**step.count)
-    root = (state["v_f"] / (1 - beta2**step.count)).sqrt()
-    dv_hat = state["v"] / (1 - beta2**step.count)
-    denom = root + step.eps
-    # d/dv of 1 / (sqrt(v) + eps) is -1 / (2 sqrt(v) (sqrt(v) + eps)^2); 0 where v is 0 (no gradient yet)
-    safe_root = torch.where(root > 0, root, torch.ones_like(root))
-    dv_term = torch.where(root > 0, m_hat * dv_hat / (2 * safe_root * denom**2), torch.zeros_like(root))
-    state["theta"] = (1 - step.lr * step.weight_decay) * state["theta"] - step.lr * (dm_hat / denom - dv_term)
+    shifted = state["count"] - state.get("shift", 0)
+    u_cf, du_m, du_v = _adam_direction(state["m_f"], state["v_f"], shifted, step)
+    update = du_m * state["m"] + du_v * state["v"]
+    if shifted != state["count"]:
+        update = update + _adam_direction(state["m_f"], state["v_f"], state["count"], step)[0] - u_cf
+    state["theta"] = (1 - step.lr * step.weight_decay) * state["theta"] - step.lr * update
 
 
 def _linear_step(
@@ -177,20 +246,15 @@ def _linear_step(
 
 
 def _linearised_shift(record: TrainingRecord, k: int) -> Any:
-    import torch
-
-    d_theta, d_buf = stage_change(record, k)
+    state = _initial_state(record, k)
     for j in range(k + 1, record.n_stages):
-        if not record.carry_optimizer_state:
-            d_buf = torch.zeros_like(d_theta)
-        state = {"theta": d_theta, "buf": d_buf}
+        _enter_stage(record, j, state)
 
-        def step_fn(t, step, model, j=j, state=state):
+        def step_fn(t, step, model, j=j):
             _linear_step(record, j, step, model, state, hessian=True)
 
         replay_stage(record, j, callback=step_fn)
-        d_theta, d_buf = state["theta"], state["buf"]
-    return d_theta
+    return state["theta"]
 
 
 def stage_shift(record: TrainingRecord, stage: int | str, *, method: str = "first_order") -> Any:
@@ -308,8 +372,6 @@ def replay_error(record: TrainingRecord, stage: int | str, *, method: str = "fir
         0.0 for the last stage (its estimate is exact); otherwise the extrapolated relative error (about
         1 or more: the estimate is not to be trusted).
     """
-    import torch
-
     from ethicskit._validation import check_positive_int
 
     check_in_choices(method, METHODS, "method")
@@ -319,12 +381,11 @@ def replay_error(record: TrainingRecord, stage: int | str, *, method: str = "fir
         return 0.0
     j = k + 1
     r = min(check_steps, len(record.steps[j]))
-    e_theta, e_buf = stage_change(record, k)
-    scale = float(e_theta.norm())
+    scale = float(stage_change(record, k)[0].norm())
     if scale == 0.0 or r == 0:
         return 0.0
-    state = {"theta": e_theta.clone(), "buf": e_buf.clone() if record.carry_optimizer_state
-             else torch.zeros_like(e_theta)}
+    state = _initial_state(record, k)
+    _enter_stage(record, j, state)
 
     def linear(t, step, model):
         _linear_step(record, j, step, model, state, hessian=method == "linearised")

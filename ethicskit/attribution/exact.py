@@ -2,8 +2,10 @@
 
 The effect of stage ``k`` on a query ``f`` is ``f(final model) - f(model trained with stage k skipped)``.
 Skipping stage ``k`` means: stage ``k+1`` starts from the parameters stage ``k`` started from (and, when
-the optimiser state carries across stages, from the momentum buffer stage ``k`` started with); every
-later stage is replayed with its recorded batch order and learning-rate schedule.
+the optimiser state carries across stages, from the optimiser state stage ``k`` started with: SGD's
+momentum buffer, or AdamW's moments and step count, i.e. what one optimiser running through the pipeline
+without stage ``k`` would hold); every later stage is replayed with its recorded batch order and
+learning-rate schedule.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""Record a multi-stage SGD training run so that any stage can be replayed exactly.
+"""Record a multi-stage SGD/AdamW training run so that any stage can be replayed exactly.
 
 A :class:`Stage` describes one training stage (its data, epochs, batch size, learning-rate schedule,
 momentum and weight decay). :func:`record_training` trains a PyTorch module through the stages with
-``torch.optim.SGD`` and returns a :class:`TrainingRecord`: a checkpoint of the parameters and of the
-momentum buffer at every stage boundary, and for every step its learning rate, momentum, weight decay
-and the indices of the minibatch. :func:`replay_stage` re-runs one stage from any starting point with the
-recorded batch order and schedule; from the recorded checkpoint it reproduces the run bit for bit.
+``torch.optim.SGD`` or ``torch.optim.AdamW`` and returns a :class:`TrainingRecord`: a checkpoint of the
+parameters and of the optimiser state at every stage boundary, and for every step its learning rate,
+momentum, weight decay and the indices of the minibatch. :func:`replay_stage` re-runs one stage from any
+starting point with the recorded batch order and schedule; from the recorded checkpoint it reproduces the
+run bit for bit.
 
 Parameters are handled as one flat vector (``torch.nn.utils.parameters_to_vector`` order), which is what
 the estimators in :mod:`ethicskit.attribution.estimators` propagate.
@@ -107,7 +108,8 @@ class Stage:
         SGD: L2 weight decay added to the gradient, as ``torch.optim.SGD`` does. AdamW: decoupled
         weight decay (the parameters shrink by ``lr * weight_decay`` each step).
     optimizer : {"sgd", "adamw"}
-        ``torch.optim.SGD`` (default) or ``torch.optim.AdamW``. AdamW state always resets at the stage start.
+        ``torch.optim.SGD`` (default) or ``torch.optim.AdamW``. Its state resets at the stage start unless
+        :func:`record_training` is told to carry it across stages.
     betas : tuple of float
         AdamW's ``(beta1, beta2)``.
     eps : float
@@ -238,12 +240,14 @@ class TrainingRecord:
     loss : str or callable
         ``"cross_entropy"``, ``"mse"`` or ``loss(outputs, targets) -> per-example losses``.
     carry_optimizer_state : bool
-        Whether the momentum buffer carries from one stage into the next (True) or is reset (False).
+        Whether the optimiser state carries from one stage into the next (True) or is reset (False).
     checkpoints : list of torch.Tensor
         ``len(stages) + 1`` flat parameter vectors: ``checkpoints[k]`` is where stage ``k`` starts,
         ``checkpoints[-1]`` the final parameters.
-    buffers : list of torch.Tensor or None
-        The momentum buffer at the same boundaries (``None`` where no buffer exists yet or it resets).
+    buffers : list of torch.Tensor, dict or None
+        The optimiser state at the same boundaries (``None`` where none exists yet or it resets): SGD's
+        flat momentum buffer, or for AdamW a dict with the flat moments ``exp_avg`` and ``exp_avg_sq``
+        and the step count ``step``.
     steps : list of list of StepRecord
         ``steps[k][t]`` is step ``t`` of stage ``k``.
     """
@@ -333,9 +337,46 @@ def _set_buffer(optimizer: Any, model: Any, buffer: torch.Tensor | None) -> None
         offset += n
 
 
-def _run_steps(model: Any, stage: Stage, steps: list[StepRecord], loss: Any, buffer: torch.Tensor | None,
-               callback: Callable[[int, StepRecord], None] | None = None) -> torch.Tensor | None:
-    """Take the recorded ``steps`` of ``stage`` on ``model`` in place; return the final momentum buffer."""
+ADAM_KEYS = ("exp_avg", "exp_avg_sq")
+
+
+def _adam_state_of(optimizer: Any, model: Any) -> dict | None:
+    """AdamW's state as flat moments and its step count, or None before the first step."""
+    import torch
+
+    states = [optimizer.state.get(p, {}) for p in model.parameters()]
+    if any("step" not in state for state in states):
+        return None
+    moments = {key: torch.cat([state[key].reshape(-1) for state in states]).detach().clone()
+               for key in ADAM_KEYS}
+    # one optimiser steps every parameter together, so all counts agree
+    return {**moments, "step": int(states[0]["step"])}
+
+
+def _set_adam_state(optimizer: Any, model: Any, state: dict | None) -> None:
+    """Load a state from :func:`_adam_state_of` (None: fresh); the next step continues it bit for bit."""
+    import torch
+
+    optimizer.state.clear()
+    if state is None:
+        return
+    offset = 0
+    for p in model.parameters():
+        n = p.numel()
+        optimizer.state[p].update({key: state[key][offset:offset + n].reshape(p.shape).clone()
+                                   for key in ADAM_KEYS})
+        # torch keeps the count as a float32 tensor; the same value reproduces its bias correction exactly
+        optimizer.state[p]["step"] = torch.tensor(float(state["step"]), dtype=torch.float32)
+        offset += n
+
+
+def _run_steps(model: Any, stage: Stage, steps: list[StepRecord], loss: Any, buffer: Any,
+               callback: Callable[[int, StepRecord], None] | None = None) -> Any:
+    """Take the recorded ``steps`` of ``stage`` on ``model`` in place; return the final optimiser state.
+
+    ``buffer`` is the starting state: SGD's flat momentum buffer, or AdamW's state dict (moments and step
+    count, :func:`_adam_state_of`); None starts a fresh optimiser. The returned state has the same form.
+    """
     import torch
 
     first = steps[0] if steps else None
@@ -343,6 +384,7 @@ def _run_steps(model: Any, stage: Stage, steps: list[StepRecord], loss: Any, buf
         optimizer = torch.optim.AdamW(model.parameters(), lr=first.lr if first else 0.0, betas=stage.betas,
                                       eps=stage.eps, weight_decay=first.weight_decay if first else 0.0,
                                       foreach=False)
+        _set_adam_state(optimizer, model, buffer)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=first.lr if first else 0.0,
                                     momentum=first.momentum if first else 0.0,
@@ -360,7 +402,10 @@ def _run_steps(model: Any, stage: Stage, steps: list[StepRecord], loss: Any, buf
         optimizer.zero_grad(set_to_none=True)
         batch_loss(model, take_rows(stage.X, idx), stage.y[idx], weight, loss).backward()
         optimizer.step()
-    return _buffer_of(optimizer, model) if stage.optimizer == "sgd" else None
+    if stage.optimizer == "adamw":
+        end = _adam_state_of(optimizer, model)
+        return buffer if end is None else end  # a stage without steps leaves the state as it was
+    return _buffer_of(optimizer, model)
 
 
 def _plan_steps(stage: Stage, rng: np.random.Generator) -> list[StepRecord]:
@@ -413,9 +458,11 @@ def record_training(model: Any, stages: Sequence[Stage], *, loss: Any = "cross_e
         Per-example loss; the minibatch loss is its (weighted) mean. A callable takes
         ``(outputs, targets)`` and returns one loss per example.
     carry_optimizer_state : bool
-        False (default): every stage starts a fresh optimiser, so the momentum buffer resets at each
-        boundary, as when separate fine-tuning runs are chained. True: one optimiser runs through all
-        stages and its momentum buffer carries across boundaries.
+        False (default): every stage starts a fresh optimiser, so its state (SGD's momentum buffer,
+        AdamW's moments and step count) resets at each boundary, as when separate fine-tuning runs are
+        chained. True: one optimiser runs through all stages (which must then all use the same
+        optimizer) and its state carries across boundaries; it is recorded at every boundary
+        (``record.buffers``) so that replay stays bit for bit.
     random_state : int
         Seeds the batch order of every stage.
 
@@ -445,9 +492,10 @@ def record_training(model: Any, stages: Sequence[Stage], *, loss: Any = "cross_e
         raise ValueError(f"stage names must be unique, got {[s.name for s in stages]}")
     if not callable(loss) and loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {list(LOSSES)} or a callable")
-    if carry_optimizer_state and any(s.optimizer != "sgd" for s in stages):
-        raise ValueError("carry_optimizer_state=True is supported for SGD stages only; AdamW state resets "
-                         "at every stage start")
+    if carry_optimizer_state and len({s.optimizer for s in stages}) > 1:
+        raise ValueError("carry_optimizer_state=True needs every stage to use the same optimizer (all SGD "
+                         f"or all AdamW), got {[s.optimizer for s in stages]}: state cannot carry from "
+                         "one optimizer into another")
     if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
         raise TypeError(f"random_state must be an int, got {type(random_state).__name__}")
     if loss == "cross_entropy":
@@ -480,15 +528,17 @@ def replay_stage(record: TrainingRecord, stage: int | str, *, params: torch.Tens
         The stage to replay.
     params : torch.Tensor, optional
         Flat starting parameters; defaults to the recorded checkpoint where the stage started.
-    buffer : torch.Tensor, None or "recorded"
-        Starting momentum buffer; "recorded" uses the one recorded at the stage's start.
+    buffer : torch.Tensor, dict, None or "recorded"
+        Starting optimiser state (SGD's momentum buffer, AdamW's state dict); "recorded" uses the one
+        recorded at the stage's start. Ignored (fresh state) unless the record carries optimiser state.
     callback : callable, optional
         ``callback(t, step, model)`` is called before step ``t`` (the model holds the current parameters).
 
     Returns
     -------
     (params, buffer) : tuple
-        Flat parameters and momentum buffer (or None) after the stage.
+        Flat parameters and optimiser state after the stage (SGD's momentum buffer, even when it does
+        not carry; AdamW's state dict only when it carries, else None).
     """
     import torch
 
@@ -500,4 +550,6 @@ def replay_stage(record: TrainingRecord, stage: int | str, *, params: torch.Tens
     model = record.model_at(start)
     wrapped = None if callback is None else (lambda t, step: callback(t, step, model))
     new_buf = _run_steps(model, record.stages[k], record.steps[k], record.loss, buf, wrapped)
+    if record.stages[k].optimizer == "adamw" and not record.carry_optimizer_state:
+        new_buf = None  # AdamW state that does not carry is never looked at
     return torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone(), new_buf
