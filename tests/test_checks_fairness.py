@@ -299,3 +299,33 @@ def test_lesson_exercises_7_to_9_families_proxy_and_monitoring_alert():
     for wrong in [last_alert, lambda values, tolerance: None, lambda values, tolerance: 4]:
         with pytest.raises(CheckFailed):
             checks.q9.check(wrong)
+
+
+def test_lesson_exercise_10_healthcare_label(capsys):
+    def selection_gap(selected, sickest, group):
+        return selected[sickest & (group == "A")].mean() - selected[sickest & (group == "B")].mean()
+
+    def selection_gap_numpy(selected, sickest, group):
+        s, k, g = np.asarray(selected), np.asarray(sickest), np.asarray(group)
+        return float(np.mean(s[k & (g == "A")]) - np.mean(s[k & (g == "B")]))
+
+    for function in (selection_gap, selection_gap_numpy):
+        for label in ("conditions_next", "Number of active chronic conditions", "chronic conditions"):
+            checks.q10.check(function, label)
+            assert "correct" in capsys.readouterr().out
+    for label, why in [("cost_next", "access"), ("total cost", "access"), ("visits_next", "access"),
+                       ("age", "not one of"), (None, "pick the label")]:
+        with pytest.raises(CheckFailed, match=why):
+            checks.q10.check(selection_gap, label)
+    wrong = [
+        lambda selected, sickest, group: selected[group == "A"].mean() - selected[group == "B"].mean(),
+        lambda selected, sickest, group: selected[sickest & (group == "B")].mean()
+        - selected[sickest & (group == "A")].mean(),
+        lambda selected, sickest, group: None,
+        lambda selected, sickest, group: 0.27,
+    ]
+    for function in wrong:
+        with pytest.raises(CheckFailed):
+            checks.q10.check(function, "conditions_next")
+    with pytest.raises(CheckFailed, match="function"):
+        checks.q10.check("conditions_next")

@@ -1,6 +1,6 @@
 """Checks for lesson 01-fairness (self-check exercises) and lab1-bias-mitigation (autograded tests).
 
-Lesson exercises: ``q0`` ... ``q9`` (:class:`~ethicskit.checks.exercise.Exercise` objects).
+Lesson exercises: ``q0`` ... ``q10`` (:class:`~ethicskit.checks.exercise.Exercise` objects).
 
 Lab checks (``check_<question>``): the visible ones run on data the learner can see; the ``*_hidden``
 ones take a ``hidden_seed`` from the hidden test cell of the nbgrader source (never stored here) and
@@ -49,6 +49,7 @@ __all__ = [
     "q7",
     "q8",
     "q9",
+    "q10",
 ]
 
 #: The lab works on Adult income, audited by sex.
@@ -742,4 +743,76 @@ q9 = Exercise(
            "Return the index (the month) of the first True, or None when there is none."],
     solution="def first_alert(values, tolerance):\n    fallen = values < values.iloc[0] - tolerance\n"
     "    return fallen.idxmax() if fallen.any() else None",
+)
+
+
+# --------------------------------------------------------------------------- lesson 01, healthcare example
+
+#: Exercise 10 of lesson 01: the labels of the simulated cohort, and whether each measures health or
+#: spending (which depends on access to care as well as on illness).
+_CARE_LABELS = {
+    "conditions_next": None,
+    "cost_next": "total spending next year depends on access to care as well as on illness: group B, with less "
+    "access, has less spent on it at the same illness, so a score trained on cost ranks it too low",
+    "visits_next": "doctor visits depend on access to care too: at the same illness group B sees a doctor less "
+    "often, so visits repeat the bias of cost",
+}
+
+
+def _care_label(value: Any) -> str | None:
+    said = _normalise_words(str(value)).replace(" ", "_")
+    if "condition" in said:
+        return "conditions_next"
+    if "cost" in said or "spend" in said:
+        return "cost_next"
+    if "visit" in said:
+        return "visits_next"
+    return None
+
+
+def _reference_selection_gap(selected: Any, sickest: Any, group: Any) -> float:
+    selected, sickest, group = (np.asarray(x) for x in (selected, sickest, group))
+    rate = {g: float(selected[sickest & (group == g)].mean()) for g in ("A", "B")}
+    return rate["A"] - rate["B"]
+
+
+def _check_q10(selection_gap: Any, label: Any = None) -> None:
+    expect(callable(selection_gap),
+           "pass your function itself first, then the label: q10.check(selection_gap, label).")
+    rng = np.random.default_rng()
+    for n in (40, 500):
+        index = rng.permutation(n) + 100          # a shuffled index, like a row subset of a DataFrame
+        group = pd.Series(rng.choice(["A", "B"], n), index=index)
+        sickest = pd.Series(rng.random(n) < 0.4, index=index)
+        selected = pd.Series(rng.random(n) < np.where(group == "A", 0.5, 0.3), index=index)
+        sickest.iloc[:4] = True                   # every group has someone among the sickest
+        group.iloc[:4] = ["A", "B", "A", "B"]
+        found = selection_gap(selected.copy(), sickest.copy(), group.copy())
+        expect(found is not None, "selection_gap returned None: return the difference of the two shares.")
+        expect_close(found, _reference_selection_gap(selected, sickest, group),
+                     f"selection_gap on {n} random patients (the share of group A's sickest selected minus "
+                     "group B's)", tol=1e-9)
+    expect(label is not None, "your function is right. Now pick the label: q10.check(selection_gap, label), "
+           f"with label one of {sorted(_CARE_LABELS)}.")
+    name = _care_label(label)
+    expect(name is not None, f"{label!r} is not one of the cohort's labels {sorted(_CARE_LABELS)}.")
+    expect(_CARE_LABELS[name] is None,
+           f"{name}: {_CARE_LABELS[name]}. Compute selection_gap for it and compare with the other labels.")
+
+
+q10 = Exercise(
+    "Exercise 10",
+    _check_q10,
+    hints=[
+        "sickest & (group == 'A') marks group A's sickest patients; selected[that].mean() is the share of them "
+        "the programme takes. Do the same for group B and subtract.",
+        "For the label: fit_score(label) trains a score; compute selection_gap(programme(fit_score(label)), "
+        "sickest, cohort['group']) for each label in LABELS. The programme is for the sick: which label "
+        "measures illness rather than the care someone could get?",
+    ],
+    solution="def selection_gap(selected, sickest, group):\n"
+    "    return selected[sickest & (group == 'A')].mean() - selected[sickest & (group == 'B')].mean()\n\n"
+    "for label in LABELS:\n"
+    "    print(label, round(selection_gap(programme(fit_score(label)), sickest, cohort['group']), 3))\n"
+    "q10.check(selection_gap, 'conditions_next')  # it measures illness; cost and visits measure access too",
 )
