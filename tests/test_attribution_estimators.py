@@ -17,6 +17,7 @@ from ethicskit.attribution import (
     make_mlp,
     make_pipeline_stages,
     make_spurious_data,
+    query_replay_error,
     record_training,
     replay_error,
 )
@@ -68,3 +69,34 @@ def test_replay_error_is_zero_where_the_linearisation_is_exact():
     assert replay_error(record, "b") == 0.0
     with pytest.raises(ValueError, match="method"):
         replay_error(record, "a", method="exact")
+
+
+def test_query_check_flags_the_hard_regime_and_not_the_gentle_one():
+    """The query-space check: replayed per-query effects against the estimator's prediction of them."""
+    hard, query = _pipeline(align_lr=0.05)  # every estimator fails here (Pearson <= 0.02)
+    with pytest.warns(KitWarning, match="per-query effects"):
+        checked = checked_stage_effects(hard, query, stages=LATER, check="queries")
+    assert checked.check == "queries" and checked.tolerance == 1.0
+    assert checked.unreliable == ["fine-tuning"]
+    gentle, query = _pipeline(align_lr=0.005)  # Pearson >= 0.99
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KitWarning)
+        quiet = checked_stage_effects(gentle, query, method="linearised", stages=LATER, check="queries")
+    assert quiet.unreliable == [] and quiet.replay_error["fine-tuning"] < 0.25
+    assert quiet.replay_error["alignment"] == 0.0
+
+
+def test_query_check_is_exact_where_the_linearisation_is():
+    """Linear model, squared loss: the linearised prediction of the replayed effects has no error."""
+    torch.manual_seed(0)
+    X = torch.randn(48, 3)
+    y = X @ torch.tensor([[1.0], [-2.0], [0.5]])
+    stages = [Stage("a", X, y, lr=0.05, momentum=0.9, weight_decay=1e-2, batch_size=8),
+              Stage("b", X * 2, y, lr=0.05, momentum=0.5, batch_size=8, epochs=2)]
+    record = record_training(torch.nn.Linear(3, 1), stages, loss="mse", random_state=0)
+    query = example_losses(X[:20], y[:20].reshape(-1), loss="mse")
+    exact = query_replay_error(record, "a", query, method="linearised")
+    assert exact["error"] < 1e-3 and exact["pearson"] > 0.999
+    assert query_replay_error(record, "a", query)["error"] > 0.05  # first order misses the Hessian
+    with pytest.raises(ValueError, match="check"):
+        checked_stage_effects(record, query, check="loss")

@@ -64,6 +64,7 @@ Main entry points::
     exact_stage_effects, retrain_without          ground truth by retraining
     first_order_effects, linearised_effects       estimators (estimate_stage_effects chooses by name)
     checked_stage_effects, replay_error           estimates with an error proxy that flags untrusted ones
+    query_replay_error                            the same check on the queries themselves
     top_blocks, encoder_inputs, cut_at_best_epoch the pretrained encoder's top block(s) on cached states
     compare_estimates, plot_estimates             validation against the ground truth
     example_losses, group_losses, logit_margins   queries
@@ -80,6 +81,7 @@ from ethicskit.attribution.estimators import (
     first_order_coefficients,
     first_order_effects,
     linearised_effects,
+    query_replay_error,
     replay_error,
     stage_change,
     stage_shift,
@@ -111,7 +113,7 @@ __all__ = [
     "exact_stage_effects", "retrain_without", "evaluate_query",
     "estimate_stage_effects", "first_order_effects", "linearised_effects", "first_order_coefficients",
     "stage_change", "stage_shift",
-    "checked_stage_effects", "CheckedEffects", "replay_error",
+    "checked_stage_effects", "CheckedEffects", "replay_error", "query_replay_error",
     "top_blocks", "encoder_inputs", "cut_at_best_epoch",
     "example_losses", "group_losses", "logit_margins", "functional_model",
     "fidelity", "agreement", "compare_estimates", "plot_estimates",

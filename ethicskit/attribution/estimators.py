@@ -29,8 +29,8 @@ from ethicskit.attribution.queries import functional_model, unflatten
 from ethicskit.attribution.recorder import TrainingRecord, batch_loss, replay_stage, take_rows
 
 __all__ = ["stage_change", "first_order_coefficients", "stage_shift", "estimate_stage_effects",
-           "first_order_effects", "linearised_effects", "replay_error", "checked_stage_effects",
-           "CheckedEffects", "REPLAY_TOLERANCE"]
+           "first_order_effects", "linearised_effects", "replay_error", "query_replay_error",
+           "checked_stage_effects", "CheckedEffects", "REPLAY_TOLERANCE", "QUERY_TOLERANCE"]
 
 METHODS = ("first_order", "linearised")
 MODES = ("taylor", "difference")
@@ -398,8 +398,80 @@ def replay_error(record: TrainingRecord, stage: int | str, *, method: str = "fir
     return error * (sum(later) / replayed if replayed > 0 else len(later) / r)
 
 
+def query_replay_error(record: TrainingRecord, stage: int | str, query: Callable[[Any], Any], *,
+                       method: str = "first_order", check_steps: int = 8) -> dict[str, float]:
+    """Error proxy in query space: replay the first later steps exactly and compare per-query effects.
+
+    :func:`replay_error` measures the error of the parameter shift, which need not predict how well the
+    per-query effects come out (docs/attribution.md: on the encoder it missed a failed estimate). Here
+    the first ``check_steps`` steps of the next stage are replayed exactly from the factual start and
+    from the counterfactual one, giving the *exact partial effect* ``f(theta_r) - f(theta_r^{-k})`` of
+    every query after those steps; the estimator's prediction of it is ``f(theta_r) - f(theta_r - d_r)``
+    with ``d_r`` its own recurrence over the same steps (``mode="difference"``). Both start from the same
+    effect at ``r = 0`` (``d_0`` is the stage's change, exactly), so their gap is what the estimator
+    gets wrong about how later training moves each query. The gap's norm relative to the exact partial
+    effect's, scaled up (as :func:`replay_error` does) by the learning-rate mass of all later steps over
+    that of the replayed ones, estimates the relative error of the final per-query effects.
+
+    Parameters
+    ----------
+    record : TrainingRecord
+    stage : int or str
+    query : callable
+        ``query(model) -> tensor (n_queries,)``.
+    method : {"first_order", "linearised"}
+    check_steps : int
+        Later steps replayed exactly (twice); costs about ``2 * check_steps`` training steps and five
+        query evaluations (plus ``check_steps`` Hessian-vector products for ``"linearised"``).
+
+    Returns
+    -------
+    dict
+        ``error``: the extrapolated relative error (0 for the last stage, whose estimate is exact);
+        ``partial_error``: the unscaled relative gap after the replayed steps; ``pearson``: correlation
+        of predicted and exact per-query changes of the effect over the replayed steps (NaN when either
+        is constant).
+    """
+    from ethicskit._validation import check_positive_int
+    from ethicskit.attribution.validation import fidelity
+
+    check_in_choices(method, METHODS, "method")
+    check_positive_int(check_steps, "check_steps")
+    k = record.stage_index(stage)
+    quiet = {"error": 0.0, "partial_error": 0.0, "pearson": float("nan")}
+    if k == record.n_stages - 1:
+        return quiet
+    j = k + 1
+    r = min(check_steps, len(record.steps[j]))
+    state = _initial_state(record, k)
+    if float(state["theta"].norm()) == 0.0 or r == 0:
+        return quiet
+    _enter_stage(record, j, state)
+
+    def linear(t, step, model):
+        _linear_step(record, j, step, model, state, hessian=method == "linearised")
+
+    factual = _first_steps(record, j, r, record.checkpoints[j], record.buffers[j], callback=linear)
+    counterfactual = _first_steps(record, j, r, record.checkpoints[k], record.buffers[k])
+    at_factual = evaluate_query(record, query, factual)
+    exact = (at_factual - evaluate_query(record, query, counterfactual)).numpy()
+    predicted = (at_factual - evaluate_query(record, query, factual - state["theta"])).numpy()
+    start = (evaluate_query(record, query, record.checkpoints[j])
+             - evaluate_query(record, query, record.checkpoints[k])).numpy()
+    partial = float(np.linalg.norm(predicted - exact) / max(np.linalg.norm(exact), 1e-12))
+    later = [step.lr for stages in record.steps[j:] for step in stages]
+    replayed = sum(step.lr for step in record.steps[j][:r])
+    scale = sum(later) / replayed if replayed > 0 else len(later) / r
+    return {"error": partial * scale, "partial_error": partial,
+            "pearson": fidelity(predicted - start, exact - start)["pearson"]}
+
+
 #: replay errors above this make :func:`checked_stage_effects` flag the stage's estimate as unreliable
 REPLAY_TOLERANCE = 0.5
+#: the same for the query-space check (:func:`query_replay_error`): an estimated relative error of the
+#: per-query effects of 1 or more means the error is as large as the effects themselves
+QUERY_TOLERANCE = 1.0
+CHECKS = ("parameters", "queries")
 
 
 @dataclass
@@ -411,12 +483,15 @@ class CheckedEffects:
     effects : pandas.DataFrame
         As :func:`estimate_stage_effects` returns (rows: stages, columns: queries).
     replay_error : pandas.Series
-        :func:`replay_error` per stage (0 for the last stage).
+        The error proxy per stage (0 for the last stage): :func:`replay_error` for
+        ``check="parameters"``, the ``error`` of :func:`query_replay_error` for ``check="queries"``.
     reliable : pandas.Series
         ``replay_error <= tolerance`` per stage.
     tolerance : float
         The threshold used.
     method : str
+    check : str
+        ``"parameters"`` or ``"queries"``.
     """
 
     effects: pd.DataFrame
@@ -424,6 +499,7 @@ class CheckedEffects:
     reliable: pd.Series
     tolerance: float
     method: str
+    check: str = "parameters"
 
     @property
     def unreliable(self) -> list[str]:
@@ -434,21 +510,23 @@ class CheckedEffects:
 def checked_stage_effects(record: TrainingRecord, query: Callable[[Any], Any], *,
                           method: str = "first_order", mode: str = "difference",
                           stages: Sequence[int | str] | None = None, check_steps: int = 8,
-                          tolerance: float = REPLAY_TOLERANCE) -> CheckedEffects:
+                          tolerance: float | None = None, check: str = "parameters") -> CheckedEffects:
     """:func:`estimate_stage_effects`, plus an error proxy per stage that flags estimates not to trust.
 
-    For each stage, :func:`replay_error` replays the first ``check_steps`` later steps exactly (from the
-    factual and the counterfactual start) and compares the result with the estimator's own recurrence,
-    extrapolated to all later steps. A stage whose proxy exceeds ``tolerance`` is marked unreliable and a
-    :class:`~ethicskit._quiet.KitWarning` names it: retrain without it (:func:`exact_stage_effects`)
-    instead.
+    For each stage, the first ``check_steps`` later steps are replayed exactly (from the factual and the
+    counterfactual start) and compared with the estimator's own recurrence, extrapolated to all later
+    steps: in parameter space (``check="parameters"``, :func:`replay_error`) or on the queries themselves
+    (``check="queries"``, :func:`query_replay_error`). A stage whose proxy exceeds ``tolerance`` is
+    marked unreliable and a :class:`~ethicskit._quiet.KitWarning` names it: retrain without it
+    (:func:`exact_stage_effects`) instead.
 
-    Measured on the lesson's pipeline (fine-tuning stage, seeds 0-2, first order / linearised): proxy
-    0.11-0.13 / 0.06-0.08 at alignment lr 0.005 (Pearson vs exact >= 0.99), 0.42-0.48 / 0.26-0.31 at
-    the default 0.02 (0.61-0.92 / 0.93-0.96), 0.91-1.05 / 0.59-0.73 at 0.05 (all <= 0.02). The proxy
-    measures the error of the parameter shift, not of the query: for the *first* stage it is large
-    (3-6) even where the linearised estimate still correlates (0.45-0.97), so it errs on the side of
-    distrust there.
+    Measured on the lesson's pipeline (fine-tuning stage, seeds 0-2, first order / linearised), the
+    parameter proxy is 0.11-0.13 / 0.06-0.08 at alignment lr 0.005 (Pearson vs exact >= 0.99),
+    0.42-0.48 / 0.26-0.31 at the default 0.02 (0.61-0.92 / 0.93-0.96), 0.91-1.05 / 0.59-0.73 at 0.05
+    (all <= 0.02); the query proxy 0.08-0.10 / 0.03-0.06, 0.43-0.50 / 0.21-0.37 and 1.97-2.29 /
+    1.34-2.26. The parameter proxy measures the error of the parameter shift, not of the query: for the
+    *first* stage it is large (3-6) even where the linearised estimate still correlates (0.45-0.97), so
+    it errs on the side of distrust there; docs/attribution.md compares both checks on the encoder.
 
     Parameters
     ----------
@@ -459,8 +537,11 @@ def checked_stage_effects(record: TrainingRecord, query: Callable[[Any], Any], *
     stages : sequence of int or str, optional
     check_steps : int
         Later steps replayed exactly per stage.
-    tolerance : float
-        Largest proxy still called reliable.
+    tolerance : float, optional
+        Largest proxy still called reliable; default :data:`REPLAY_TOLERANCE` (0.5) for the parameter
+        check, :data:`QUERY_TOLERANCE` (1.0) for the query check.
+    check : {"parameters", "queries"}
+        Which error proxy to compute.
 
     Returns
     -------
@@ -469,17 +550,28 @@ def checked_stage_effects(record: TrainingRecord, query: Callable[[Any], Any], *
     from ethicskit._quiet import KitWarning
     from ethicskit._validation import check_positive
 
+    check_in_choices(check, CHECKS, "check")
+    if tolerance is None:
+        tolerance = REPLAY_TOLERANCE if check == "parameters" else QUERY_TOLERANCE
     check_positive(tolerance, "tolerance")
     effects = estimate_stage_effects(record, query, method=method, mode=mode, stages=stages)
-    errors = pd.Series({record.stage_names[k]: replay_error(record, k, method=method, check_steps=check_steps)
-                        for k in selected_stages(record, stages)}, name="replay_error")
+
+    def proxy(k: int) -> float:
+        if check == "parameters":
+            return replay_error(record, k, method=method, check_steps=check_steps)
+        return query_replay_error(record, k, query, method=method, check_steps=check_steps)["error"]
+
+    errors = pd.Series({record.stage_names[k]: proxy(k) for k in selected_stages(record, stages)},
+                       name="replay_error")
     reliable = (errors <= tolerance).rename("reliable")
     result = CheckedEffects(effects=effects, replay_error=errors, reliable=reliable,
-                            tolerance=float(tolerance), method=method)
+                            tolerance=float(tolerance), method=method, check=check)
     if result.unreliable:
         described = ", ".join(f"{name} ({errors[name]:.2f})" for name in result.unreliable)
+        space = "parameters" if check == "parameters" else "per-query effects"
         warnings.warn(f"the {method} estimate is unreliable for stage(s) {described}: replaying the first "
                       f"{check_steps} later steps exactly disagrees with the estimator's linearisation by "
-                      f"more than {tolerance} (relative, extrapolated to all later steps); compute these "
-                      f"stages' effects with exact_stage_effects instead", KitWarning, stacklevel=2)
+                      f"more than {tolerance} (relative error of the {space}, extrapolated to all later "
+                      f"steps); compute these stages' effects with exact_stage_effects instead", KitWarning,
+                      stacklevel=2)
     return result
