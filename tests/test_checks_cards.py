@@ -438,3 +438,45 @@ def test_lesson_exercise_3_10_external_auditor_recomputes_an_accuracy(lab, answe
     for wrong in [accuracy + 0.02, None, "0.9", True]:
         with pytest.raises(CheckFailed):
             checks.q10.check(wrong, card)
+
+
+def test_lesson_exercise_11_notice_accepts_varied_phrasings_and_rejects_missing_elements(capsys):
+    from ethicskit.checks.cards import q11
+
+    good = [
+        "Your application was pre-screened by an automated computer model. It estimated from your form "
+        "(occupation, hours worked, education) whether your yearly income is above 50,000 dollars, which decides "
+        "whether you are eligible for the benefit. If you disagree, you can contest the decision and ask a "
+        "caseworker to review it: call 0800 123 456 or reply to this letter within 30 days.",
+        "We use artificial intelligence to estimate your income band for this benefit. You have the right to "
+        "appeal: email appeals@agency.example and a member of our staff will re-examine your case.",
+        "An algorithm decided whether you qualify for the benefit, based on the earnings you declared. To "
+        "challenge the result, a human can look at your file: phone 555-0100.",
+        "An automated model estimates your income band for the benefit, but a decision is never taken by the "
+        "model alone: a caseworker reviews it. To contest, call 555-0100.",
+    ]
+    for notice in good:
+        q11.check(notice)
+        assert "correct" in capsys.readouterr().out
+    bad = {
+        "AI income contest person": "words",
+        "This decision was made by our team based on your declared income. If you disagree you can appeal by "
+        "calling 555-0100 to speak with an officer.": "automated",
+        "An automated model estimated your income to decide your benefit. Decisions are final; there is no "
+        "appeal, sorry for any trouble this may cause.": "cannot contest",
+        "This decision about your benefit was not made by an automated system or any AI: our team decided "
+        "your income band. To appeal, call 555-0100.": "no model",
+        # the lesson's generated notice: it never says what the model estimates
+        "This assessment was supported by the model 'adult-logreg', trained on the adult data and customised "
+        "by our team (12 documented decisions). A person reviews uncertain cases. To contest or report a "
+        "problem, use the feedback form.": "what the model decides",
+        "An automated model estimated your income, which decides whether you are eligible for the benefit. "
+        "We hope you find this notice clear and helpful today.": "contest",
+        "word " * 200: "under 150",
+    }
+    for notice, why in bad.items():
+        with pytest.raises(CheckFailed, match=why):
+            q11.check(notice)
+    for wrong_type in (None, 42, ["AI", "income"]):
+        with pytest.raises(CheckFailed, match="string"):
+            q11.check(wrong_type)

@@ -45,6 +45,7 @@ __all__ = [
     "q8",
     "q9",
     "q10",
+    "q11",
 ]
 
 LAB_FEATURES = ("race", "sex")
@@ -1108,4 +1109,80 @@ q10 = Exercise(
            "model.score(documented.data[women], documented.target[women]) is their accuracy."],
     solution="women = documented.data['sex'] == 'Female'\n"
     "accuracy_10 = model.score(documented.data[women], documented.target[women])",
+)
+
+
+# --------------------------------------------------------------------------- Exercise 3.11: the notice
+
+#: The elements a notice to the people a model decides about must hold (GDPR Art. 13(2)(f), 22(3);
+#: AI Act Art. 26(11), 86), each with the words people use for it. Matched on whole words, lower case.
+_NOTICE_ELEMENTS = {
+    "automated": (
+        r"\b(ai|a\.i\.|artificial intelligence|automated|automatic|automatically|algorithm\w*|model|"
+        r"machine learning|computer\w*|software|statistical|predictive|program)\b",
+        "that an AI system / automated model is involved (say 'automated', 'AI', 'a computer model'...)",
+    ),
+    "what": (
+        r"\b(income\w*|earn\w*|salary|salaries|wage\w*|pay|eligib\w*|benefit\w*|entitle\w*|means test\w*)\b",
+        "what the model decides or estimates about the person (their income band, and so their eligibility "
+        "for the benefit)",
+    ),
+    "contest": (
+        r"\b(contest\w*|challeng\w*|appeal\w*|disput\w*|object\w*|disagree\w*|complain\w*|review\w*|"
+        r"reconsider\w*|re-?examin\w*|correct\w*|overturn\w*|human intervention)\b",
+        "that the person can contest the decision or ask for it to be reviewed",
+    ),
+    "person": (
+        r"(\b(person|people|human|humans|staff|caseworkers?|case workers?|officers?|officials?|someone|"
+        r"somebody|team|advisers?|advisors?|employees?|agents?|phone|telephone|call|e-?mail|email|write|"
+        r"letter|form|contact|visit|office|helpline|hotline|counter)\b|@|www\.|https?://)",
+        "how to reach a person: that a human will look at the case, and where to ask (a phone number, an "
+        "address, a form)",
+    ),
+}
+_NOTICE_DENIALS = (
+    (r"\b(not|no|never|without)\s+((made|taken|decided|done|produced|generated|assessed|involving|used|"
+     r"using|uses?)\s+(by|with|of)?\s*)?(an?\s+|any\s+|the\s+)?(ai|automated|algorithm\w*|model|computer|"
+     r"software)\b(?!\s+(alone|only|solely|by itself|on its own))",
+     "the notice says no model or automated system is involved, but one is."),
+    (r"\b(cannot|can ?not|can't|may not|unable to|no right to|not possible to)\s+(be\s+)?"
+     r"(contest|challeng|appeal|disput|object|review)\w*|\bno (appeal|review|right)",
+     "the notice tells people they cannot contest or have the decision reviewed; GDPR Art. 22(3) requires "
+     "that they can (human intervention, their point of view, contest the decision)."),
+)
+_NOTICE_WORDS = (15, 150)
+
+
+def _check_notice(notice: Any) -> None:
+    expect(isinstance(notice, str),
+           f"write the notice as a string (text between quotes), not {type(notice).__name__}.")
+    words = notice.split()
+    low, high = _NOTICE_WORDS
+    expect(len(words) >= low, f"your notice has {len(words)} words; a notice people can act on needs at least "
+           f"{low}: whole sentences, not a list of keywords.")
+    expect(len(words) <= high, f"your notice has {len(words)} words; keep it under {high}: people read a notice "
+           "in seconds (the AI Act asks for 'clear and distinguishable' information, Art. 50(5)).")
+    text = " ".join(notice.lower().split())
+    for pattern, message in _NOTICE_DENIALS:
+        expect(re.search(pattern, text) is None, message)
+    missing = [why for pattern, why in _NOTICE_ELEMENTS.values() if re.search(pattern, text) is None]
+    if missing:
+        raise CheckFailed("the notice should also say " + "; and ".join(missing) + ".")
+    if not re.search(r"\b(based on|uses?|using|from your|factors?|looks at|considers?|because)\b", text):
+        print("Tip: GDPR Art. 13(2)(f) also asks for meaningful information about the logic involved: which "
+              "information the estimate uses (e.g. occupation, hours worked, education).")
+
+
+q11 = Exercise(
+    "Exercise 3.11",
+    _check_notice,
+    hints=["Four things, in plain words: a model (AI) is involved; what it estimates or decides about the "
+           "reader; that they can contest it; and how to reach a person who will look at the case.",
+           "Start from the notice above: it already says that a model is involved and where to report a "
+           "problem. Add what the model estimates (the income band) and what that means for the application, "
+           "and that a caseworker will review any decision on request."],
+    solution="notice_11 = ('Your application was pre-screened by an automated computer model. It estimated "
+    "from your form (occupation, hours worked, education) whether your yearly income is above 50,000 "
+    "dollars, which decides whether you are eligible for the benefit. If you disagree, you can contest the "
+    "decision and ask a caseworker to review it: call 0800 123 456 or reply to this letter within 30 days.')",
 )
