@@ -11,17 +11,28 @@ lesson attributes):
   parameter change from the final parameters) and ``in-stage`` (the query's change during the stage);
 * the noise floor: Pearson between the exact effects of two runs that differ only in batch order
   (a different ``record_training`` seed), i.e. how reproducible the quantity being estimated is;
-* cost: each estimator's seconds against exact retraining of that stage and against training once.
+* cost of estimating *every* stage's effect, against (a) exact retraining of every stage from the
+  recorded checkpoints, (b) training the pipeline once, and (c) leave-one-stage-out retraining of the
+  whole pipeline from scratch for every stage (what exact attribution costs without recorded
+  checkpoints), computed from the measured time of each stage (replayed once) plus the query
+  evaluations, not run.
 
-Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_attribution.py [--seeds 0 1 2] [--queries 1000]``
+``--optimizers adamw`` runs the pipeline with AdamW in every stage and its state (moments, step count)
+carried across stages, and prints side by side the linearised estimator that carries the moment and
+step-count differences across the boundaries and the same estimator with them dropped (reset), plus the
+same pipeline trained with AdamW state reset at every stage.
+
+Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_attribution.py [--seeds 0 1 2] [--queries 1000]
+[--optimizers sgd adamw] [--regimes gentle default hard]``
 
 ``--real-model`` runs the same measurements on the pretrained encoder itself (all-MiniLM-L6-v2, bundled):
 its top transformer block, pooler and head (1.9 M parameters; ``--top 2`` for two blocks) are trained on
 the cached states of the frozen lower layers through two recorded SGD stages, *fine-tuning* on skewed
 moderation comments (early stopping: the recorded steps end at the best validation epoch) and
 *mitigation* on balanced ones, over a sweep of mitigation strength; queries are the per-example losses
-of held-out evaluation comments; cost is against exact retraining of every stage and against training
-once. ``OMP_NUM_THREADS=1 python benchmarks/bench_attribution.py --real-model [--seeds 0 1]``
+of held-out evaluation comments; cost as above; the parameter-space and query-space trust checks
+(``replay_error``, ``query_replay_error``) of the fine-tuning stage are printed per run.
+``OMP_NUM_THREADS=1 python benchmarks/bench_attribution.py --real-model [--seeds 0 1] [--regimes default]``
 """
 
 from __future__ import annotations
@@ -32,8 +43,10 @@ import time
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-#: alignment learning rate per regime; the lesson's default is 0.02
-REGIMES = {"gentle": 0.005, "lesson default": 0.02, "hard": 0.05}
+#: alignment learning rate per regime (SGD, momentum 0.9); the lesson's default is 0.02
+REGIMES = {"gentle": 0.005, "default": 0.02, "hard": 0.05}
+#: alignment learning rate per regime with AdamW in every stage (pretraining 0.01, fine-tuning 0.01 -> 0.001)
+ADAMW_REGIMES = {"gentle": 0.003, "default": 0.01, "hard": 0.03}
 STAGE = "fine-tuning"
 
 
@@ -59,7 +72,57 @@ def _baselines(record, query):
     return {"param-change (free)": param_change, "in-stage (free)": in_stage}
 
 
-def _one_run(seed: int, align_lr: float, carry: bool, n_queries: int) -> list[dict]:
+def _costs(record, query) -> dict:
+    """Reference costs, seconds: (b) training once and (c) leave-one-stage-out retraining from scratch.
+
+    Each stage is replayed once and timed (a replay is exactly the stage's training); (c) is computed,
+    not run: for every stage, training all the other stages plus one query evaluation, plus one for the
+    final model.
+    """
+    from ethicskit.attribution import evaluate_query, replay_stage
+
+    per_stage = [_timed(lambda k=k: replay_stage(record, k))[1] for k in range(record.n_stages)]
+    _, t_query = _timed(lambda: evaluate_query(record, query, record.final_params))
+    once = sum(per_stage)
+    loso = sum(once - t for t in per_stage) + (record.n_stages + 1) * t_query
+    return {"once_s": once, "loso_s": loso, "query_s": t_query, "per_stage_s": per_stage}
+
+
+def _adamw_stages(data, align_lr: float) -> list:
+    """The lesson's pipeline with AdamW in every stage (weight decay 0.01; learning rates for Adam)."""
+    from ethicskit.attribution import Stage, make_pipeline_stages
+
+    sgd = make_pipeline_stages(data)
+    lrs = {"pretraining": 0.01, "fine-tuning": [lr / 10 for lr in sgd[1].lr], "alignment": align_lr}
+    return [Stage(s.name, s.X, s.y, sample_weight=s.sample_weight, epochs=s.epochs, batch_size=s.batch_size,
+                  lr=lrs[s.name], weight_decay=0.01, optimizer="adamw") for s in sgd]
+
+
+def _linearised_state_dropped(record, query):
+    """The linearised estimate of ``STAGE`` with the carried AdamW differences (moments, count) dropped.
+
+    What the estimator would give if it treated the optimiser state as reset at the boundary while the
+    training carried it: the comparison that shows what carrying the differences gains.
+    """
+    from ethicskit.attribution import evaluate_query, replay_stage
+    from ethicskit.attribution.estimators import _enter_stage, _initial_state, _linear_step
+
+    k = record.stage_index(STAGE)
+    state = _initial_state(record, k)
+    zeros = state["theta"] * 0
+    state.update(m=zeros, v=zeros, shift=0)
+    for j in range(k + 1, record.n_stages):
+        _enter_stage(record, j, state)
+
+        def step_fn(t, step, model, j=j):
+            _linear_step(record, j, step, model, state, hessian=True)
+
+        replay_stage(record, j, callback=step_fn)
+    final = evaluate_query(record, query, record.final_params)
+    return (final - evaluate_query(record, query, record.final_params - state["theta"])).numpy()
+
+
+def _one_run(seed: int, align_lr: float, carry: bool, n_queries: int, optimizer: str = "sgd") -> list[dict]:
     import numpy as np
 
     from ethicskit.attribution import (
@@ -74,7 +137,10 @@ def _one_run(seed: int, align_lr: float, carry: bool, n_queries: int) -> list[di
     )
 
     data = make_spurious_data(n_test=n_queries, random_state=seed)
-    stages = make_pipeline_stages(data, align_lr=align_lr)
+    if optimizer == "adamw":
+        stages = _adamw_stages(data, align_lr)
+    else:
+        stages = make_pipeline_stages(data, align_lr=align_lr)
 
     def train(order_seed: int):
         model = make_mlp(6, random_state=seed)
@@ -82,15 +148,17 @@ def _one_run(seed: int, align_lr: float, carry: bool, n_queries: int) -> list[di
 
     record, t_train = _timed(lambda: train(seed))
     query = example_losses(data.test.X, data.test.y)
-    exact, t_exact = _timed(lambda: exact_stage_effects(record, query, stages=[STAGE], show_progress=False))
-    exact = exact.loc[STAGE].to_numpy()
+    exact_all, t_exact = _timed(lambda: exact_stage_effects(record, query, show_progress=False))
+    exact = exact_all.loc[STAGE].to_numpy()
+    costs = _costs(record, query)
     other = exact_stage_effects(train(seed + 100), query, stages=[STAGE], show_progress=False).loc[STAGE]
     estimates = {}
     for method in ("first_order", "linearised"):
-        est, seconds = _timed(
-            lambda m=method: estimate_stage_effects(record, query, method=m, stages=[STAGE])
-        )
+        est, seconds = _timed(lambda m=method: estimate_stage_effects(record, query, method=m))
         estimates[method] = (est.loc[STAGE].to_numpy(), seconds)
+    if optimizer == "adamw" and carry:
+        values = _linearised_state_dropped(record, query)
+        estimates["linearised, carried state dropped"] = (values, estimates["linearised"][1])
     start = time.perf_counter()
     free = _baselines(record, query)
     free_seconds = (time.perf_counter() - start) / len(free)
@@ -103,10 +171,20 @@ def _one_run(seed: int, align_lr: float, carry: bool, n_queries: int) -> list[di
             row[f"pearson_g{g}"] = fidelity(values[data.test.group == g], exact[data.test.group == g])[
                 "pearson"
             ]
-        row.update({"x_cheaper_than_exact": t_exact / seconds, "x_cheaper_than_training": t_train / seconds})
+        row.update(_ratios(seconds, t_exact, costs))
         rows.append(row)
-    rows.append({"seed": seed, "estimator": "(mean exact effect)", "pearson": float(np.mean(exact))})
+    rows.append({"seed": seed, "estimator": "(run)", "mean_exact": float(np.mean(exact)), "train_s": t_train,
+                 "exact_all_s": t_exact, **{k: v for k, v in costs.items() if k != "per_stage_s"}})
     return rows
+
+
+def _ratios(seconds: float, t_exact: float, costs: dict) -> dict:
+    """How many times cheaper than (a) exact retraining from checkpoints, (b) training once, (c) LOSO.
+
+    (b) is the sum of the stages' replay times: the recording's own time also holds first-call overheads.
+    """
+    return {"x_vs_exact": t_exact / seconds, "x_vs_once": costs["once_s"] / seconds,
+            "x_vs_loso": costs["loso_s"] / seconds, "seconds": seconds}
 
 
 #: mitigation learning rate per regime of the real-model benchmark (SGD, momentum 0.9)
@@ -163,6 +241,7 @@ def _real_run(data: dict, seed: int, mitigation_lr: float, n_top: int) -> list[d
         exact_stage_effects,
         example_losses,
         fidelity,
+        query_replay_error,
         replay_error,
     )
 
@@ -170,6 +249,7 @@ def _real_run(data: dict, seed: int, mitigation_lr: float, n_top: int) -> list[d
     query = example_losses(*data["queries"])
     exact_all, t_exact = _timed(lambda: exact_stage_effects(record, query, show_progress=False))
     exact = exact_all.loc[STAGE].to_numpy()
+    costs = _costs(record, query)
     other, _, _ = _real_record(data, mitigation_lr, n_top, seed + 100)
     noise = exact_stage_effects(other, query, stages=[STAGE], show_progress=False).loc[STAGE].to_numpy()
     estimates = {}
@@ -189,13 +269,18 @@ def _real_run(data: dict, seed: int, mitigation_lr: float, n_top: int) -> list[d
     rows = []
     for name, (values, seconds) in estimates.items():
         rows.append({"seed": seed, "estimator": name, **fidelity(values, exact),
-                     "x_cheaper_than_exact_all": t_exact / seconds,
-                     "x_cheaper_than_training": t_train / seconds, "seconds": seconds})
-    proxies = {f"replay_error_{m}": replay_error(record, STAGE, method=m)
-               for m in ("first_order", "linearised")}
+                     **_ratios(seconds, t_exact, costs)})
+    proxies = {}
+    for m in ("first_order", "linearised"):
+        proxies[f"replay_error_{m}"] = replay_error(record, STAGE, method=m)
+        check, proxies[f"query_check_s_{m}"] = _timed(lambda m=m: query_replay_error(record, STAGE, query,
+                                                                                     method=m))
+        proxies.update({f"query_{key}_{m}": value for key, value in check.items()})
     rows.append({"seed": seed, "estimator": "(run)", "best_epoch": best, "train_s": t_train, **proxies,
                  "exact_all_s": t_exact, "mean_exact": float(np.mean(exact)),
-                 "mean_abs_exact": float(np.mean(np.abs(exact)))})
+                 "mean_abs_exact": float(np.mean(np.abs(exact))),
+                 **{k: v for k, v in costs.items() if k != "per_stage_s"},
+                 "per_stage_s": [round(t, 2) for t in costs["per_stage_s"]]})
     return rows
 
 
@@ -216,45 +301,60 @@ def run_real_model(seeds: list[int], n_queries: int, n_top: int, regimes: list[s
         table = pd.DataFrame([row for seed in seeds for row in _real_run(data[seed], seed, lr, n_top)])
         runs = table[table.estimator == "(run)"]
         print(f"\n== {regime} (mitigation lr {REAL_REGIMES[regime]}): best fine-tuning epoch "
-              f"{list(runs.best_epoch.astype(int))}, training once {runs.train_s.mean():.1f} s, exact "
-              f"retraining of every stage {runs.exact_all_s.mean():.1f} s, mean exact effect "
-              f"{runs.mean_exact.mean():+.3f} (mean |effect| {runs.mean_abs_exact.mean():.3f}); replay "
-              f"error proxy first-order {list(runs.replay_error_first_order.round(2))}, linearised "
-              f"{list(runs.replay_error_linearised.round(2))}; load {os.getloadavg()[0]:.2f}")
-        columns = ["pearson", "spearman", "sign_agreement", "x_cheaper_than_exact_all",
-                   "x_cheaper_than_training", "seconds"]
-        summary = table[table.estimator != "(run)"].groupby("estimator", sort=False)[columns]
-        means, mins = summary.mean().round(3), summary.min().round(3)
-        print((means.astype(str) + " [" + mins.astype(str) + "]").to_string(), flush=True)
+              f"{list(runs.best_epoch.astype(int))}; mean exact effect {runs.mean_exact.mean():+.3f} (mean "
+              f"|effect| {runs.mean_abs_exact.mean():.3f}); load {os.getloadavg()[0]:.2f}")
+        _print_costs(runs)
+        for m in ("first_order", "linearised"):
+            print(f"  trust checks, {m}: parameter proxy {list(runs[f'replay_error_{m}'].round(2))}; query "
+                  f"proxy {list(runs[f'query_error_{m}'].round(2))} (after the replayed steps "
+                  f"{list(runs[f'query_partial_error_{m}'].round(3))}, Pearson of the replayed change "
+                  f"{list(runs[f'query_pearson_{m}'].round(2))}; {runs[f'query_check_s_{m}'].mean():.2f} s)")
+        _print_summary(table, ["pearson", "spearman", "sign_agreement", "x_vs_exact", "x_vs_once",
+                               "x_vs_loso", "seconds"])
 
 
-def run(seeds: list[int], n_queries: int) -> None:
+def _print_costs(runs) -> None:
+    """The reference costs of one regime, mean over seeds."""
+    print(f"  seconds: training once {runs.train_s.mean():.2f} (stages replayed one by one: "
+          f"{runs.once_s.mean():.2f}); (a) exact retraining of every stage from the checkpoints "
+          f"{runs.exact_all_s.mean():.2f}; (c) leave-one-stage-out retraining from scratch, computed "
+          f"{runs.loso_s.mean():.2f}; one query evaluation {runs.query_s.mean():.3f}")
+
+
+def _print_summary(table, columns: list[str]) -> None:
+    """Mean [min] over seeds per estimator."""
+    rows = table[~table.estimator.str.startswith("(")]
+    summary = rows.groupby("estimator", sort=False)[columns]
+    means, mins = summary.mean().round(3), summary.min().round(3)
+    print((means.astype(str) + " [" + mins.astype(str) + "]").to_string(), flush=True)
+
+
+def run(seeds: list[int], n_queries: int, optimizers: list[str], regimes: list[str] | None = None) -> None:
+    """The synthetic benchmark: one table per optimiser, state handling and alignment strength."""
     import pandas as pd
     import torch
 
     torch.set_num_threads(1)
-    pd.set_option("display.width", 160)
-    print(f"fine-tuning stage's effect on {n_queries} per-example test losses; seeds {seeds}; 1 CPU thread")
-    for carry in (False, True):
-        for regime, align_lr in REGIMES.items():
-            rows = [r for seed in seeds for r in _one_run(seed, align_lr, carry, n_queries)]
-            table = pd.DataFrame(rows)
-            columns = [
-                "pearson",
-                "spearman",
-                "pearson_g0",
-                "pearson_g1",
-                "x_cheaper_than_exact",
-                "x_cheaper_than_training",
-            ]
-            summary = table[table.estimator != "(mean exact effect)"].groupby("estimator", sort=False)[
-                columns
-            ]
-            momentum = "carried across stages" if carry else "reset at each stage"
-            print(f"\n== {regime} (alignment lr {align_lr}), momentum {momentum}: mean [min] over seeds")
-            means, mins = summary.mean().round(3), summary.min().round(3)
-            shown = means.astype(str) + " [" + mins.astype(str) + "]"
-            print(shown.to_string())
+    pd.set_option("display.width", 200)
+    print(f"fine-tuning stage's effect on {n_queries} per-example test losses; seeds {seeds}; 1 CPU thread; "
+          f"costs are for estimating every stage; load {os.getloadavg()[0]:.2f}")
+    columns = ["pearson", "spearman", "pearson_g0", "pearson_g1", "x_vs_exact", "x_vs_once", "x_vs_loso"]
+    for optimizer in optimizers:
+        strengths = ADAMW_REGIMES if optimizer == "adamw" else REGIMES
+        for carry in (True, False) if optimizer == "adamw" else (False, True):
+            for regime, align_lr in strengths.items():
+                if regimes and regime not in regimes:
+                    continue
+                rows = [r for seed in seeds for r in _one_run(seed, align_lr, carry, n_queries, optimizer)]
+                table = pd.DataFrame(rows)
+                state = ("momentum" if optimizer == "sgd" else "AdamW state") + (
+                    " carried across stages" if carry else " reset at each stage")
+                runs = table[table.estimator == "(run)"]
+                print(f"\n== {regime} (alignment lr {align_lr}), {optimizer}, {state}: mean [min] over "
+                      f"seeds; mean exact effect {runs.mean_exact.mean():+.3f}; "
+                      f"load {os.getloadavg()[0]:.2f}")
+                _print_costs(runs)
+                _print_summary(table, columns)
 
 
 def main() -> None:
@@ -267,12 +367,15 @@ def main() -> None:
                         help="the pretrained encoder's top block(s) instead of the synthetic pipeline")
     parser.add_argument("--top", type=int, default=1, help="with --real-model: transformer blocks trained")
     parser.add_argument("--regimes", nargs="+", choices=list(REAL_REGIMES), default=None,
-                        help="with --real-model: only these mitigation strengths (default: all)")
+                        help="only these strengths of the last stage (default: all)")
+    parser.add_argument("--optimizers", nargs="+", choices=["sgd", "adamw"], default=["sgd", "adamw"],
+                        help="synthetic pipeline: SGD (momentum reset and carried) and/or AdamW (state "
+                             "carried and reset)")
     args = parser.parse_args()
     if args.real_model:
         run_real_model(args.seeds or [0, 1], args.queries or 300, args.top, args.regimes)
     else:
-        run(args.seeds or [0, 1, 2], args.queries or 1000)
+        run(args.seeds or [0, 1, 2], args.queries or 1000, args.optimizers, args.regimes)
 
 
 if __name__ == "__main__":
