@@ -81,3 +81,41 @@ def test_lesson_runs_top_to_bottom(lesson):
             f"{lesson.name} took {elapsed:.0f} s; its header promises up to {minutes:g} minutes "
             f"(allowed {minutes * 60 * overload:.0f} s at {overload:.1f}x more work than cores)"
         )
+
+
+#: Lessons whose header states the study time that ``ethicskit.course_time`` computes. Add a lesson's file
+#: name here once its header says "about N minutes to read and do the exercises (computed by
+#: `ethicskit.course_time` ...)".
+STUDY_TIME_CHECKED = {
+    "00-welcome.ipynb",
+    "01-fairness.ipynb",
+    "02-transparency.ipynb",
+    "03-accountability.ipynb",
+    "04-privacy.ipynb",
+}
+#: How far the stated minutes may drift from the computed ones before the header must be updated.
+STUDY_TIME_TOLERANCE = 0.25
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.name)
+def test_lesson_header_states_the_computed_study_time(lesson):
+    """The header's "about N minutes to read and do the exercises" is computed, not guessed."""
+    import re
+
+    import nbformat
+
+    from ethicskit.course_time import study_time
+
+    if lesson.name not in STUDY_TIME_CHECKED:
+        pytest.skip(f"{lesson.name}: add it to STUDY_TIME_CHECKED once its header states the computed time")
+    notebook = nbformat.read(lesson, as_version=4)
+    header = " ".join(notebook.cells[0].source.split())
+    found = re.search(r"about (\d+) minutes to read and do the exercises \(computed by `ethicskit.course_time`",
+                      header)
+    assert found, (f"{lesson.name}: the header should say 'about N minutes to read and do the exercises "
+                   "(computed by `ethicskit.course_time` ...)'")
+    stated, computed = int(found.group(1)), study_time(notebook)
+    assert abs(stated - computed.minutes) <= STUDY_TIME_TOLERANCE * computed.minutes, (
+        f"{lesson.name}: the header says {stated} minutes; ethicskit.course_time computes "
+        f"{computed.describe()}. Update the header."
+    )
