@@ -1147,8 +1147,9 @@ _NOTICE_DENIALS = (
      "the notice says no model or automated system is involved, but one is."),
     (r"\b(cannot|can ?not|can't|may not|unable to|no right to|not possible to)\s+(be\s+)?"
      r"(contest|challeng|appeal|disput|object|review)\w*|\bno (appeal|review|right)",
-     "the notice tells people they cannot contest or have the decision reviewed; GDPR Art. 22(3) requires "
-     "that they can (human intervention, their point of view, contest the decision)."),
+     "the notice tells people they cannot contest or have the decision reviewed; for a decision based solely "
+     "on automated processing the GDPR requires safeguards that include human intervention and a way to "
+     "contest it (Art. 22(3); Recital 71 for decisions authorised by law)."),
 )
 _NOTICE_WORDS = (15, 150)
 
