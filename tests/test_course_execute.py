@@ -54,7 +54,7 @@ def test_stderr_does_not_fail_a_cell_but_an_error_does():
 
 def test_hidden_tests_decide_a_cell_even_when_a_visible_example_failed():
     failed = nbformat.v4.new_output("error", ename="CheckFailed", evalue="the example is off", traceback=[])
-    run = KernelRun(notebook=_notebook(_test_cell("q1", 3, [failed])), executed={0}, hidden={0})
+    run = KernelRun(notebook=_notebook(_test_cell("q1", 3, [failed])), executed={0}, decided={0})
     printed = "- part b: too low\n"
     verdicts, _ = judge_cells(run, {0: {"passed": True, "value": 1.5, "message": "", "printed": printed}})
     assert verdicts[0].score == 1.5
@@ -67,3 +67,17 @@ def test_visible_source_drops_hidden_blocks():
     source = "check(x)\n### BEGIN HIDDEN TESTS\nseed = 80321\ncheck(x, seed)\n### END HIDDEN TESTS\n"
     source += "print('done')\n"
     assert visible_source(source) == "check(x)\nprint('done')\n"
+
+
+def test_the_kernel_runs_only_a_test_cells_imports():
+    from ethicskit.course.execute import kernel_source
+
+    source = (
+        "import numpy as np\nfrom ethicskit.checks import fairness as checks\n\n"
+        "checks.check_group_rates(rates)\nassert np.isfinite(gap)\n"
+        "### BEGIN HIDDEN TESTS\nimport secret_module\nchecks.check_group_rates(rates, seed=3)\n"
+        "### END HIDDEN TESTS\n"
+    )
+    assert kernel_source(source) == "import numpy as np\nfrom ethicskit.checks import fairness as checks"
+    assert kernel_source("check(x)\n") == ""
+    assert kernel_source("this is not python\n") == ""

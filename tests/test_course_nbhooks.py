@@ -56,6 +56,7 @@ def test_formgraders_autograde_is_the_kits_grading(tmp_path):
         "hostile-solutions",
         "hostile-monkeypatch",
         "hostile-exit-in-check",
+        "hostile-exit-between",
         "hostile-network",
     ]
     course = _course(tmp_path, "demo-lab", FIXTURE, FIXTURE / "demo_submissions", students)
@@ -64,7 +65,7 @@ def test_formgraders_autograde_is_the_kits_grading(tmp_path):
     scores = {s: _formgrader_autograde(course, "demo-lab", s) for s in students}
     assert scores == {s: float(expected[s]) for s in students}  # the same grades as `ethicskit course grade`
     assert secret.read_bytes() == before
-    record = course / "autograded" / "hostile-exit-in-check" / "demo-lab" / "demo-lab.ipynb"
+    record = course / "autograded" / "hostile-exit-between" / "demo-lab" / "demo-lab.ipynb"
     assert "not run" in record.read_text()  # the reason is in the graded notebook
 
 

@@ -9,8 +9,9 @@ two derived hostile students, so every lab is covered without its author writing
   and fakes every variable the tests use; must score 0;
 * ``auto-edit-test``: the ``correct`` demo with every test cell replaced; the edit must not help
   (same score as ``correct``);
-* ``auto-exit-in-check``: the released lab plus a cell that makes every check kill the kernel; the
-  kernel dies in the first test cell, so no test cell ran to completion: must score 0 (fail closed).
+* ``auto-exit-in-check``: the released lab plus a cell that makes every check kill the kernel. The
+  checks run only in the recheck, where the trap is not, and find no answers: must score 0 (before
+  the kit, nbgrader gave such a notebook full marks).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ for _attr in dir(_checks):
 builtins.AssertionError = _Never
 """
 
-EXIT_IN_CHECK = """# derived hostile student: every check kills the kernel, inside the test cell
+EXIT_IN_CHECK = """# derived hostile student: every check called in the kernel kills it
 import importlib, os, pkgutil, sys
 import ethicskit.checks
 for _info in pkgutil.iter_modules(ethicskit.checks.__path__):

@@ -65,12 +65,28 @@ def _empty_tmp(keep: list[str]) -> None:
             item.unlink(missing_ok=True)
 
 
+def _write_verdicts(path: Path, verdicts: list[dict]) -> None:
+    """Replace ``path`` with ``verdicts`` in one step (a reader never sees half a file)."""
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(verdicts))
+    partial.replace(path)
+
+
 def _child(request: dict, hide_dirs: list[str]) -> int:
     from ethicskit.course.recheck import run_jobs
 
     os.setsid()
-    verdicts = run_jobs(request["job"], int(request["runners"]), hide_dirs=hide_dirs)
-    Path(request["result"]).write_text(json.dumps(verdicts))
+    result = Path(request["result"])
+    # each finished cell is written at once: if a later cell outlasts the job's time limit, the
+    # worker still has the verdicts of the cells before it
+    verdicts = run_jobs(
+        request["job"],
+        int(request["runners"]),
+        hide_dirs=hide_dirs,
+        call_timeout=request.get("call_timeout"),
+        on_verdict=lambda so_far: _write_verdicts(result, so_far),
+    )
+    _write_verdicts(result, verdicts)
     return 0
 
 
@@ -149,14 +165,19 @@ class CheckServer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def check(self, job: Path, runners: int, result: Path, timeout: float) -> str | None:
-        """Run one job; return None when the verdicts are in ``result``, else what went wrong."""
+    def check(
+        self, job: Path, runners: int, result: Path, timeout: float, call_timeout: float | None = None
+    ) -> str | None:
+        """Run one job; return None when all its verdicts are in ``result``, else what went wrong.
+
+        When something went wrong, ``result`` may still hold the verdicts of the cells that finished.
+        ``call_timeout`` bounds each call into the student's code.
+        """
         if not self.wait_ready():
             return "the check process did not start"
+        request = {"job": str(job), "runners": runners, "result": str(result), "call_timeout": call_timeout}
         try:
-            self.process.stdin.write(
-                json.dumps({"job": str(job), "runners": runners, "result": str(result)}) + "\n"
-            )
+            self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             self.close()

@@ -4,12 +4,13 @@
 
 1. **sanitize**: nbgrader's sanitizing preprocessors restore the lab's test cells (gradebook read-only);
 2. **run**: the notebook runs in its own sandboxed kernel; before each test cell the variables it
-   names are snapshotted;
-3. **recheck**: one fresh sandboxed process reruns every test cell on the snapshots
+   names are snapshotted, and of the test cell itself the kernel runs only its imports;
+3. **recheck**: one fresh sandboxed process runs every test cell on the snapshots, once
    (:mod:`ethicskit.course.recheck`);
 4. **judge**: every test cell gets a :class:`~ethicskit.course.tasks.CellVerdict`. Fail closed: a cell
-   earns points only when it ran to completion in the kernel *and* passed the recheck; a cell that did
+   earns points only when the kernel reached it alive *and* it passed the recheck; a cell that did
    not run, or whose kernel died, or that the recheck could not confirm, scores zero with the reason.
+   With the recheck off (trusted code only), the kernel runs whole test cells, as nbgrader does.
 
 The worker never writes the gradebook: it writes the executed notebook back to the task's path and
 returns a :class:`~ethicskit.course.tasks.GradingOutcome`.
@@ -17,6 +18,7 @@ returns a :class:`~ethicskit.course.tasks.GradingOutcome`.
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import os
@@ -42,6 +44,7 @@ __all__ = [
     "judge_cells",
     "cell_score",
     "visible_source",
+    "kernel_source",
     "MAX_OUTPUT_BYTES",
     "error_output",
 ]
@@ -72,6 +75,25 @@ def visible_source(source: str) -> str:
     'check(x)\n'
     """
     return HIDDEN_BLOCK.sub("", source)
+
+
+def kernel_source(source: str) -> str:
+    """What the student's kernel runs of a test cell when the recheck decides it: its imports only.
+
+    The checks themselves run once, in the recheck; the imports keep the names a test cell binds
+    (``from ethicskit.checks import fairness as checks``) for any later cell that uses them.
+
+    Examples
+    --------
+    >>> kernel_source("from ethicskit.checks import fairness as checks\n\nchecks.check_rates(rates)\n")
+    'from ethicskit.checks import fairness as checks'
+    """
+    try:
+        tree = ast.parse(visible_source(source))
+    except SyntaxError:  # not Python (an instructor's typo): the recheck reports it; run nothing here
+        return ""
+    imports = [s for s in tree.body if isinstance(s, (ast.Import, ast.ImportFrom))]
+    return "\n".join(ast.get_source_segment(visible_source(source), s) or "" for s in imports)
 
 
 def _points(cell: NotebookNode) -> float:
@@ -112,7 +134,8 @@ class KernelRun:
 
     notebook: NotebookNode
     executed: set[int] = field(default_factory=set)
-    hidden: set[int] = field(default_factory=set)
+    #: test cells whose checks run only in the recheck (with the recheck on: all of them)
+    decided: set[int] = field(default_factory=set)
     snapshots: dict[int, str] = field(default_factory=dict)
     stopped: str | None = None
     events: list[str] = field(default_factory=list)
@@ -145,10 +168,12 @@ def _manager_class(*, sandbox: bool, runtime: Path, workdir: Path, hidden: tuple
 def _run_kernel(notebook, task: GradingTask, *, scratch: Path, start: float) -> KernelRun:
     """The run phase: execute every cell in a limited (sandboxed) kernel.
 
-    With the recheck on, hidden test blocks never run in the student's kernel: the kernel runs each
-    test cell's visible part (the student's feedback) and snapshots the variables the whole test uses;
-    the full test runs only in the recheck, so nothing a hidden block computes is ever visible to
-    student code that runs later, nor is its source in IPython's history.
+    With the recheck on, no check runs in the student's kernel: for each test cell the kernel
+    snapshots the variables the whole test uses and runs only the cell's import statements (later
+    student code may use the names they bind, e.g. ``checks``); the whole test runs once, in the
+    recheck, which decides the cell. So nothing a hidden block computes is ever visible to student
+    code that runs later, nor is its source in IPython's history, and the checks' work is not paid
+    twice (running the visible examples in the kernel too cost lab 1 about 2.6 s per submission).
     """
     from ethicskit.course.kernelexec import make_executor
     from ethicskit.course.sandbox import CgroupLimits
@@ -156,9 +181,9 @@ def _run_kernel(notebook, task: GradingTask, *, scratch: Path, start: float) -> 
     full_sources = (
         {i: c.source for i, c in enumerate(notebook.cells) if is_test_cell(c)} if task.recheck else {}
     )
-    hidden = {i for i, source in full_sources.items() if visible_source(source) != source}
-    for index in hidden:
-        notebook.cells[index].source = visible_source(full_sources[index])
+    decided = set(full_sources)  # with the recheck on, it decides every test cell
+    for index in decided:
+        notebook.cells[index].source = kernel_source(full_sources[index])
     runtime, workdir = scratch / "rt", scratch / "work"
     limits = CgroupLimits(memory_mb=task.limits.memory_mb, max_processes=task.limits.max_processes)
     if task.sandbox:
@@ -186,12 +211,12 @@ def _run_kernel(notebook, task: GradingTask, *, scratch: Path, start: float) -> 
             executor.events.append("the process limit refused new processes")
     finally:
         limits.remove()
-    for index in hidden:  # the graded notebook keeps the whole test, as nbgrader's does
+    for index in decided:  # the graded notebook keeps the whole test, as nbgrader's does
         notebook.cells[index].source = full_sources[index]
     return KernelRun(
         notebook=notebook,
         executed=set(executor.executed),
-        hidden=hidden,
+        decided=decided,
         snapshots=dict(executor.snapshots),
         stopped=executor.stopped,
         events=list(executor.events),
@@ -228,12 +253,12 @@ def _start_check_server(notebook, task: GradingTask, scratch: Path) -> None:
 
 def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[int, dict], str | None]:
     """The recheck phase: rerun test cells in a fresh check process (the warm server when sandboxed)."""
-    # a cell that scored zero in the kernel cannot go lower: no need to recheck it, unless hidden tests
-    # decide it (the kernel ran only its visible examples)
+    # a cell that scored zero in the kernel cannot go lower: no need to recheck it, unless the recheck
+    # decides it (its checks did not run in the kernel)
     jobs = [
         {"index": i, "source": run.notebook.cells[i].source, "snapshot": path}
         for i, path in sorted(run.snapshots.items())
-        if i in run.executed and (i in run.hidden or cell_score(run.notebook.cells[i])[0] > 0)
+        if i in run.executed and (i in run.decided or cell_score(run.notebook.cells[i])[0] > 0)
     ]
     if not jobs:
         return {}, None
@@ -244,11 +269,21 @@ def _recheck(run: KernelRun, task: GradingTask, *, scratch: Path) -> tuple[dict[
     if task.sandbox:
         result = scratch / "rt" / "verdicts.json"
         root = Path(task.scratch_root) if task.scratch_root else scratch  # what the server may see
-        problem = _check_server(task, _preload(run), root).check(job_file, runners, result, timeout)
-        if problem:
-            return {}, problem
-        return {v["index"]: v for v in json.loads(result.read_text())}, None
+        server = _check_server(task, _preload(run), root)
+        # one call into the student's code may take what a whole cell may take in the kernel
+        call_timeout = float(task.limits.cell_timeout)
+        problem = server.check(job_file, runners, result, timeout, call_timeout=call_timeout)
+        # the cells that finished keep their verdicts; the others fail with the problem
+        return _read_verdicts(result), problem
     return _recheck_process(task, scratch, job_file, runners, _preload(run), timeout)
+
+
+def _read_verdicts(result: Path) -> dict[int, dict]:
+    """The verdicts a check process wrote, by cell index (none when it wrote none)."""
+    try:
+        return {v["index"]: v for v in json.loads(result.read_text())}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 _SERVER = None
@@ -352,7 +387,7 @@ def _judge_one(cell, index: int, run: KernelRun, verdicts: dict[int, dict] | Non
             cell.outputs = [error_output("NotRun", reason)]
         return CellVerdict(grade_id, 0.0, points, reason)
     score, reason = cell_score(cell)
-    if verdicts is None or (score <= 0 and index not in run.hidden):
+    if verdicts is None or (score <= 0 and index not in run.decided):
         return CellVerdict(grade_id, score, points, reason)
     verdict = verdicts.get(index)
     printed = _printed((verdict or {}).get("printed", ""))
@@ -362,7 +397,7 @@ def _judge_one(cell, index: int, run: KernelRun, verdicts: dict[int, dict] | Non
         return CellVerdict(grade_id, 0.0, points, f"failed the fresh recheck: {message}")
     value = verdict["value"]
     recheck_score = points if value is None else max(0.0, min(float(value), points))
-    if index in run.hidden:  # the kernel ran only the visible examples: the whole test decides
+    if index in run.decided:  # the checks ran only in the recheck: it decides
         if recheck_score >= points:
             cell.outputs = printed
             return CellVerdict(grade_id, points, points, "")

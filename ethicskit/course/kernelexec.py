@@ -2,8 +2,9 @@
 
 Imported lazily by :mod:`ethicskit.course.execute` (nbgrader's preprocessors are slow to import).
 The guards: a notebook-wide deadline, a snapshot of the test's variables before each test cell (the
-recheck judges those), a dead or unresponsive kernel recorded as the reason the run stopped, and an
-output flood dropped before it fills the grader's memory.
+recheck judges those; the kernel runs only the cell's imports, see ``execute._run_kernel``), a dead or
+unresponsive kernel recorded as the reason the run stopped, and an output flood dropped before it
+fills the grader's memory.
 """
 
 from __future__ import annotations

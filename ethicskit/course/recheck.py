@@ -236,17 +236,27 @@ def _runners(count: int, timeout: float, hide_dirs: list[str] | None = None) -> 
     return [Runner.forked(timeout=timeout, hide=hide) for _ in range(count)]
 
 
-def run_jobs(job_file: str, count: int = 1, *, hide_dirs: list[str] | None = None) -> list[dict]:
+def run_jobs(
+    job_file: str,
+    count: int = 1,
+    *,
+    hide_dirs: list[str] | None = None,
+    call_timeout: float | None = None,
+    on_verdict=None,
+) -> list[dict]:
     """Recheck every job of ``job_file`` with ``count`` runners forked first; return the verdicts.
 
     One runner serves the cells without a ``forbid`` line; each cell with one gets a runner of its
     own, so its rule holds for that part only. ``hide_dirs`` are emptied for the runners too.
+    ``call_timeout`` bounds each call into the student's code (default: the environment's
+    ``ETHICSKIT_RECHECK_CALL_TIMEOUT``, else 120 s); ``on_verdict(verdicts)``, if given, receives the
+    verdicts so far after each cell, so a recheck stopped later keeps the cells it finished.
     """
     import io
     import os
     import time
 
-    timeout = float(os.environ.get("ETHICSKIT_RECHECK_CALL_TIMEOUT", "120"))
+    timeout = call_timeout or float(os.environ.get("ETHICSKIT_RECHECK_CALL_TIMEOUT", "120"))
     runners = _runners(max(1, count), timeout, hide_dirs)
     with open(job_file) as handle:
         jobs = json.load(handle)
@@ -273,6 +283,8 @@ def run_jobs(job_file: str, count: int = 1, *, hide_dirs: list[str] | None = Non
             # what the checks printed (which part lost points), for the student's feedback
             verdicts[-1]["printed"] = sys.stdout.getvalue()[-2000:]
             sys.stdout = io.StringIO()
+            if on_verdict is not None:
+                on_verdict(verdicts)
     finally:
         sys.stdout = saved
         for runner in runners:
