@@ -4,7 +4,8 @@ Runs every lesson (a fresh kernel each), regenerates labs/, grades every lab's d
 `course grade --jobs 2` in a temporary copy of the course, and prints:
 
 * each lesson's wall time against the time its header states (notebook metadata
-  ``ethicskit.max_run_minutes``) and the course's ceiling (2 minutes; lesson 05: 3);
+  ``ethicskit.max_run_minutes``) and the course's ceiling (2 minutes; lesson 05: 3); lessons run two
+  at a time as `make course` runs them (``--lesson-jobs 1``: one at a time, each on idle cores);
 * each lab's demo-grading wall time and seconds per submission;
 * the total against the 8-minute target, with the load average before and after (measure idle).
 
@@ -102,12 +103,19 @@ def main() -> int:
     parser.add_argument("--lessons-only", action="store_true")
     parser.add_argument("--labs-only", action="store_true", help="grade the labs' demos, no lessons")
     parser.add_argument("--labs", help="comma-separated lab ids (default: every lab with demo submissions)")
+    parser.add_argument(
+        "--lesson-jobs", type=int, default=2, help="lessons run at once, as `make course` does (default 2)"
+    )
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores, load average before: {os.getloadavg()[0]:.2f}")
     start = time.perf_counter()
     lessons_s = 0.0
     if not args.labs_only:
-        lessons_s = lesson_table(run_lessons(ROOT, progress=_lesson_done))
+        clock = time.perf_counter()
+        rows = run_lessons(ROOT, jobs=args.lesson_jobs, progress=_lesson_done)
+        lessons_s = time.perf_counter() - clock
+        each = lesson_table(rows)
+        print(f"lessons: {lessons_s:.0f} s wall, {args.lesson_jobs} at once (their sum: {each:.0f} s)")
     labs_s = 0.0
     if not args.lessons_only:
         labs = set(args.labs.split(",")) if args.labs else None

@@ -1,0 +1,28 @@
+"""``ethicskit.course.runall``: lessons run (two at a time) and report each one's result."""
+
+from __future__ import annotations
+
+import nbformat
+
+from ethicskit.course.runall import run_lessons
+
+
+def _lesson(path, source: str, minutes: float | None = None) -> None:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    if minutes is not None:
+        notebook.metadata["ethicskit"] = {"max_run_minutes": minutes}
+    nbformat.write(notebook, path)
+
+
+def test_lessons_run_two_at_a_time_and_report_in_name_order(tmp_path):
+    (tmp_path / "lessons").mkdir()
+    _lesson(tmp_path / "lessons" / "00-a.ipynb", "x = 1")
+    _lesson(tmp_path / "lessons" / "01-b.ipynb", "raise ValueError('broken on purpose')", minutes=3)
+    _lesson(tmp_path / "lessons" / "02-c.ipynb", "import time; time.sleep(0.2)", minutes=1)
+    seen = []
+    rows = run_lessons(tmp_path, jobs=2, timeout=60, progress=lambda row: seen.append(row["lesson"]))
+    assert [r["lesson"] for r in rows] == ["00-a.ipynb", "01-b.ipynb", "02-c.ipynb"]
+    assert [r["ok"] for r in rows] == [True, False, True]
+    assert "broken on purpose" in rows[1]["error"]
+    assert sorted(seen) == [r["lesson"] for r in rows]  # each reported as soon as it ran
