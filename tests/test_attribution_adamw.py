@@ -134,3 +134,27 @@ def test_carrying_state_needs_one_optimizer():
     with pytest.raises(ValueError, match="same optimizer"):
         record_training(torch.nn.Linear(2, 2), [Stage("a", X, y), Stage("b", X, y, optimizer="adamw")],
                         carry_optimizer_state=True)
+
+
+def test_estimates_and_trust_checks_follow_carried_adamw_state():
+    """End to end on the carried record: effects on per-example losses, and both replay checks (which
+    start from the carried moments and count) rank the linearised estimate above first order."""
+    from ethicskit.attribution import (
+        compare_estimates,
+        estimate_stage_effects,
+        exact_stage_effects,
+        example_losses,
+        query_replay_error,
+        replay_error,
+    )
+
+    record = _carried_adamw_record()
+    torch.manual_seed(3)
+    X = torch.randn(30, 4)
+    query = example_losses(X, (X[:, 0] > 0).long())
+    exact = exact_stage_effects(record, query, show_progress=False)
+    linearised = estimate_stage_effects(record, query, method="linearised")
+    assert compare_estimates(linearised, exact).loc["b", "pearson"] > 0.99
+    for check in (lambda m: replay_error(record, "b", method=m),
+                  lambda m: query_replay_error(record, "b", query, method=m)["error"]):
+        assert check("linearised") < 0.5 * check("first_order")
