@@ -79,6 +79,24 @@ def test_dpsgd_reaches_target_epsilon_and_learns():
     assert np.allclose(clone.predict_proba(Xt), proba)
 
 
+def test_dpsgd_trains_on_one_torch_thread_and_restores_the_count(monkeypatch):
+    import torch
+
+    seen = []
+    train = DPSGDClassifier._train
+    monkeypatch.setattr(
+        DPSGDClassifier, "_train", lambda self, *a: (seen.append(torch.get_num_threads()), train(self, *a))
+    )
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        DPSGDClassifier(epsilon=None, epochs=1, random_state=0).fit(*make_data(300, 3))
+        assert seen == [1]  # tiny networks: a second thread only adds OpenMP's spinning waits
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_more_privacy_means_more_noise():
     X, y = make_data(800, 3)
     loose = DPSGDClassifier(epsilon=8.0, epochs=2, batch_size=100).fit(X, y)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -196,6 +198,25 @@ def _history_step(step: Any, index: int) -> tuple[float, float, int]:
     return sigma, float(rate), check_int(steps, f"history[{index}] steps", minimum=0)
 
 
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Train on one torch thread, then restore the count.
+
+    The networks here are tiny (a linear layer or one small hidden layer on tabular features), so a
+    second thread saves nothing, while OpenMP's spinning waits beside other work cost a lot: lesson 04's
+    non-private fit took 90.7 s and 143.5 s with torch's default 2 threads at load average 3-5, and
+    4.3 s and 5.4 s on one thread.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class DPSGDClassifier(ClassifierMixin, BaseEstimator):
     """A logistic regression (or tiny MLP) trained with DP-SGD through opacus.
 
@@ -319,7 +340,7 @@ class DPSGDClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = self.encoder_.n_features_in_
         target = torch.from_numpy(labels.astype(np.int64))
-        with torch.random.fork_rng(), warnings.catch_warnings():
+        with torch.random.fork_rng(), warnings.catch_warnings(), _one_torch_thread():
             warnings.simplefilter("ignore")
             torch.manual_seed(int(self.random_state))
             model = self._network(features.shape[1])
