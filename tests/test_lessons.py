@@ -92,6 +92,7 @@ STUDY_TIME_CHECKED = {
     "02-transparency.ipynb",
     "03-accountability.ipynb",
     "04-privacy.ipynb",
+    "05-ethics-sft.ipynb",
 }
 #: How far the stated minutes may drift from the computed ones before the header must be updated.
 STUDY_TIME_TOLERANCE = 0.25
