@@ -182,8 +182,31 @@ def _one_run(seed: int, align_lr: float, carry: bool, n_queries: int, optimizer:
         row.update(_ratios(seconds, t_exact, costs))
         rows.append(row)
     rows.append({"seed": seed, "estimator": "(run)", "mean_exact": float(np.mean(exact)), "train_s": t_train,
-                 "exact_all_s": t_exact, **{k: v for k, v in costs.items() if k != "per_stage_s"}})
+                 "exact_all_s": t_exact, **{k: v for k, v in costs.items() if k != "per_stage_s"},
+                 **_trust_checks(record, query)})
     return rows
+
+
+def _trust_checks(record, query) -> dict:
+    """Both replay checks of ``STAGE`` per method: parameter proxy, query proxy (and its parts, time)."""
+    from ethicskit.attribution import query_replay_error, replay_error
+
+    checks = {}
+    for m in ("first_order", "linearised"):
+        checks[f"replay_error_{m}"] = replay_error(record, STAGE, method=m)
+        check, seconds = _timed(lambda m=m: query_replay_error(record, STAGE, query, method=m))
+        checks[f"query_check_s_{m}"] = seconds
+        checks.update({f"query_{key}_{m}": value for key, value in check.items()})
+    return checks
+
+
+def _print_checks(runs) -> None:
+    """The trust checks of one regime, one value per seed."""
+    for m in ("first_order", "linearised"):
+        print(f"  trust checks, {m}: parameter proxy {list(runs[f'replay_error_{m}'].round(2))}; query "
+              f"proxy {list(runs[f'query_error_{m}'].round(2))} (after the replayed steps "
+              f"{list(runs[f'query_partial_error_{m}'].round(3))}, Pearson of the replayed change "
+              f"{list(runs[f'query_pearson_{m}'].round(2))}; {runs[f'query_check_s_{m}'].mean():.2f} s)")
 
 
 def _ratios(seconds: float, t_exact: float, costs: dict) -> dict:
@@ -248,8 +271,6 @@ def _real_run(data: dict, seed: int, mitigation_lr: float, n_top: int) -> list[d
         exact_stage_effects,
         example_losses,
         fidelity,
-        query_replay_error,
-        replay_error,
     )
 
     record, best, t_train = _real_record(data, mitigation_lr, n_top, seed)  # t_train: recording only
@@ -276,12 +297,7 @@ def _real_run(data: dict, seed: int, mitigation_lr: float, n_top: int) -> list[d
     for name, (values, seconds) in estimates.items():
         rows.append({"seed": seed, "estimator": name, **fidelity(values, exact),
                      **_ratios(seconds, t_exact, costs)})
-    proxies = {}
-    for m in ("first_order", "linearised"):
-        proxies[f"replay_error_{m}"] = replay_error(record, STAGE, method=m)
-        check, proxies[f"query_check_s_{m}"] = _timed(lambda m=m: query_replay_error(record, STAGE, query,
-                                                                                     method=m))
-        proxies.update({f"query_{key}_{m}": value for key, value in check.items()})
+    proxies = _trust_checks(record, query)
     rows.append({"seed": seed, "estimator": "(run)", "best_epoch": best, "train_s": t_train, **proxies,
                  "exact_all_s": t_exact, "mean_exact": float(np.mean(exact)),
                  "mean_abs_exact": float(np.mean(np.abs(exact))),
@@ -310,11 +326,7 @@ def run_real_model(seeds: list[int], n_queries: int, n_top: int, regimes: list[s
               f"{list(runs.best_epoch.astype(int))}; mean exact effect {runs.mean_exact.mean():+.3f} (mean "
               f"|effect| {runs.mean_abs_exact.mean():.3f}); load {os.getloadavg()[0]:.2f}")
         _print_costs(runs)
-        for m in ("first_order", "linearised"):
-            print(f"  trust checks, {m}: parameter proxy {list(runs[f'replay_error_{m}'].round(2))}; query "
-                  f"proxy {list(runs[f'query_error_{m}'].round(2))} (after the replayed steps "
-                  f"{list(runs[f'query_partial_error_{m}'].round(3))}, Pearson of the replayed change "
-                  f"{list(runs[f'query_pearson_{m}'].round(2))}; {runs[f'query_check_s_{m}'].mean():.2f} s)")
+        _print_checks(runs)
         _print_summary(table, ["pearson", "spearman", "sign_agreement", "x_vs_exact", "x_vs_once",
                                "x_vs_loso", "seconds"])
 
@@ -360,6 +372,7 @@ def run(seeds: list[int], n_queries: int, optimizers: list[str], regimes: list[s
                       f"seeds; mean exact effect {runs.mean_exact.mean():+.3f}; "
                       f"load {os.getloadavg()[0]:.2f}")
                 _print_costs(runs)
+                _print_checks(runs)
                 _print_summary(table, columns)
 
 
