@@ -158,3 +158,22 @@ def test_estimates_and_trust_checks_follow_carried_adamw_state():
     for check in (lambda m: replay_error(record, "b", method=m),
                   lambda m: query_replay_error(record, "b", query, method=m)["error"]):
         assert check("linearised") < 0.5 * check("first_order")
+
+
+def test_early_stopping_cut_carries_the_adamw_state_of_the_best_epoch():
+    """cut_at_best_epoch on a carried AdamW record: the next stage continues from the cut stage's state."""
+    from ethicskit.attribution import example_losses
+    from ethicskit.attribution.encoder import cut_at_best_epoch
+
+    record = _carried_adamw_record()
+    per_epoch = len(record.steps[0]) // record.stages[0].epochs
+    stage = record.stages[0]
+    # validating on a's data with flipped labels: the loss rises as a trains, so the first epoch is best
+    cut, best = cut_at_best_epoch(record, "a", example_losses(stage.X, 1 - stage.y))
+    assert best == 1 and len(cut.steps[0]) == per_epoch and cut.stages[0].epochs == 1
+    assert cut.buffers[1]["step"] == best * per_epoch
+    assert cut.buffers[2]["step"] == best * per_epoch + len(record.steps[1])
+    for k in range(cut.n_stages):
+        params, state = replay_stage(cut, k)
+        assert torch.equal(params, cut.checkpoints[k + 1]) and state["step"] == cut.buffers[k + 1]["step"]
+    assert stage.epochs == 2  # the original record is unchanged
