@@ -62,7 +62,9 @@ WRITING_EXERCISE_MINUTES = 8
 _CHECK_LINE = re.compile(r"^\s*#\s*\w+\.check\(", re.MULTILINE)
 _WRITING = re.compile(r"\bdef \w+\(|\bwrite\b", re.IGNORECASE)
 _CODING = re.compile(r"\byourself\b|\byour code\b", re.IGNORECASE)
-_WORD = re.compile(r"[A-Za-z0-9]")  # a token is a word when it holds a letter or a digit ("|" and "---" are not)
+_WORD = re.compile(
+    r"[A-Za-z0-9]"
+)  # a token is a word when it holds a letter or a digit ("|" and "---" are not)
 
 
 @dataclass(frozen=True)
@@ -96,11 +98,13 @@ class StudyTime:
     def describe(self) -> str:
         """One line: the counts and the result, as a header can quote them."""
         return (
-            f"{self.words:,} words of text at {WORDS_PER_MINUTE} a minute, {self.code_lines} lines of code at "
-            f"{CODE_LINES_PER_MINUTE} a minute, {self.figures} figure(s) at {FIGURE_MINUTES} minute, "
+            f"{self.words:,} words of text at {WORDS_PER_MINUTE} a minute, "
+            f"{self.code_lines} lines of code at {CODE_LINES_PER_MINUTE} a minute, "
+            f"{self.figures} figure(s) at {FIGURE_MINUTES} minute, "
             f"{self.exercises} exercises ({self.writing_exercises} writing a function or text at "
             f"{WRITING_EXERCISE_MINUTES} minutes, {self.code_exercises} computing a value in code at "
-            f"{CODE_EXERCISE_MINUTES}, {self.exercises - self.code_exercises - self.writing_exercises} answered "
+            f"{CODE_EXERCISE_MINUTES}, "
+            f"{self.exercises - self.code_exercises - self.writing_exercises} answered "
             f"by a value or a choice at {EXERCISE_MINUTES}): "
             f"{self.minutes:.0f} minutes, about {self.rounded}"
         )

@@ -445,7 +445,8 @@ def test_lesson_exercise_11_notice_accepts_varied_phrasings_and_rejects_missing_
 
     good = [
         "Your application was pre-screened by an automated computer model. It estimated from your form "
-        "(occupation, hours worked, education) whether your yearly income is above 50,000 dollars, which decides "
+        "(occupation, hours worked, education) whether your yearly income is above 50,000 dollars, "
+        "which decides "
         "whether you are eligible for the benefit. If you disagree, you can contest the decision and ask a "
         "caseworker to review it: call 0800 123 456 or reply to this letter within 30 days.",
         "We use artificial intelligence to estimate your income band for this benefit. You have the right to "

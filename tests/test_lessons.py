@@ -21,7 +21,9 @@ from tests.notebook_runner import execute_notebook, figure_count
 
 LESSONS = sorted((REPO_ROOT / "lessons").glob("*.ipynb"))
 ALL_NOTEBOOKS = sorted(
-    p for folder in ("lessons", "solutions", "labs") for p in (REPO_ROOT / folder).rglob("*.ipynb")
+    p
+    for folder in ("lessons", "solutions", "labs")
+    for p in (REPO_ROOT / folder).rglob("*.ipynb")
     if ".ipynb_checkpoints" not in p.parts
 )
 
@@ -93,6 +95,7 @@ STUDY_TIME_CHECKED = {
     "03-accountability.ipynb",
     "04-privacy.ipynb",
     "05-ethics-sft.ipynb",
+    "06-stage-attribution.ipynb",
 }
 #: How far the stated minutes may drift from the computed ones before the header must be updated.
 STUDY_TIME_TOLERANCE = 0.25
@@ -111,10 +114,13 @@ def test_lesson_header_states_the_computed_study_time(lesson):
         pytest.skip(f"{lesson.name}: add it to STUDY_TIME_CHECKED once its header states the computed time")
     notebook = nbformat.read(lesson, as_version=4)
     header = " ".join(notebook.cells[0].source.split())
-    found = re.search(r"about (\d+) minutes to read and do the exercises \(computed by `ethicskit.course_time`",
-                      header)
-    assert found, (f"{lesson.name}: the header should say 'about N minutes to read and do the exercises "
-                   "(computed by `ethicskit.course_time` ...)'")
+    found = re.search(
+        r"about (\d+) minutes to read and do the exercises \(computed by `ethicskit.course_time`", header
+    )
+    assert found, (
+        f"{lesson.name}: the header should say 'about N minutes to read and do the exercises "
+        "(computed by `ethicskit.course_time` ...)'"
+    )
     stated, computed = int(found.group(1)), study_time(notebook)
     assert abs(stated - computed.minutes) <= STUDY_TIME_TOLERANCE * computed.minutes, (
         f"{lesson.name}: the header says {stated} minutes; ethicskit.course_time computes "

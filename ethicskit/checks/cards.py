@@ -1159,10 +1159,10 @@ def _check_notice(notice: Any) -> None:
            f"write the notice as a string (text between quotes), not {type(notice).__name__}.")
     words = notice.split()
     low, high = _NOTICE_WORDS
-    expect(len(words) >= low, f"your notice has {len(words)} words; a notice people can act on needs at least "
-           f"{low}: whole sentences, not a list of keywords.")
-    expect(len(words) <= high, f"your notice has {len(words)} words; keep it under {high}: people read a notice "
-           "in seconds (the AI Act asks for 'clear and distinguishable' information, Art. 50(5)).")
+    expect(len(words) >= low, f"your notice has {len(words)} words; a notice people can act on needs at "
+           f"least {low}: whole sentences, not a list of keywords.")
+    expect(len(words) <= high, f"your notice has {len(words)} words; keep it under {high}: people read a "
+           "notice in seconds (the AI Act asks for 'clear and distinguishable' information, Art. 50(5)).")
     text = " ".join(notice.lower().split())
     for pattern, message in _NOTICE_DENIALS:
         expect(re.search(pattern, text) is None, message)

@@ -752,10 +752,10 @@ q9 = Exercise(
 #: spending (which depends on access to care as well as on illness).
 _CARE_LABELS = {
     "conditions_next": None,
-    "cost_next": "total spending next year depends on access to care as well as on illness: group B, with less "
-    "access, has less spent on it at the same illness, so a score trained on cost ranks it too low",
-    "visits_next": "doctor visits depend on access to care too: at the same illness group B sees a doctor less "
-    "often, so visits repeat the bias of cost",
+    "cost_next": "total spending next year depends on access to care as well as on illness: group B, with "
+    "less access, has less spent on it at the same illness, so a score trained on cost ranks it too low",
+    "visits_next": "doctor visits depend on access to care too: at the same illness group B sees a doctor "
+    "less often, so visits repeat the bias of cost",
 }
 
 
@@ -804,8 +804,8 @@ q10 = Exercise(
     "Exercise 10",
     _check_q10,
     hints=[
-        "sickest & (group == 'A') marks group A's sickest patients; selected[that].mean() is the share of them "
-        "the programme takes. Do the same for group B and subtract.",
+        "sickest & (group == 'A') marks group A's sickest patients; selected[that].mean() is the share of "
+        "them the programme takes. Do the same for group B and subtract.",
         "For the label: fit_score(label) trains a score; compute selection_gap(programme(fit_score(label)), "
         "sickest, cohort['group']) for each label in LABELS. The programme is for the sick: which label "
         "measures illness rather than the care someone could get?",
