@@ -51,6 +51,23 @@ def test_bias_metrics_find_the_biased_identity():
     assert fair["bpsn_auc"].min() > 0.9
 
 
+def test_the_rank_auc_equals_scikit_learns_with_ties_and_any_two_labels():
+    from sklearn.metrics import roc_auc_score
+
+    from ethicskit.sft.metrics import _auc
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(2, 200))
+        labels = rng.integers(0, 2, n)
+        scores = np.round(rng.random(n), int(rng.integers(1, 3)))  # rounding makes ties
+        if len(np.unique(labels)) < 2:
+            assert np.isnan(_auc(labels, scores))
+            continue
+        assert _auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+        assert _auc(labels * 2 - 1, scores) == pytest.approx(roc_auc_score(labels * 2 - 1, scores), abs=1e-12)
+
+
 def test_bias_metrics_by_hand_on_a_tiny_case():
     scores = [0.9, 0.2, 0.6, 0.1]
     labels = [1, 0, 1, 0]

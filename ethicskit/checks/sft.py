@@ -70,8 +70,8 @@ def _eval_frame(hidden_templates: tuple[Sequence[str], Sequence[str]] | None) ->
     return identity_eval_set(toxic_templates=toxic, nontoxic_templates=nontoxic)
 
 
-#: a graded model's scores per (the model's handle, texts), within one recheck process (see :func:`_scores`)
-_RECHECK_SCORES: dict[tuple[int, tuple[str, ...]], tuple[Any, np.ndarray]] = {}
+#: a graded model's scores per (its snapshot's digest, texts), in one recheck process (see :func:`_scores`)
+_RECHECK_SCORES: dict[tuple[Any, tuple[str, ...]], tuple[Any, np.ndarray]] = {}
 
 
 def _in_runner(model: Any) -> bool:
@@ -81,20 +81,28 @@ def _in_runner(model: Any) -> bool:
     return isinstance(model, Handle)
 
 
+def _model_key(model: Any) -> Any:
+    """What identifies a graded model's state in the recheck: its snapshot's digest, else the handle."""
+    from ethicskit.course.proxy import snapshot_digest
+
+    return snapshot_digest(model) or id(model)
+
+
 def _scores(model: Any, texts: list[str], what: str) -> np.ndarray:
     """P(toxic) of ``model`` for ``texts``, after checking what it returns.
 
-    In the recheck a test cell's visible and hidden checks ask the same model (the same handle) for
-    the same texts up to three times (the public evaluation split); each pass is a full encoder run
-    over it. The first answer is kept for the rest of that cell: the handle is kept alive with it, so a
-    later cell's model, loaded afresh from its own snapshot, is another handle and is asked again. In
-    the student's kernel nothing is kept (a model can be retrained in place between cells).
+    In the recheck the visible and hidden checks of lab 3's three test cells ask the same model for
+    the same texts up to five times (the public evaluation split); each pass is a full encoder run
+    over it. The first answer is kept for the rest of the recheck, keyed by the digest of the snapshot
+    bytes the model was loaded from: a later cell whose snapshot holds the same bytes holds the same
+    model in the same state (no check changes a model), while a model retrained between cells has
+    other bytes and is asked again. Outside the recheck nothing is kept.
     """
     expect(
         hasattr(model, "predict_proba"),
         f"{what} should have a predict_proba(texts) method (fine_tune returns such a TextClassifier).",
     )
-    key = (id(model), tuple(texts)) if _in_runner(model) else None
+    key = (_model_key(model), tuple(texts)) if _in_runner(model) else None
     if key is not None and key in _RECHECK_SCORES:
         return _RECHECK_SCORES[key][1].copy()
     with warnings.catch_warnings():

@@ -232,8 +232,20 @@ def _preload(run: KernelRun) -> str:
     return _preload_for(run.notebook)
 
 
+#: words that mean the checks will load a fine-tuned transformer (lab 3): preload its classes too
+TRANSFORMER_HINTS = ("ethicskit.sft", "fine_tune", "TextClassifier")
+TRANSFORMER_MODULES = "transformers.models.bert.modeling_bert,ethicskit.sft"
+
+
 def _preload_for(notebook) -> str:
+    """Modules the check server imports once, before it forks (comma-separated; "" for none).
+
+    Importing transformers' BERT classes costs about 2 s, which every lab 3 recheck would otherwise
+    pay when it loads the student's models.
+    """
     text = "\n".join(cell.source for cell in notebook.cells)
+    if any(hint in text for hint in TRANSFORMER_HINTS):
+        return "torch," + TRANSFORMER_MODULES
     return "torch" if any(hint in text for hint in TORCH_HINTS) else ""
 
 

@@ -13,6 +13,7 @@ answers wrong or right, but cannot touch ethicskit.checks, builtins or the verdi
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
@@ -21,7 +22,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["Forbidden", "SafeUnpickler", "safe_loads", "Runner", "Handle", "StudentCodeError"]
+__all__ = [
+    "Forbidden",
+    "SafeUnpickler",
+    "safe_loads",
+    "Runner",
+    "Handle",
+    "StudentCodeError",
+    "snapshot_digest",
+]
 
 #: libraries whose classes snapshots may hold, and whose exceptions a student's may derive from
 LIBRARIES = ("numpy", "pandas", "sklearn", "scipy", "torch", "fairlearn", "ethicskit")
@@ -239,7 +248,10 @@ class Runner:
             pass
         hid = self.new_id()
         self.request(("load", hid, blob))
-        return self.wrap(hid)
+        loaded = self.wrap(hid)
+        if isinstance(loaded, Handle):  # what it was loaded from, for checks that cache by content
+            object.__setattr__(loaded, "_digest", hashlib.blake2b(blob, digest_size=16).hexdigest())
+        return loaded
 
     def wrap(self, hid: int):
         kind = self.request(("op", hid, "kind", (), {}))
@@ -396,6 +408,20 @@ class _RemoteType(type):
         if name.startswith("__"):
             raise AttributeError(name)
         return cls._runner.op(cls._hid, "getattr", name)
+
+
+def snapshot_digest(obj) -> str | None:
+    """The digest of the snapshot bytes a handle was loaded from (None for anything else).
+
+    Two test cells whose snapshots hold the same bytes for a variable hold the same object, in the
+    same state: a check may reuse what it computed from one for the other.
+    """
+    if not isinstance(obj, Handle):
+        return None
+    try:
+        return object.__getattribute__(obj, "_digest")
+    except AttributeError:  # a handle returned by a call, not loaded from a snapshot
+        return None
 
 
 class Handle:
