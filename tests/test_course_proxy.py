@@ -154,3 +154,34 @@ def test_a_forked_runner_starts_warm_and_cannot_read_hidden_files(tmp_path):
     finally:
         runner.close()
     assert secret.read_text() == "row,label\n1,0\n"  # and untouched for everyone else
+
+
+def test_handles_loaded_from_the_same_bytes_share_a_digest_and_lab3_scores_are_asked_once():
+    from ethicskit.checks import sft as sft_checks
+    from ethicskit.course.proxy import snapshot_digest
+
+    class Model:
+        def __init__(self, p_toxic):
+            self.p_toxic, self.asked = p_toxic, 0
+
+        def predict_proba(self, texts):
+            import numpy as np
+
+            self.asked += 1  # counted in the runner: how often the checks asked this copy
+            return np.full(len(texts), self.p_toxic)
+
+    runner = Runner(timeout=30)
+    try:
+        blob = cloudpickle.dumps(Model(0.25))
+        first, second = runner.load(blob), runner.load(blob)  # two test cells' snapshots, same bytes
+        other = runner.load(cloudpickle.dumps(Model(0.75)))
+        assert snapshot_digest(first) == snapshot_digest(second) != snapshot_digest(other)
+        assert snapshot_digest(np.arange(3)) is None
+        texts = ["a", "b"]
+        assert list(sft_checks._scores(first, texts, "m")) == [0.25, 0.25]
+        assert list(sft_checks._scores(second, texts, "m")) == [0.25, 0.25]
+        assert list(sft_checks._scores(other, texts, "m")) == [0.75, 0.75]
+        assert (first.asked, second.asked, other.asked) == (1, 0, 1)
+    finally:
+        sft_checks._RECHECK_SCORES.clear()
+        runner.close()
