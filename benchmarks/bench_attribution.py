@@ -11,6 +11,8 @@ lesson attributes):
   parameter change from the final parameters) and ``in-stage`` (the query's change during the stage);
 * the noise floor: Pearson between the exact effects of two runs that differ only in batch order
   (a different ``record_training`` seed), i.e. how reproducible the quantity being estimated is;
+* the hybrid estimators (``--replay`` later steps replayed exactly, the first ones or the last ones,
+  the rest linearised);
 * cost of estimating *every* stage's effect, against (a) exact retraining of every stage from the
   recorded checkpoints, (b) training the pipeline once, and (c) leave-one-stage-out retraining of the
   whole pipeline from scratch for every stage (what exact attribution costs without recorded
@@ -32,7 +34,8 @@ moderation comments (early stopping: the recorded steps end at the best validati
 *mitigation* on balanced ones, over a sweep of mitigation strength; queries are the per-example losses
 of held-out evaluation comments; cost as above; the parameter-space and query-space trust checks
 (``replay_error``, ``query_replay_error``) of the fine-tuning stage are printed per run.
-``OMP_NUM_THREADS=1 python benchmarks/bench_attribution.py --real-model [--seeds 0 1] [--regimes default]``
+``OMP_NUM_THREADS=1 python benchmarks/bench_attribution.py --real-model [--seeds 0 1] [--regimes default]
+[--finetune-size 400]``
 """
 
 from __future__ import annotations
@@ -165,6 +168,7 @@ def _one_run(seed: int, align_lr: float, carry: bool, n_queries: int, optimizer:
     for method in ("first_order", "linearised"):
         est, seconds = _timed(lambda m=method: estimate_stage_effects(record, query, method=m))
         estimates[method] = (est.loc[STAGE].to_numpy(), seconds)
+    estimates.update(_hybrids(record, query, ("first_order", "linearised")))
     if optimizer == "adamw" and carry:
         values = _linearised_state_dropped(record, query)
         estimates["linearised, carried state dropped"] = (values, estimates["linearised"][1])
@@ -185,6 +189,24 @@ def _one_run(seed: int, align_lr: float, carry: bool, n_queries: int, optimizer:
                  "exact_all_s": t_exact, **{k: v for k, v in costs.items() if k != "per_stage_s"},
                  **_trust_checks(record, query)})
     return rows
+
+
+#: later steps the hybrid estimators replay exactly (``--replay``): half of the synthetic pipeline's
+#: alignment stage (14 steps), a third of the real model's mitigation stage (21 steps)
+REPLAY = 7
+
+
+def _hybrids(record, query, methods) -> dict:
+    """The hybrid estimates of ``STAGE`` (``REPLAY`` steps replayed first or last), timed for every stage."""
+    from ethicskit.attribution import estimate_stage_effects
+
+    estimates = {}
+    for side in ("first", "last"):
+        for method in methods:
+            est, seconds = _timed(lambda m=method, s=side: estimate_stage_effects(
+                record, query, method=m, **{f"replay_{s}": REPLAY}))
+            estimates[f"{method}, replay {side} {REPLAY} (hybrid)"] = (est.loc[STAGE].to_numpy(), seconds)
+    return estimates
 
 
 def _trust_checks(record, query) -> dict:
@@ -222,8 +244,16 @@ def _ratios(seconds: float, t_exact: float, costs: dict) -> dict:
 REAL_REGIMES = {"gentle": 0.003, "default": 0.01, "hard": 0.03}
 
 
-def _real_data(seed: int, n_top: int, n_queries: int) -> dict:
-    """Encoder (head seeded by ``seed``), cached states of the moderation splits, held-out queries."""
+#: fine-tuning comments of the real-model benchmark (``--finetune-size``); the cost ratios against training
+#: scale with training passes over query passes, so a larger set shows where the estimate pays off
+FINETUNE_SIZE = 400
+
+
+def _real_data(seed: int, n_top: int, n_queries: int, n_finetune: int = FINETUNE_SIZE) -> dict:
+    """Encoder (head seeded by ``seed``), cached states of the moderation splits, held-out queries.
+
+    ``n_finetune`` skewed comments are drawn from the bundled generator (``load_moderation``, any size).
+    """
     import numpy as np
 
     from ethicskit.attribution.encoder import encoder_inputs
@@ -232,7 +262,7 @@ def _real_data(seed: int, n_top: int, n_queries: int) -> dict:
 
     model, tokenizer = load_encoder(random_state=seed)
     splits = {
-        "train": load_moderation(split="train", n=400, random_state=1),
+        "train": load_moderation(split="train", n=n_finetune, random_state=1),
         "validation": load_moderation(split="validation", n=200, random_state=1),
         "balanced": load_moderation(split="balanced", n=200, random_state=1),
     }
@@ -289,6 +319,7 @@ def _real_run(data: dict, seed: int, mitigation_lr: float, n_top: int) -> list[d
                 lambda m=method, o=mode: estimate_stage_effects(record, query, method=m, mode=o)
             )
             estimates[f"{method} ({mode})"] = (est.loc[STAGE].to_numpy(), seconds)
+    estimates.update(_hybrids(record, query, ("first_order",)))  # linearised: dearer than exact here
     free, free_seconds = _timed(lambda: _baselines(record, query))
     free_seconds /= len(free)
     estimates.update({name: (values, free_seconds) for name, values in free.items()})
@@ -306,7 +337,8 @@ def _real_run(data: dict, seed: int, mitigation_lr: float, n_top: int) -> list[d
     return rows
 
 
-def run_real_model(seeds: list[int], n_queries: int, n_top: int, regimes: list[str] | None = None) -> None:
+def run_real_model(seeds: list[int], n_queries: int, n_top: int, regimes: list[str] | None = None,
+                   n_finetune: int = FINETUNE_SIZE) -> None:
     """The real-model benchmark (``--real-model``): print one table per mitigation strength."""
     import pandas as pd
     import torch
@@ -314,9 +346,9 @@ def run_real_model(seeds: list[int], n_queries: int, n_top: int, regimes: list[s
     torch.set_num_threads(1)
     pd.set_option("display.width", 200)
     print(f"all-MiniLM-L6-v2, top {n_top} block(s) + pooler + head on cached lower-layer states; "
-          f"fine-tuning stage's effect on {n_queries} held-out per-example losses; seeds {seeds}; "
-          f"1 CPU thread; load {os.getloadavg()[0]:.2f}")
-    data = {seed: _real_data(seed, n_top, n_queries) for seed in seeds}
+          f"fine-tuning ({n_finetune} comments) stage's effect on {n_queries} held-out per-example losses; "
+          f"seeds {seeds}; 1 CPU thread; load {os.getloadavg()[0]:.2f}")
+    data = {seed: _real_data(seed, n_top, n_queries, n_finetune) for seed in seeds}
     for regime, lr in REAL_REGIMES.items():
         if regimes and regime not in regimes:
             continue
@@ -377,6 +409,7 @@ def run(seeds: list[int], n_queries: int, optimizers: list[str], regimes: list[s
 
 
 def main() -> None:
+    global REPEATS, REPLAY
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="default 0 1 2 (0 1 with --real-model)")
@@ -385,18 +418,21 @@ def main() -> None:
     parser.add_argument("--real-model", action="store_true",
                         help="the pretrained encoder's top block(s) instead of the synthetic pipeline")
     parser.add_argument("--top", type=int, default=1, help="with --real-model: transformer blocks trained")
+    parser.add_argument("--finetune-size", type=int, default=FINETUNE_SIZE,
+                        help="with --real-model: skewed fine-tuning comments (default %(default)s)")
     parser.add_argument("--regimes", nargs="+", choices=list(REAL_REGIMES), default=None,
                         help="only these strengths of the last stage (default: all)")
+    parser.add_argument("--replay", type=int, default=REPLAY,
+                        help="later steps the hybrid estimators replay exactly (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=1,
                         help="time every estimator and reference this many times and keep the fastest")
     parser.add_argument("--optimizers", nargs="+", choices=["sgd", "adamw"], default=["sgd", "adamw"],
                         help="synthetic pipeline: SGD (momentum reset and carried) and/or AdamW (state "
                              "carried and reset)")
     args = parser.parse_args()
-    global REPEATS
-    REPEATS = args.repeats
+    REPEATS, REPLAY = args.repeats, args.replay
     if args.real_model:
-        run_real_model(args.seeds or [0, 1], args.queries or 300, args.top, args.regimes)
+        run_real_model(args.seeds or [0, 1], args.queries or 300, args.top, args.regimes, args.finetune_size)
     else:
         run(args.seeds or [0, 1, 2], args.queries or 1000, args.optimizers, args.regimes)
 
