@@ -62,7 +62,8 @@ Main entry points::
 
     record_training, Stage, replay_stage          record and replay a multi-stage run
     exact_stage_effects, retrain_without          ground truth by retraining
-    first_order_effects, linearised_effects       estimators (estimate_stage_effects chooses by name)
+    first_order_effects, linearised_effects       estimators (estimate_stage_effects chooses by name;
+                                                  replay_first=r: hybrid, r later steps replayed exactly)
     checked_stage_effects, replay_error           estimates with an error proxy that flags untrusted ones
     query_replay_error                            the same check on the queries themselves
     top_blocks, encoder_inputs, cut_at_best_epoch the pretrained encoder's top block(s) on cached states

@@ -10,6 +10,9 @@ shifted parameters (``mode="difference"``: one forward pass).
   matrix built from its learning rate, momentum and weight decay, so ``delta = a e_theta + b e_buffer``.
 * ``linearised``: the same recurrence plus the Hessian-vector product of each later minibatch loss on
   the recorded trajectory.
+
+Either recurrence can be combined with an exact replay of some later steps (``replay_first`` /
+``replay_last``, the hybrids of :func:`estimate_stage_effects`).
 """
 
 from __future__ import annotations
