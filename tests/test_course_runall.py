@@ -26,3 +26,21 @@ def test_lessons_run_two_at_a_time_and_report_in_name_order(tmp_path):
     assert [r["ok"] for r in rows] == [True, False, True]
     assert "broken on purpose" in rows[1]["error"]
     assert sorted(seen) == [r["lesson"] for r in rows]  # each reported as soon as it ran
+
+
+def test_run_course_overlaps_lessons_with_release_and_grading(tmp_path):
+    import shutil
+
+    from ethicskit.course.runall import run_course
+    from tests.conftest import REPO_ROOT
+
+    (tmp_path / "lessons").mkdir()
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "demo_submissions").mkdir()
+    shutil.copy(REPO_ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    _lesson(tmp_path / "lessons" / "00-a.ipynb", "import time; time.sleep(3)", minutes=1)
+    run = run_course(tmp_path, out=tmp_path / "report", jobs=2)
+    assert [r["lesson"] for r in run.lessons] == ["00-a.ipynb"] and run.lessons[0]["ok"]
+    assert run.released == [] and run.grades == []
+    # the release (then the grading) started while the lesson ran (the last lesson to start), not after it
+    assert run.release_started < 2.0 < 3.0 < run.lessons_seconds

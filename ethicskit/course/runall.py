@@ -3,7 +3,8 @@
 Executes every lesson, regenerates ``labs/`` (``release``), grades every lab's demo submissions in a
 temporary copy of the course (the course's own gradebook is never touched) and compares them with
 ``demo_submissions/<lab>.expected.json``, then writes ``README.md``, the grade report and the
-students' HTML feedback into the report folder.
+students' HTML feedback into the report folder. The three parts overlap (:func:`run_course`): two
+lessons run at a time, and the release and grading start once the last lesson has started.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["run_lessons", "grade_demos", "run_all"]
+__all__ = ["run_lessons", "grade_demos", "run_course", "CourseRun", "run_all"]
 
 
 def _stated_seconds(lesson: Path) -> float:
@@ -52,21 +55,38 @@ def _run_lesson(lesson: Path, timeout: int) -> dict:
     }
 
 
-def run_lessons(root: Path, *, timeout: int = 600, jobs: int = 1, progress=None) -> list[dict]:
+def run_lessons(
+    root: Path,
+    *,
+    timeout: int = 600,
+    jobs: int = 1,
+    progress=None,
+    all_started: threading.Event | None = None,
+) -> list[dict]:
     """Execute each ``lessons/*.ipynb`` in a fresh kernel; return name, seconds, ok, error (in name order).
 
     With ``jobs`` > 1 that many lessons run at once, the longest (by the run time its header states)
     first: most lessons keep one core busy, so on 2 cores two at a time finish the set sooner. Each
     lesson's seconds are then measured beside another lesson. ``progress``, if given, is called with
-    each lesson's row as soon as it has run.
+    each lesson's row as soon as it has run; ``all_started``, if given, is set when the last lesson
+    starts (or when there is none), so that other work can take the cores the lessons free.
     """
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     lessons = sorted((Path(root) / "lessons").glob("*.ipynb"))
     order = sorted(lessons, key=_stated_seconds, reverse=True) if jobs > 1 else lessons
+    signal = all_started or threading.Event()
+    if not order:
+        signal.set()
+
+    def run(lesson: Path) -> dict:
+        if lesson == order[-1]:
+            signal.set()
+        return _run_lesson(lesson, timeout)
+
     rows = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(_run_lesson, lesson, timeout) for lesson in order]
+        futures = [pool.submit(run, lesson) for lesson in order]
         for future in as_completed(futures) if jobs > 1 else futures:
             rows.append(future.result())
             if progress:
@@ -148,18 +168,70 @@ def grade_demos(
     return rows
 
 
-def run_all(root: Path, *, report: Path, jobs: int = 2, sandbox: bool = True) -> int:
-    """Run lessons, release and demo grading; write ``report/README.md``; return 0 when all is well."""
+@dataclass(frozen=True)
+class CourseRun:
+    """What :func:`run_course` did: each lesson's and each graded student's row, and the release."""
+
+    lessons: list[dict]
+    released: list[str]
+    release_seconds: float
+    grades: list[dict]
+    #: seconds from the start until the last lesson ended, and until the release (then grading) began
+    lessons_seconds: float
+    release_started: float
+
+
+def run_course(
+    root: Path,
+    *,
+    out: Path,
+    jobs: int = 2,
+    sandbox: bool = True,
+    labs=None,
+    lesson_progress=None,
+    lab_progress=None,
+) -> CourseRun:
+    """Every lesson, the release and every lab's demo grading, overlapped so that no core stays idle.
+
+    The lessons run ``jobs`` at a time in a background thread; once the last one has started (the
+    long lesson 05 first, so the others run beside it), the release and the demo grading
+    (``jobs`` submissions at a time) start too, taking the cores the lessons no longer need. Nothing
+    they do depends on the lessons. Each piece's seconds are measured beside the others.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from ethicskit.course.release import release
 
+    started = threading.Event()
+    clock = time.perf_counter()
+    lessons_seconds: list[float] = []
+
+    def lessons_lane() -> list[dict]:
+        try:
+            return run_lessons(root, jobs=jobs, progress=lesson_progress, all_started=started)
+        finally:
+            started.set()  # also when the lessons failed to start: the grading must not wait forever
+            lessons_seconds.append(time.perf_counter() - clock)
+
+    with ThreadPoolExecutor(max_workers=1) as lane:
+        lessons = lane.submit(lessons_lane)
+        started.wait()
+        start = time.perf_counter()
+        release_started = start - clock
+        released = release(root)
+        release_seconds = time.perf_counter() - start
+        grades = grade_demos(root, out=out, jobs=jobs, sandbox=sandbox, labs=labs, progress=lab_progress)
+        rows = lessons.result()
+    return CourseRun(rows, released, release_seconds, grades, lessons_seconds[0], release_started)
+
+
+def run_all(root: Path, *, report: Path, jobs: int = 2, sandbox: bool = True) -> int:
+    """Run lessons, release and demo grading; write ``report/README.md``; return 0 when all is well."""
     root = Path(root)
     report = Path(report) if Path(report).is_absolute() else root / report
     report.mkdir(parents=True, exist_ok=True)
-    lessons = run_lessons(root, jobs=jobs)
-    start = time.perf_counter()
-    released = release(root)
-    release_seconds = time.perf_counter() - start
-    grades = grade_demos(root, out=report, jobs=jobs, sandbox=sandbox)
+    run = run_course(root, out=report, jobs=jobs, sandbox=sandbox)
+    lessons, released, release_seconds, grades = run.lessons, run.released, run.release_seconds, run.grades
     lines = [
         "# Course run",
         "",
