@@ -42,6 +42,12 @@ CASES = [
 CASES += [("demo-lab", FIXTURE, FIXTURE / "demo_submissions" / "demo-lab.expected.json")]
 SANDBOX_PROBLEM = sandbox_problem()
 
+#: (lab, student) -> (score, event): a second fair grade when the machine's load decides which limit
+#: stops a cell. The memory hog is killed at the memory limit (the kernel dies: 2 points), but on a
+#: loaded machine the cgroup v1 reclaim can stall it past the 8 s cell limit first; the kernel is then
+#: interrupted, not killed, and the next answer cell runs (3 points, its wrong ratio losing one).
+LOAD_DEPENDENT = {("demo-lab", "hostile-memory"): (3.0, "stopped at the time limit")}
+
 MONKEYPATCH = """# derived hostile student: make every check pass and fake every variable the tests use
 import builtins, sys
 class _Anything:
@@ -232,6 +238,10 @@ def test_demo_submissions_get_expected_scores(lab, origin, expected_file, tmp_pa
     results = grade(course, submissions, lab=lab, jobs=2, sandbox=sandbox, **limits)
     scores = {r.student: r.score for r in results}
     details = {r.student: (r.score, r.status, r.reason, r.events) for r in results}
+    for r in results:  # a limit the machine's load decides, with the other fair score it then gives
+        other = LOAD_DEPENDENT.get((lab, r.student))
+        if other and r.score == other[0] and any(other[1] in event for event in r.events):
+            expected[r.student] = other[0]
     assert scores == pytest.approx(expected), f"grades differ from {expected_file.name}: {details}"
     # nothing escaped: the solutions are untouched and the gradebook is a sound sqlite file
     assert _digest(course / "solutions") == before
