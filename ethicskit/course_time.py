@@ -21,9 +21,12 @@ Each lesson header states "about N minutes to read and do the exercises". N come
 
 The result is rounded to the nearest 5 minutes. It estimates a student who reads everything once and
 does every exercise; it leaves out running time (stated separately in each header, and measured by
-``tests/test_lessons.py``) and the time to read any paper the lesson cites. Usage::
+``tests/test_lessons.py``) and the time to read any paper the lesson cites. A lab's working time
+(:func:`lab_time`, counted on its solution notebook) prices the reference solution's code lines at
+:data:`SOLUTION_LINES_PER_MINUTE` and each written answer at :data:`WRITTEN_ANSWER_MINUTES`,
+rounded to the nearest 10 minutes. Usage::
 
-    python -m ethicskit.course_time lessons/*.ipynb
+    python -m ethicskit.course_time lessons/*.ipynb solutions/*/*.ipynb
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ __all__ = [
     "StudyTime",
     "study_time",
     "study_minutes",
+    "SOLUTION_LINES_PER_MINUTE",
+    "WRITTEN_ANSWER_MINUTES",
+    "LabTime",
+    "lab_time",
 ]
 
 #: Reading rate of technical prose (Brysbaert 2019 measured 238 for non-fiction; technical text is slower).
@@ -58,6 +65,13 @@ EXERCISE_MINUTES = 3
 CODE_EXERCISE_MINUTES = 5
 #: ... and for one in which the student writes a function or a text.
 WRITING_EXERCISE_MINUTES = 8
+
+#: Lines of the reference solution a student writes, runs and corrects per minute: an assumption of
+#: this kit (lab answers are short and guided by the lab's text and visible tests).
+SOLUTION_LINES_PER_MINUTE = 1
+#: Minutes for an answer written in prose and graded by hand (a paragraph of about 150 words: composition
+#: typing alone runs at about 19 words a minute, Karat et al. 1999, CHI; plus planning): an assumption.
+WRITTEN_ANSWER_MINUTES = 15
 
 _CHECK_LINE = re.compile(r"^\s*#\s*\w+\.check\(", re.MULTILINE)
 _WRITING = re.compile(r"\bdef \w+\(|\bwrite\b", re.IGNORECASE)
@@ -145,9 +159,78 @@ def study_minutes(notebook: Any) -> int:
     return study_time(notebook).rounded
 
 
+@dataclass(frozen=True)
+class LabTime:
+    """What a lab asks of a student (counted on its solution notebook), and the minutes it is priced at."""
+
+    words: int
+    code_lines: int
+    solution_lines: int
+    written_answers: int
+
+    @property
+    def minutes(self) -> float:
+        """Unrounded minutes: reading the lab, writing the code answers, composing the written ones."""
+        return (
+            self.words / WORDS_PER_MINUTE
+            + self.code_lines / CODE_LINES_PER_MINUTE
+            + self.solution_lines / SOLUTION_LINES_PER_MINUTE
+            + self.written_answers * WRITTEN_ANSWER_MINUTES
+        )
+
+    @property
+    def rounded(self) -> int:
+        """Minutes rounded to the nearest 10 (at least 10)."""
+        return max(10, int(10 * round(self.minutes / 10)))
+
+    def describe(self) -> str:
+        """One line: the counts and the result, as a header can quote them."""
+        return (
+            f"{self.words:,} words of text at {WORDS_PER_MINUTE} a minute, "
+            f"{self.code_lines} lines of given code and tests at {CODE_LINES_PER_MINUTE} a minute, "
+            f"{self.solution_lines} lines of reference solution at {SOLUTION_LINES_PER_MINUTE} a minute, "
+            f"{self.written_answers} written answer(s) at {WRITTEN_ANSWER_MINUTES} minutes: "
+            f"{self.minutes:.0f} minutes, about {self.rounded}"
+        )
+
+
+_SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.DOTALL)
+
+
+def lab_time(solution: Any) -> LabTime:
+    """Count what a lab's *solution* notebook asks a student to read and to write.
+
+    Prose and given code (visible tests included, hidden test blocks not: the student never sees
+    them) are read as in a lesson; the reference solution's code (between nbgrader's solution
+    markers, or the whole solution cell) is what a student writes; each hand-graded markdown answer
+    is one written answer.
+    """
+    from ethicskit.course.execute import visible_source
+
+    if isinstance(solution, (str, Path)):
+        import nbformat
+
+        solution = nbformat.read(str(solution), as_version=4)
+    words = code_lines = solution_lines = written = 0
+    for cell in solution["cells"]:
+        source, meta = cell["source"], cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and cell["cell_type"] == "markdown":
+            written += 1
+        elif meta.get("solution"):
+            blocks = _SOLUTION_BLOCK.findall(source) or [source]
+            solution_lines += sum(1 for b in blocks for line in b.splitlines() if line.strip())
+            code_lines += sum(1 for line in _SOLUTION_BLOCK.sub("", source).splitlines() if line.strip())
+        elif cell["cell_type"] == "markdown":
+            words += sum(1 for token in source.split() if _WORD.search(token))
+        elif cell["cell_type"] == "code":
+            code_lines += sum(1 for line in visible_source(source).splitlines() if line.strip())
+    return LabTime(words, code_lines, solution_lines, written)
+
+
 def main(paths: list[str]) -> None:
     for path in paths:
-        print(f"{Path(path).name}: {study_time(path).describe()}")
+        counted = lab_time(path) if "solutions" in Path(path).parts else study_time(path)
+        print(f"{Path(path).name}: {counted.describe()}")
 
 
 if __name__ == "__main__":  # pragma: no cover

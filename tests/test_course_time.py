@@ -8,6 +8,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from ethicskit import course_time
 from ethicskit.course_time import StudyTime, study_minutes, study_time
+from tests.conftest import REPO_ROOT
 
 
 def _lesson():
@@ -60,3 +61,42 @@ def test_study_minutes_reads_a_file_and_rounds_to_five(tmp_path):
     assert study_minutes(str(path)) % 5 == 0
     empty = new_notebook(cells=[new_markdown_cell("Hi.")])
     assert study_minutes(empty) == 5  # never less than 5
+
+
+def test_lab_time_reads_the_lab_writes_the_solution_and_the_written_answers():
+    from ethicskit.course_time import LabTime, lab_time
+
+    answer = new_code_cell(
+        "def f(x):\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n    ### END SOLUTION\n"
+    )
+    answer.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "a"}
+    test = new_code_cell("assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(2) == 3\n### END HIDDEN TESTS\n")
+    test.metadata["nbgrader"] = {"solution": False, "grade": True, "grade_id": "t", "points": 1}
+    written = new_markdown_cell("YOUR ANSWER HERE")
+    written.metadata["nbgrader"] = {"solution": True, "grade": True, "grade_id": "w", "points": 2}
+    lab = new_notebook(cells=[new_markdown_cell("Write f, then explain it."), answer, test, written])
+    counted = lab_time(lab)
+    # the def line is given code; two solution lines; the hidden test is not read; one written answer
+    assert counted == LabTime(words=5, code_lines=2, solution_lines=2, written_answers=1)
+    assert counted.minutes == pytest.approx(
+        5 / course_time.WORDS_PER_MINUTE
+        + 2 / course_time.CODE_LINES_PER_MINUTE
+        + 2 / course_time.SOLUTION_LINES_PER_MINUTE
+        + course_time.WRITTEN_ANSWER_MINUTES
+    )
+    assert counted.rounded % 10 == 0
+
+
+@pytest.mark.parametrize("lab", sorted(p.name for p in (REPO_ROOT / "solutions").iterdir() if p.is_dir()))
+def test_each_lab_states_its_computed_working_time(lab):
+    import re
+
+    from ethicskit.course_time import lab_time
+
+    path = REPO_ROOT / "solutions" / lab / f"{lab}.ipynb"
+    header = " ".join(nbformat.read(path, as_version=4).cells[0].source.split())
+    found = re.search(
+        r"\*\*Working time:\*\* about (\d+) minutes \(computed by `ethicskit.course_time", header
+    )
+    assert found, f"{lab}: the header should state its working time (python -m ethicskit.course_time {path})"
+    assert int(found.group(1)) == pytest.approx(lab_time(path).minutes, rel=0.25)
