@@ -337,7 +337,7 @@ def _replay_from(record: TrainingRecord, j: int, s: int, params: Any, optimizer_
     return params
 
 
-def _hybrid_shift(record: TrainingRecord, k: int, method: str, replay_last: int,
+def _replay_last_shift(record: TrainingRecord, k: int, method: str, replay_last: int,
                   shared: dict | None = None) -> Any:
     """Linearise the later steps up to the last ``replay_last``, then replay those exactly.
 
@@ -474,7 +474,7 @@ def _shift(record: TrainingRecord, k: int, method: str, replay_last: int = 0, sh
     if replay_first > 0:
         return _replay_first_shift(record, k, method, replay_first)
     if replay_last > 0:
-        return _hybrid_shift(record, k, method, replay_last, shared)
+        return _replay_last_shift(record, k, method, replay_last, shared)
     if method == "linearised":
         return _linearised_shift(record, k)
     a, b = first_order_coefficients(record, k)
