@@ -1,9 +1,9 @@
 """Benchmark: the whole course as `make course` runs it, timed piece by piece (issue 17).
 
 Runs every lesson (a fresh kernel each), regenerates labs/ (`release`), grades every lab's demo
-submissions with `course grade --jobs 2` in a temporary copy of the course, all overlapped as
-`make course` runs them (:func:`ethicskit.course.runall.run_course`: the release and the grading start
-once the last lesson has started), and prints:
+submissions with `course grade --jobs 2` in a temporary copy of the course, as `make course` runs
+them (:func:`ethicskit.course.runall.run_course`: two lessons at a time, the release beside the last
+of them, then the grading), and prints:
 
 * each lesson's wall time against the time its header states (notebook metadata
   ``ethicskit.max_run_minutes``) and the course's ceiling (2 minutes; lesson 05: 3); lessons run two
@@ -126,7 +126,7 @@ def main() -> int:
                 else grade_demos(ROOT, out=Path(out), jobs=2, labs=labs, progress=_lab_progress(start))
             )
             release_s = None
-        else:  # what `make course` runs: lessons, release and grading overlapped (run_course)
+        else:  # what `make course` runs (run_course)
             run = run_course(
                 ROOT,
                 out=Path(out),
@@ -148,7 +148,7 @@ def main() -> int:
     print(
         f"\nwhole run {total:.0f} s (target <= {COURSE_TARGET_S} s: "
         f"{'met' if total <= COURSE_TARGET_S else 'NOT met'})"
-        + ("" if release_s is None else ", lessons, release and demo grading overlapped as in `make course`")
+        + ("" if release_s is None else ": lessons, release and demo grading as `make course` runs them")
     )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
