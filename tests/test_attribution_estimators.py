@@ -56,14 +56,19 @@ def test_flag_stays_quiet_in_the_gentle_regime(method):
     assert checked.replay_error["fine-tuning"] < checked.tolerance / 2
 
 
-def test_replay_error_is_zero_where_the_linearisation_is_exact():
-    """A linear model with squared loss: the linearised recurrence is exact, so is its replay check."""
+def _linear_record():
+    """A linear model trained in two SGD stages with squared loss: there the linearisation is exact."""
     torch.manual_seed(0)
     X = torch.randn(48, 3)
     y = X @ torch.tensor([[1.0], [-2.0], [0.5]])
     stages = [Stage("a", X, y, lr=0.05, momentum=0.9, weight_decay=1e-2, batch_size=8),
               Stage("b", X * 2, y, lr=0.05, momentum=0.5, batch_size=8, epochs=2)]
-    record = record_training(torch.nn.Linear(3, 1), stages, loss="mse", random_state=0)
+    return record_training(torch.nn.Linear(3, 1), stages, loss="mse", random_state=0), X, y
+
+
+def test_replay_error_is_zero_where_the_linearisation_is_exact():
+    """A linear model with squared loss: the linearised recurrence is exact, so is its replay check."""
+    record, X, y = _linear_record()
     assert replay_error(record, "a", method="linearised") < 1e-4
     assert replay_error(record, "a", method="first_order") > 0.1  # the Hessian matters here
     assert replay_error(record, "b") == 0.0
@@ -88,12 +93,7 @@ def test_query_check_flags_the_hard_regime_and_not_the_gentle_one():
 
 def test_query_check_is_exact_where_the_linearisation_is():
     """Linear model, squared loss: the linearised prediction of the replayed effects has no error."""
-    torch.manual_seed(0)
-    X = torch.randn(48, 3)
-    y = X @ torch.tensor([[1.0], [-2.0], [0.5]])
-    stages = [Stage("a", X, y, lr=0.05, momentum=0.9, weight_decay=1e-2, batch_size=8),
-              Stage("b", X * 2, y, lr=0.05, momentum=0.5, batch_size=8, epochs=2)]
-    record = record_training(torch.nn.Linear(3, 1), stages, loss="mse", random_state=0)
+    record, X, y = _linear_record()
     query = example_losses(X[:20], y[:20].reshape(-1), loss="mse")
     exact = query_replay_error(record, "a", query, method="linearised")
     assert exact["error"] < 1e-3 and exact["pearson"] > 0.999

@@ -326,15 +326,21 @@ def _buffer_of(optimizer: Any, model: Any) -> torch.Tensor | None:
     return torch.cat([b.reshape(-1) for b in bufs]).detach().clone()
 
 
+def _per_parameter(model: Any, flat: torch.Tensor):
+    """Split a flat vector into one tensor per parameter of ``model`` (its shape, a copy): (p, piece)."""
+    offset = 0
+    for p in model.parameters():
+        n = p.numel()
+        yield p, flat[offset:offset + n].reshape(p.shape).clone()
+        offset += n
+
+
 def _set_buffer(optimizer: Any, model: Any, buffer: torch.Tensor | None) -> None:
     optimizer.state.clear()
     if buffer is None:
         return
-    offset = 0
-    for p in model.parameters():
-        n = p.numel()
-        optimizer.state[p]["momentum_buffer"] = buffer[offset:offset + n].reshape(p.shape).clone()
-        offset += n
+    for p, piece in _per_parameter(model, buffer):
+        optimizer.state[p]["momentum_buffer"] = piece
 
 
 ADAM_KEYS = ("exp_avg", "exp_avg_sq")
@@ -360,14 +366,12 @@ def _set_adam_state(optimizer: Any, model: Any, state: dict | None) -> None:
     optimizer.state.clear()
     if state is None:
         return
-    offset = 0
+    for key in ADAM_KEYS:
+        for p, piece in _per_parameter(model, state[key]):
+            optimizer.state[p][key] = piece
     for p in model.parameters():
-        n = p.numel()
-        optimizer.state[p].update({key: state[key][offset:offset + n].reshape(p.shape).clone()
-                                   for key in ADAM_KEYS})
         # torch keeps the count as a float32 tensor; the same value reproduces its bias correction exactly
         optimizer.state[p]["step"] = torch.tensor(float(state["step"]), dtype=torch.float32)
-        offset += n
 
 
 def _run_steps(model: Any, stage: Stage, steps: list[StepRecord], loss: Any, buffer: Any,
