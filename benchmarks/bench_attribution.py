@@ -35,7 +35,8 @@ moderation comments (early stopping: the recorded steps end at the best validati
 of held-out evaluation comments; cost as above; the parameter-space and query-space trust checks
 (``replay_error``, ``query_replay_error``) of the fine-tuning stage are printed per run.
 ``OMP_NUM_THREADS=1 python benchmarks/bench_attribution.py --real-model [--seeds 0 1] [--regimes default]
-[--finetune-size 400]``
+[--finetune-size 400] [--corpus civil_comments.csv]``: ``--corpus`` runs it on a real comment corpus of
+yours in the Civil Comments / Jigsaw layout (``load_moderation_csv``; nothing is downloaded).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from typing import Any, NamedTuple
+
+import pandas as pd
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
@@ -249,10 +253,49 @@ REAL_REGIMES = {"gentle": 0.003, "default": 0.01, "hard": 0.03}
 FINETUNE_SIZE = 400
 
 
-def _real_data(seed: int, n_top: int, n_queries: int, n_finetune: int = FINETUNE_SIZE) -> dict:
+class _Split(NamedTuple):
+    data: Any
+    target: Any
+
+
+def corpus_splits(path: str, n_finetune: int = FINETUNE_SIZE, *, random_state: int = 1) -> dict:
+    """A user's Civil-Comments-style corpus (``load_moderation_csv``) in the bundled generator's roles.
+
+    ``train``: ``n_finetune`` comments as the corpus has them (its own identity skew is the bias to
+    study); ``validation``: 200 others; ``balanced`` (the mitigation stage): up to 200 others with as
+    many toxic as non-toxic comments within each identity (and within comments naming none);
+    ``eval``: the rest. Raises ValueError when the corpus is too small for that.
+    """
+    import numpy as np
+
+    from ethicskit.datasets import load_moderation_csv
+
+    corpus = load_moderation_csv(path)
+    frame = corpus.data.assign(target=np.asarray(corpus.target)).sample(frac=1.0, random_state=random_state)
+    need = n_finetune + 200 + 200 + 300  # the mitigation stage at most 200, the queries (300) from the rest
+    if len(frame) < need:
+        raise ValueError(f"{path}: {len(frame)} comments; --finetune-size {n_finetune} needs at least {need}")
+    train, validation, rest = frame[:n_finetune], frame[n_finetune:n_finetune + 200], frame[n_finetune + 200:]
+    named = rest.assign(who=rest["identity"].fillna("(none)"))
+    per_cell = max(1, 200 // (2 * named["who"].nunique()))
+    picked = []
+    for _, group in named.groupby("who", sort=True):
+        toxic, clean = group[group["target"] == 1], group[group["target"] == 0]
+        k = min(per_cell, len(toxic), len(clean))  # as many toxic as non-toxic for this identity
+        picked += [toxic[:k], clean[:k]]
+    balanced = pd.concat(picked).drop(columns="who")
+    evaluation = rest.drop(balanced.index)
+    return {name: _Split(part.drop(columns="target").reset_index(drop=True), part["target"].to_numpy())
+            for name, part in (("train", train), ("validation", validation), ("balanced", balanced),
+                               ("eval", evaluation))}
+
+
+def _real_data(seed: int, n_top: int, n_queries: int, n_finetune: int = FINETUNE_SIZE,
+               corpus: str | None = None) -> dict:
     """Encoder (head seeded by ``seed``), cached states of the moderation splits, held-out queries.
 
-    ``n_finetune`` skewed comments are drawn from the bundled generator (``load_moderation``, any size).
+    ``n_finetune`` skewed comments are drawn from the bundled generator (``load_moderation``, any size),
+    or from ``corpus``, a Civil-Comments-style CSV of the user's (:func:`corpus_splits`).
     """
     import numpy as np
 
@@ -261,12 +304,16 @@ def _real_data(seed: int, n_top: int, n_queries: int, n_finetune: int = FINETUNE
     from ethicskit.sft import load_encoder
 
     model, tokenizer = load_encoder(random_state=seed)
-    splits = {
-        "train": load_moderation(split="train", n=n_finetune, random_state=1),
-        "validation": load_moderation(split="validation", n=200, random_state=1),
-        "balanced": load_moderation(split="balanced", n=200, random_state=1),
-    }
-    evaluation = load_moderation(split="eval")
+    if corpus:
+        splits = corpus_splits(corpus, n_finetune)
+        evaluation = splits.pop("eval")
+    else:
+        splits = {
+            "train": load_moderation(split="train", n=n_finetune, random_state=1),
+            "validation": load_moderation(split="validation", n=200, random_state=1),
+            "balanced": load_moderation(split="balanced", n=200, random_state=1),
+        }
+        evaluation = load_moderation(split="eval")
     pick = np.random.default_rng(seed).choice(len(evaluation.data), n_queries, replace=False)
     data = {"model": model}
     for name, split in splits.items():
@@ -338,7 +385,7 @@ def _real_run(data: dict, seed: int, mitigation_lr: float, n_top: int) -> list[d
 
 
 def run_real_model(seeds: list[int], n_queries: int, n_top: int, regimes: list[str] | None = None,
-                   n_finetune: int = FINETUNE_SIZE) -> None:
+                   n_finetune: int = FINETUNE_SIZE, corpus: str | None = None) -> None:
     """The real-model benchmark (``--real-model``): print one table per mitigation strength."""
     import pandas as pd
     import torch
@@ -348,7 +395,9 @@ def run_real_model(seeds: list[int], n_queries: int, n_top: int, regimes: list[s
     print(f"all-MiniLM-L6-v2, top {n_top} block(s) + pooler + head on cached lower-layer states; "
           f"fine-tuning ({n_finetune} comments) stage's effect on {n_queries} held-out per-example losses; "
           f"seeds {seeds}; 1 CPU thread; load {os.getloadavg()[0]:.2f}")
-    data = {seed: _real_data(seed, n_top, n_queries, n_finetune) for seed in seeds}
+    if corpus:
+        print(f"comments from {corpus} (load_moderation_csv), not the bundled generator")
+    data = {seed: _real_data(seed, n_top, n_queries, n_finetune, corpus) for seed in seeds}
     for regime, lr in REAL_REGIMES.items():
         if regimes and regime not in regimes:
             continue
@@ -420,6 +469,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=1, help="with --real-model: transformer blocks trained")
     parser.add_argument("--finetune-size", type=int, default=FINETUNE_SIZE,
                         help="with --real-model: skewed fine-tuning comments (default %(default)s)")
+    parser.add_argument("--corpus", default=None,
+                        help="with --real-model: a Civil-Comments-style CSV of yours (e.g. Jigsaw's) instead "
+                             "of the bundled generator's comments")
     parser.add_argument("--regimes", nargs="+", choices=list(REAL_REGIMES), default=None,
                         help="only these strengths of the last stage (default: all)")
     parser.add_argument("--replay", type=int, default=REPLAY,
@@ -432,7 +484,8 @@ def main() -> None:
     args = parser.parse_args()
     REPEATS, REPLAY = args.repeats, args.replay
     if args.real_model:
-        run_real_model(args.seeds or [0, 1], args.queries or 300, args.top, args.regimes, args.finetune_size)
+        run_real_model(args.seeds or [0, 1], args.queries or 300, args.top, args.regimes, args.finetune_size,
+                       args.corpus)
     else:
         run(args.seeds or [0, 1, 2], args.queries or 1000, args.optimizers, args.regimes)
 
