@@ -71,8 +71,10 @@ def test_recheck_process_ignores_monkeypatching_done_elsewhere(tmp_path):
         stdout, stderr = process.communicate()
         pytest.fail(f"the recheck process hung for 300 s; its stacks:\n{stderr[-6000:]}")
     assert process.returncode == 0, stderr[-3000:]
-    line = next(x for x in stdout.splitlines() if x.startswith(MARKER))
-    verdicts = json.loads(line[len(MARKER) :])
+    lines = [x for x in stdout.splitlines() if x.startswith(MARKER)]
+    assert len(lines) == 4  # the verdicts so far after each of the three cells, then all of them
+    assert [len(json.loads(x[len(MARKER) :])) for x in lines] == [1, 2, 3, 3]
+    verdicts = json.loads(lines[-1][len(MARKER) :])
     assert [v["passed"] for v in verdicts] == [False, True, False]
     assert "0.5" not in verdicts[0]["message"]
     assert "could not be recorded" in verdicts[2]["message"]
@@ -97,3 +99,22 @@ def test_hidden_checks_decide_even_after_a_failed_visible_example():
     assert run_cell(source, {}) == (True, 0.5, "")
     assert run_cell(source.replace("expect_close(3, 3", "expect_close(3, 4"), {})[0] is False
     assert run_cell("undefined_name\n### BEGIN HIDDEN TESTS\n1\n### END HIDDEN TESTS\n", {})[0] is False
+
+
+def test_unsandboxed_recheck_keeps_the_cells_that_finished_before_a_time_limit(tmp_path):
+    from ethicskit.course.execute import _recheck_process
+    from ethicskit.course.tasks import GradingTask
+
+    snap = tmp_path / "snap.pkl"
+    with open(snap, "wb") as handle:
+        pickle.dump({"blobs": {"answer": cloudpickle.dumps(0.3)}, "problems": {}}, handle)
+    jobs = [
+        {"index": 0, "source": "assert answer == 0.3", "snapshot": str(snap)},
+        {"index": 1, "source": "import time\ntime.sleep(60)", "snapshot": str(snap)},
+    ]
+    job_file = tmp_path / "jobs.json"
+    job_file.write_text(json.dumps(jobs))
+    task = GradingTask(student="s", lab="lab", notebook="x.ipynb", sandbox=False)
+    verdicts, problem = _recheck_process(task, tmp_path, job_file, 1, "", timeout=15)
+    assert problem == "the recheck ran out of time"
+    assert list(verdicts) == [0] and verdicts[0]["passed"]  # cell 1 has none: the judge fails it closed

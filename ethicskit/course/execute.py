@@ -34,7 +34,7 @@ from pathlib import Path
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
-from ethicskit.course.recheck import BEGIN_HIDDEN, END_HIDDEN, MARKER, forbidden_helpers
+from ethicskit.course.recheck import BEGIN_HIDDEN, END_HIDDEN, forbidden_helpers, last_verdicts
 from ethicskit.course.sanitize import sanitize
 from ethicskit.course.tasks import CellVerdict, GradingOutcome, GradingTask, crashed_outcome
 
@@ -380,14 +380,14 @@ def _recheck_process(
             env=env,
             start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        return {}, "the recheck ran out of time"
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith(MARKER):
-            return {v["index"]: v for v in json.loads(line[len(MARKER) :])}, None
+    except subprocess.TimeoutExpired as stopped:  # the cells that finished keep their verdicts
+        return last_verdicts(stopped.stdout) or {}, "the recheck ran out of time"
+    verdicts = last_verdicts(done.stdout)
+    if verdicts is not None and done.returncode == 0:
+        return verdicts, None
     last = (done.stderr.strip().splitlines() or [""])[-1][:300]
     log.warning("the recheck process failed (exit %s): %s", done.returncode, last)
-    return {}, f"the recheck process failed (exit {done.returncode})"
+    return verdicts or {}, f"the recheck process failed (exit {done.returncode})"
 
 
 def _judge_one(cell, index: int, run: KernelRun, verdicts: dict[int, dict] | None, problem: str | None):

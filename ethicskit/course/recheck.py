@@ -21,7 +21,7 @@ import builtins
 import json
 import sys
 
-__all__ = ["variables_used", "run_cell", "main", "MARKER"]
+__all__ = ["variables_used", "run_cell", "main", "last_verdicts", "MARKER"]
 
 MARKER = "@@ethicskit-recheck@@"
 
@@ -296,17 +296,31 @@ def main(argv: list[str] | None = None) -> int:
     """Recheck every job of a JSON job file; print the verdicts after :data:`MARKER`.
 
     Usage: ``python -m ethicskit.course.recheck JOBFILE [RUNNERS [PRELOAD,...]]``: RUNNERS runner
-    processes are forked after importing PRELOAD, before the job file is read.
+    processes are forked after importing PRELOAD, before the job file is read. After each cell the
+    verdicts so far are printed as one marker line, so a caller that stops this process at a time
+    limit still has the cells that finished; the last marker line holds them all.
     """
     import os
 
     args = sys.argv[1:] if argv is None else argv
     _preload([m for m in (args[2].split(",") if len(args) > 2 else []) if m])
     real_stdout = os.fdopen(os.dup(1), "w")
-    verdicts = run_jobs(args[0], int(args[1]) if len(args) > 1 else 1)
-    real_stdout.write(MARKER + json.dumps(verdicts) + "\n")
-    real_stdout.flush()
+
+    def emit(verdicts: list[dict]) -> None:
+        real_stdout.write(MARKER + json.dumps(verdicts) + "\n")
+        real_stdout.flush()
+
+    emit(run_jobs(args[0], int(args[1]) if len(args) > 1 else 1, on_verdict=emit))
     return 0
+
+
+def last_verdicts(stdout: str | bytes | None) -> dict[int, dict] | None:
+    """The verdicts in the last marker line :func:`main` printed, by cell index (None: no line)."""
+    text = stdout.decode(errors="replace") if isinstance(stdout, bytes) else (stdout or "")
+    for line in reversed(text.splitlines()):
+        if line.startswith(MARKER):
+            return {v["index"]: v for v in json.loads(line[len(MARKER) :])}
+    return None
 
 
 if __name__ == "__main__":
