@@ -23,7 +23,6 @@ each student's time with its recheck share, executing, saving) and then its tota
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -33,17 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ethicskit.course.runall import grade_demos, run_course, run_lessons  # noqa: E402
+from ethicskit.course.runall import grade_demos, run_course, run_lessons, stated_minutes  # noqa: E402
 
 CEILING_MINUTES = {"05-ethics-sft.ipynb": 3.0}
 COURSE_TARGET_S = 8 * 60
-
-
-def stated_minutes(lesson: Path) -> float | None:
-    """The run time a lesson's metadata states (``ethicskit.max_run_minutes``), if any."""
-    metadata = json.loads(lesson.read_text()).get("metadata", {})
-    value = (metadata.get("ethicskit") or {}).get("max_run_minutes")
-    return float(value) if value is not None else None
 
 
 def lesson_table(rows: list[dict]) -> float:

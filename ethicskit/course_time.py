@@ -124,6 +124,16 @@ class StudyTime:
         )
 
 
+def _words(text: str) -> int:
+    """Words of prose (a token with a letter or a digit)."""
+    return sum(1 for token in text.split() if _WORD.search(token))
+
+
+def _lines(code: str) -> int:
+    """Non-blank lines of code."""
+    return sum(1 for line in code.splitlines() if line.strip())
+
+
 def _is_exercise(cell: Any) -> bool:
     return cell["cell_type"] == "code" and bool(_CHECK_LINE.search(cell["source"]))
 
@@ -141,7 +151,7 @@ def study_time(notebook: Any) -> StudyTime:
     for cell in notebook["cells"]:
         source = cell["source"]
         if cell["cell_type"] == "markdown":
-            words += sum(1 for token in source.split() if _WORD.search(token))
+            words += _words(source)
         elif _is_exercise(cell):
             exercises += 1
             if _WRITING.search(source):
@@ -149,7 +159,7 @@ def study_time(notebook: Any) -> StudyTime:
             elif _CODING.search(source):
                 coding += 1
         elif cell["cell_type"] == "code":
-            code_lines += sum(1 for line in source.splitlines() if line.strip())
+            code_lines += _lines(source)
             figures += "figure" in cell.get("metadata", {}).get("tags", [])
     return StudyTime(words, code_lines, figures, exercises, coding, writing)
 
@@ -218,12 +228,12 @@ def lab_time(solution: Any) -> LabTime:
             written += 1
         elif meta.get("solution"):
             blocks = _SOLUTION_BLOCK.findall(source) or [source]
-            solution_lines += sum(1 for b in blocks for line in b.splitlines() if line.strip())
-            code_lines += sum(1 for line in _SOLUTION_BLOCK.sub("", source).splitlines() if line.strip())
+            solution_lines += sum(_lines(block) for block in blocks)
+            code_lines += _lines(_SOLUTION_BLOCK.sub("", source))
         elif cell["cell_type"] == "markdown":
-            words += sum(1 for token in source.split() if _WORD.search(token))
+            words += _words(source)
         elif cell["cell_type"] == "code":
-            code_lines += sum(1 for line in visible_source(source).splitlines() if line.strip())
+            code_lines += _lines(visible_source(source))
     return LabTime(words, code_lines, solution_lines, written)
 
 

@@ -17,13 +17,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["run_lessons", "grade_demos", "run_course", "CourseRun", "run_all"]
+__all__ = ["run_lessons", "stated_minutes", "grade_demos", "run_course", "CourseRun", "run_all"]
 
 
-def _stated_seconds(lesson: Path) -> float:
-    """The run time a lesson's metadata states (``ethicskit.max_run_minutes``), in seconds (0: none)."""
-    metadata = json.loads(lesson.read_text()).get("metadata", {})
-    return 60.0 * float((metadata.get("ethicskit") or {}).get("max_run_minutes") or 0)
+def stated_minutes(lesson: Path) -> float | None:
+    """The run time a lesson's metadata states (``ethicskit.max_run_minutes``), if any."""
+    metadata = json.loads(Path(lesson).read_text()).get("metadata", {})
+    value = (metadata.get("ethicskit") or {}).get("max_run_minutes")
+    return float(value) if value is not None else None
 
 
 def _run_lesson(lesson: Path, timeout: int) -> dict:
@@ -74,7 +75,11 @@ def run_lessons(
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     lessons = sorted((Path(root) / "lessons").glob("*.ipynb"))
-    order = sorted(lessons, key=_stated_seconds, reverse=True) if jobs > 1 else lessons
+    order = (
+        sorted(lessons, key=lambda lesson: stated_minutes(lesson) or 0.0, reverse=True)
+        if jobs > 1
+        else lessons
+    )
     signal = all_started or threading.Event()
     if not order:
         signal.set()
