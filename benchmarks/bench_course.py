@@ -8,7 +8,8 @@ of them, then the grading), and prints:
 * each lesson's wall time against the time its header states (notebook metadata
   ``ethicskit.max_run_minutes``) and the course's ceiling (2 minutes; lesson 05: 3); lessons run two
   at a time as `make course` runs them (``--lesson-jobs 1``: one at a time, each on idle cores);
-* each lab's demo-grading wall time and seconds per submission;
+* each lab's demo-grading busy time (its submissions' seconds summed: all labs are graded by one pool
+  of 2 jobs, the fine-tuning lab first) and seconds per submission;
 * the total against the 8-minute target, with the load average before and after (measure idle).
 
 Each piece's seconds are measured beside the others; ``--lessons-only`` / ``--labs-only`` time one
@@ -57,8 +58,9 @@ def lab_table(rows: list[dict]) -> float:
         lab["n"] += 1
         lab["ok"] &= bool(row["ok"])
     print(
-        f"\n{'lab (demo grading, --jobs 2)':32s} {'seconds':>8s} {'students':>9s} {'s/student':>10s}  grades"
+        f"\n{'lab (demo grading, --jobs 2)':32s} {'busy s':>8s} {'students':>9s} {'s/student':>10s}  grades"
     )
+    print("(busy s: the sum of the lab's submissions' seconds; all labs share one pool of 2 jobs)")
     for name, lab in labs.items():
         per = lab["seconds"] / max(lab["n"], 1)
         verdict = "as expected" if lab["ok"] else "MISMATCH"

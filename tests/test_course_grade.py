@@ -10,7 +10,7 @@ import pytest
 
 import ethicskit.course.sandbox as sandbox
 from ethicskit.course.cli import main
-from ethicskit.course.grade import collect_submissions, grade
+from ethicskit.course.grade import collect_submissions, grade, grade_labs
 from tests.conftest import REPO_ROOT
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "demo-lab"
@@ -83,31 +83,6 @@ def test_parallel_equals_serial_and_rerun_is_idempotent(course):
         assert db.execute("SELECT COUNT(*) FROM student").fetchone()[0] == len(students)
 
 
-def _fake_execute(task):
-    import os
-    import time
-
-    from ethicskit.course.tasks import GradingOutcome
-
-    if task.student == "crasher":
-        os._exit(1)  # the worker process dies
-    time.sleep(0.2)
-    return GradingOutcome(status="complete", reason=task.student, total_seconds=0.2)
-
-
-def test_a_crashing_worker_fails_only_its_own_submission(monkeypatch):
-    import ethicskit.course.grade as grading
-
-    monkeypatch.setattr(grading, "execute_submission", _fake_execute)
-    from ethicskit.course.tasks import GradingTask
-
-    tasks = [GradingTask(student=s, lab="lab", notebook="x.ipynb") for s in ("a", "crasher", "b", "c")]
-    outcomes = grading._execute_all(tasks, jobs=2, say=lambda message: None)
-    assert [o.reason for o in outcomes[::2]] == ["a", "b"] and outcomes[3].reason == "c"
-    assert outcomes[1].status == "error" and "crashed" in outcomes[1].reason
-    assert outcomes[1].verdicts == ()  # nothing judged, so nothing can score
-
-
 def test_a_lab_sets_its_own_grading_limits(tmp_path):
     import json
 
@@ -163,3 +138,47 @@ def test_hidden_tests_never_run_in_the_students_kernel(course, tmp_path):
     assert (
         "BEGIN HIDDEN TESTS" in graded.cells[ids.index("q1-test")].source
     )  # the instructor sees the whole test
+
+
+def _second_lab(course, name: str, notebook_timeout: int):
+    """A copy of the fixture lab under another id, with its own notebook time limit, and its submissions."""
+    import json
+
+    source = course / "solutions" / "demo-lab"
+    target = course / "solutions" / name
+    target.mkdir()
+    notebook = json.loads((source / "demo-lab.ipynb").read_text())
+    notebook["metadata"]["ethicskit"] = {"grading": {"notebook_timeout": notebook_timeout}}
+    (target / f"{name}.ipynb").write_text(json.dumps(notebook))
+    submissions = course.parent / "submitted"
+    for student in ("correct", "empty"):
+        folder = submissions / student / name
+        folder.mkdir(parents=True)
+        shutil.copy(DEMO / student / "demo-lab" / "demo-lab.ipynb", folder / f"{name}.ipynb")
+        shutil.copytree(DEMO / student / "demo-lab", submissions / student / "demo-lab")
+    return submissions
+
+
+@pytest.mark.grading
+def test_grade_labs_runs_the_longest_lab_first_and_saves_each_lab_when_its_last_submission_is_done(course):
+    submissions = _second_lab(course, "slow-lab", notebook_timeout=900)
+    said: list[tuple[str, str]] = []
+    graded = grade_labs(
+        course, submissions, labs=["demo-lab", "slow-lab"], jobs=2, sandbox=sandbox.sandbox_problem() is None,
+        progress=lambda lab, message: said.append((lab, message.strip())), cell_timeout=20,
+    )  # fmt: skip
+    expected = {"correct": 6, "empty": 0}
+    for lab in ("demo-lab", "slow-lab"):
+        assert {r.student: r.score for r in graded[lab]} == expected, lab
+    executed = [lab for lab, message in said if message.startswith(("correct:", "empty:"))]
+    # the lab with the longer notebook limit is started first (it ends first: its tasks went out first)
+    assert executed[0] == "slow-lab" and sorted(executed) == ["demo-lab"] * 2 + ["slow-lab"] * 2
+    # each lab is saved right after its own last submission, the first one before the other lab's end
+    saved = [i for i, (lab, message) in enumerate(said) if message.startswith("saved the grades")]
+    assert [said[i][0] for i in saved] == ["slow-lab", "demo-lab"]
+    ran = ("correct:", "empty:")
+    demo_done = [i for i, (lab, m) in enumerate(said) if lab == "demo-lab" and m.startswith(ran)]
+    assert saved[0] < max(demo_done)
+    with sqlite3.connect(course / "gradebook.db") as db:
+        rows = db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0]
+    assert rows == 4

@@ -167,8 +167,8 @@ def test_two_instructors_grade_the_same_lab_at_once(database, tmp_path):
 
 def test_parallel_save_measured(database, tmp_path, monkeypatch, capsys):
     """Save N executed submissions into PostgreSQL with 1, 2 and 4 processes; print whether it helps."""
-    from ethicskit.course import grade as grade_module
     from ethicskit.course.grade import grade
+    from ethicskit.course.pool import execute_all
 
     monkeypatch.setenv("ETHICSKIT_DB_URL", database)
     course = _course(tmp_path / "course")
@@ -179,7 +179,7 @@ def test_parallel_save_measured(database, tmp_path, monkeypatch, capsys):
     executed: dict[str, tuple] = {}
 
     def record(tasks, say):  # execute once, keep what came back
-        outcomes = grade_module._execute_all(tasks, jobs=2, say=say)
+        outcomes = execute_all(tasks, jobs=2, say=say)
         for task, outcome in zip(tasks, outcomes, strict=True):
             executed[task.student] = (outcome, Path(task.notebook).read_bytes())
         return outcomes

@@ -258,6 +258,20 @@ def test_thread_count_leaves_cores_that_other_processes_use():
         spinner.wait()
 
 
+def test_default_threads_never_exceeds_omp_num_threads(monkeypatch):
+    # the grader and `make course` share the cores out with OMP_NUM_THREADS: a kernel must keep to it
+    # even when it samples the cores in a quiet moment
+    import os
+
+    monkeypatch.setattr("ethicskit.sft.train._busy_cores", lambda: 0.0)
+    available = min(len(os.sched_getaffinity(0)), 8)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert default_threads() == 1
+    for value in ("", "0", "two"):  # unset or not a positive integer: no cap
+        monkeypatch.setenv("OMP_NUM_THREADS", value)
+        assert default_threads() == available
+
+
 def test_check_texts_rejects_empty_and_non_strings():
     assert check_texts(pd.Series(["a", "b"])) == ["a", "b"]
     with pytest.raises(ValueError, match="empty text"):

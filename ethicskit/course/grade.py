@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import sys
 import tempfile
 import time
 import warnings
 import zipfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import nbformat
@@ -49,13 +46,14 @@ from ethicskit.course._config import (
 )
 from ethicskit.course.dblock import gradebook_lock
 from ethicskit.course.environment import grading_environment, kernel_environment_mismatch
-from ethicskit.course.execute import execute_submission
+from ethicskit.course.pool import execute_all, pool_context, student_line
 from ethicskit.course.sanitize import released_metadata, repair_notebook
-from ethicskit.course.tasks import GradingOutcome, GradingTask, Limits, crashed_outcome
+from ethicskit.course.tasks import GradingOutcome, GradingTask, Limits
 
 __all__ = [
     "SubmissionResult",
     "grade",
+    "grade_labs",
     "collect_submissions",
     "enforce_verdicts",
     "format_table",
@@ -370,7 +368,7 @@ def _save_one(root: Path, lab: str, student: str, stage: Path, autograded: Path)
 
 def _save_parallel(root: Path, lab: str, students: list[str], *, stage, autograded, jobs: int) -> str | None:
     """Save students ``jobs`` at a time, one process each (only for a server gradebook)."""
-    with ProcessPoolExecutor(max_workers=min(jobs, len(students)), mp_context=_pool_context()) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(students)), mp_context=pool_context()) as pool:
         futures = [pool.submit(_save_one, root, lab, s, stage, autograded) for s in students]
         problems = [future.result() for future in futures]
     return next((p for p in problems if p), None)
@@ -513,56 +511,180 @@ def grade(
     list of SubmissionResult
         One per student, sorted by student id.
     """
+    root = _checked_root(root, [lab], jobs=jobs, sandbox=sandbox)
+    say = progress or (lambda message: None)
+    given = _given_limits(cell_timeout, notebook_timeout, memory_mb, max_processes)
+    settings = course_settings(root)
+    with tempfile.TemporaryDirectory(prefix="ethicskit-grade-") as scratch_name:
+        run = _prepare_lab(
+            root, lab, submissions, students, scratch=Path(scratch_name), settings=settings, say=say,
+            options=dict(limits=_limits(root, lab, given), sandbox=sandbox, recheck=recheck),
+        )  # fmt: skip
+        clock = time.perf_counter()
+        tasks = run.tasks
+        outcomes = executor(tasks, say) if executor else execute_all(tasks, jobs=jobs, say=say)
+        say(f"executed {len(tasks)} notebook(s) with {jobs} job(s) ({time.perf_counter() - clock:.1f} s)")
+        return _finish_lab(root, run, outcomes, settings=settings, save_jobs=save_jobs, say=say)
+
+
+def grade_labs(
+    root: Path,
+    submissions: Path,
+    *,
+    labs: list[str],
+    jobs: int = 1,
+    sandbox: bool = True,
+    students: dict[str, list[str]] | None = None,
+    progress=None,
+    capacity=None,
+    **given,
+) -> dict[str, list[SubmissionResult]]:
+    """Autograde several labs' submissions with one pool of ``jobs`` workers, longest labs first.
+
+    Grading lab after lab leaves cores idle at each lab's end (its last, longest submission runs alone)
+    and between labs (starting the pool, saving). Here every lab is staged first, then all of their
+    submissions run in one pool, the labs with the longest notebook time limit (the fine-tuning lab)
+    first so that short submissions fill the cores at the end; each lab is saved as soon as its last
+    submission is done, while the others run. Each lab is graded exactly as :func:`grade` grades it.
+
+    Parameters
+    ----------
+    root, submissions, jobs, sandbox :
+        As for :func:`grade`.
+    labs : list of str
+        Lab ids.
+    students : dict, optional
+        Per lab id, the students to grade (default: every student's submission of that lab).
+    progress : callable, optional
+        ``progress(lab, message)`` after each phase step of each lab.
+    capacity : callable, optional
+        ``capacity()``: how many submissions may run now (:func:`~ethicskit.course.pool.execute_all`).
+    **given :
+        ``cell_timeout``, ``notebook_timeout``, ``memory_mb``, ``max_processes``, ``recheck``,
+        ``save_jobs``, as for :func:`grade`, the same for every lab.
+
+    Returns
+    -------
+    dict
+        Per lab id, its results sorted by student id.
+    """
+    labs = list(dict.fromkeys(labs))
+    recheck, save_jobs = given.pop("recheck", True), given.pop("save_jobs", 1)
+    wanted = _given_limits(**given)
+    root = _checked_root(root, labs, jobs=jobs, sandbox=sandbox)
+    tell = progress or (lambda lab, message: None)
+    settings = course_settings(root)
+    chosen = students or {}
+    with tempfile.TemporaryDirectory(prefix="ethicskit-grade-") as scratch_name:
+        scratch = Path(scratch_name)
+        runs = [
+            _prepare_lab(
+                root, lab, submissions, chosen.get(lab), scratch=scratch, work=scratch / lab,
+                settings=settings, say=lambda message, _lab=lab: tell(_lab, message),
+                options=dict(limits=_limits(root, lab, wanted), sandbox=sandbox, recheck=recheck),
+            )
+            for lab in labs
+        ]  # fmt: skip
+        # the lab's own notebook time limit says how long its submissions take (lab3: 30 minutes)
+        runs.sort(key=lambda run: -lab_grading_limits(root, run.lab)["notebook_timeout"])
+        tasks = [task for run in runs for task in run.tasks]
+        owner = [run for run in runs for _ in run.tasks]
+        span, start = {}, 0  # each lab's task indices
+        for run in runs:
+            span[run.lab], start = range(start, start + len(run.tasks)), start + len(run.tasks)
+        graded: dict[str, list[SubmissionResult]] = {}
+        arrived: dict[int, GradingOutcome] = {}
+
+        def on_outcome(index: int, outcome: GradingOutcome) -> None:
+            run = owner[index]
+            arrived[index] = outcome
+            tell(run.lab, student_line(tasks[index], outcome))
+            mine = span[run.lab]
+            if all(i in arrived for i in mine):  # its last submission: save it while the others run
+                outcomes = [arrived[i] for i in mine]
+                graded[run.lab] = _finish_lab(
+                    root, run, outcomes, settings=settings, save_jobs=save_jobs,
+                    say=lambda message: tell(run.lab, message),
+                )  # fmt: skip
+
+        execute_all(tasks, jobs=jobs, say=lambda message: None, capacity=capacity, on_outcome=on_outcome)
+        for run in runs:
+            if run.lab not in graded:  # no submission at all
+                graded[run.lab] = _finish_lab(
+                    root, run, [], settings=settings, save_jobs=save_jobs,
+                    say=lambda message, _lab=run.lab: tell(_lab, message),
+                )  # fmt: skip
+    return graded
+
+
+@dataclass
+class _LabRun:
+    """One lab's staged grading: its results so far and its tasks (for the execute phase)."""
+
+    lab: str
+    results: dict[str, SubmissionResult]
+    tasks: list[GradingTask]
+    work: Path
+
+
+def _checked_root(root: Path, labs: list[str], *, jobs: int, sandbox: bool) -> Path:
+    """The resolved course root, after checking the labs, ``jobs`` and the sandbox."""
     from ethicskit.course.sandbox import SandboxUnavailable, sandbox_problem
 
     root = Path(root).resolve()
-    if lab not in lab_ids(root):
-        raise ValueError(f"lab {lab!r} not found in {root / 'solutions'}; labs there: {lab_ids(root)}")
+    for lab in labs:
+        if lab not in lab_ids(root):
+            raise ValueError(f"lab {lab!r} not found in {root / 'solutions'}; labs there: {lab_ids(root)}")
     check_positive_int(jobs, "jobs")
     if sandbox and (problem := sandbox_problem()):
         raise SandboxUnavailable(problem)
-    say = progress or (lambda message: None)
-    limits = _limits(
-        root,
-        lab,
-        {
-            "cell_timeout": cell_timeout,
-            "notebook_timeout": notebook_timeout,
-            "memory_mb": memory_mb,
-            "max_processes": max_processes,
-        },
-    )
-    settings = course_settings(root)
-    db_url, autograded = settings.db_url, settings.autograded
-    with tempfile.TemporaryDirectory(prefix="ethicskit-grade-") as scratch_name:
-        scratch = Path(scratch_name)
-        results, notebooks = _stage(
-            root, lab, submissions, students, scratch=scratch, settings=settings, say=say
+    return root
+
+
+def _given_limits(cell_timeout=None, notebook_timeout=None, memory_mb=None, max_processes=None) -> dict:
+    return {
+        "cell_timeout": cell_timeout,
+        "notebook_timeout": notebook_timeout,
+        "memory_mb": memory_mb,
+        "max_processes": max_processes,
+    }
+
+
+def _prepare_lab(
+    root: Path, lab: str, submissions: Path, students, *, scratch: Path, settings: CourseSettings, say,
+    options: dict, work: Path | None = None,
+) -> _LabRun:  # fmt: skip
+    """Stage one lab (``work``: its own folder under the run's ``scratch``, which the sandboxes hide)."""
+    work = work or scratch
+    work.mkdir(parents=True, exist_ok=True)
+    results, notebooks = _stage(root, lab, submissions, students, scratch=work, settings=settings, say=say)
+    hidden = tuple(_hidden_paths(root, Path(submissions)) + [str(scratch)])
+    common = dict(lab=lab, db_url=settings.db_url, data_dir=str(root / "solutions" / lab), hidden=hidden,
+                  scratch_root=str(scratch), **options)  # fmt: skip
+    tasks = [GradingTask(student=path.parent.parent.name, notebook=str(path), **common) for path in notebooks]
+    return _LabRun(lab, results, tasks, work)
+
+
+def _finish_lab(
+    root: Path, run: _LabRun, outcomes: list[GradingOutcome], *, settings: CourseSettings, save_jobs: int, say
+) -> list[SubmissionResult]:
+    """Collect one lab's outcomes, save them into the gradebook, enforce the verdicts, write the records."""
+    results, db_url, autograded = run.results, settings.db_url, settings.autograded
+    by_student = _collect(results, run.tasks, outcomes)
+    clock = time.perf_counter()
+    with gradebook_lock(db_url):  # one writer at a time, also across instructors (dblock.py)
+        _save(
+            root,
+            run.lab,
+            results,
+            stage=run.work / "sanitized",
+            autograded=autograded,
+            db_url=db_url,
+            jobs=save_jobs,
         )
-        hidden = tuple(_hidden_paths(root, Path(submissions)) + [str(scratch)])
-        common = dict(lab=lab, db_url=db_url, data_dir=str(root / "solutions" / lab), hidden=hidden,
-                      limits=limits, sandbox=sandbox, recheck=recheck, scratch_root=str(scratch))  # fmt: skip
-        tasks = [
-            GradingTask(student=path.parent.parent.name, notebook=str(path), **common) for path in notebooks
-        ]
-        clock = time.perf_counter()
-        outcomes = executor(tasks, say) if executor else _execute_all(tasks, jobs=jobs, say=say)
-        say(f"executed {len(tasks)} notebook(s) with {jobs} job(s) ({time.perf_counter() - clock:.1f} s)")
-        by_student = _collect(results, tasks, outcomes)
-        clock = time.perf_counter()
-        with gradebook_lock(db_url):  # one writer at a time, also across instructors (dblock.py)
-            _save(
-                root,
-                lab,
-                results,
-                stage=scratch / "sanitized",
-                autograded=autograded,
-                db_url=db_url,
-                jobs=save_jobs,
-            )
-            enforce_verdicts(db_url, lab, by_student)
-        say(f"saved the grades ({time.perf_counter() - clock:.1f} s)")
-        _write_records(results, autograded=autograded, lab=lab, db_url=db_url)
+        enforce_verdicts(db_url, run.lab, by_student)
+    say(f"saved the grades ({time.perf_counter() - clock:.1f} s)")
+    _write_records(results, autograded=autograded, lab=run.lab, db_url=db_url)
     return [results[s] for s in sorted(results)]
 
 
@@ -576,89 +698,6 @@ def _collect(
         _mark_unjudged(Path(task.notebook), outcome)
         by_student[task.student][Path(task.notebook).stem] = outcome
     return by_student
-
-
-#: thread pools that numpy/scipy (OpenBLAS, MKL), scikit-learn and torch (OpenMP) size from the environment
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def _threads_per_job(jobs: int) -> int:
-    """Library threads each parallel job may use: the grader's cores shared out among the jobs."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores // max(1, jobs))
-
-
-def _limit_threads(threads: int) -> None:
-    """A grading worker's initializer: its kernels and check processes use at most ``threads`` threads.
-
-    With ``--jobs`` equal to the cores, every library that sizes a thread pool by the machine (OpenBLAS,
-    OpenMP) would start that many threads in each job's kernel and check process at once: twice the
-    threads there are cores, whose spinning waits made a scikit-learn fit 3-4x slower in CPU time (see
-    docs/timings.md). A variable the grader's own environment already sets is kept.
-    """
-    for name in THREAD_VARIABLES:
-        os.environ.setdefault(name, str(threads))
-
-
-def _run_pool(tasks, indices, outcomes, *, workers, context, say, threads: int | None = None) -> None:
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(indices)),
-        mp_context=context,
-        initializer=_limit_threads if threads else None,
-        initargs=(threads,) if threads else (),
-    ) as pool:
-        futures = {pool.submit(execute_submission, tasks[i]): i for i in indices}
-        for future in as_completed(futures):
-            index = futures[future]
-            try:
-                outcome = outcomes[index] = future.result()
-            except Exception as error:  # noqa: BLE001 - the worker process died
-                outcomes[index] = crashed_outcome(f"grading crashed ({type(error).__name__})")
-                continue
-            say(
-                f"  {tasks[index].student}: {outcome.status} in {outcome.total_seconds:.1f} s "
-                f"(recheck {outcome.recheck_seconds:.1f} s, of which checks {outcome.check_seconds:.1f} s)"
-            )
-
-
-def _execute_all(tasks: list[GradingTask], *, jobs: int, say) -> list[GradingOutcome]:
-    """Run :func:`execute_submission` for every task, ``jobs`` at a time; a crash fails only its task."""
-    if not tasks:
-        return []
-    outcomes: list[GradingOutcome | None] = [None] * len(tasks)
-    context = _pool_context()
-    # jobs that share the cores get a share of the cores' threads each (one job alone keeps them all)
-    threads = _threads_per_job(jobs) if min(jobs, len(tasks)) > 1 else None
-    every = list(range(len(tasks)))
-    _run_pool(tasks, every, outcomes, workers=jobs, context=context, say=say, threads=threads)
-    # a worker that died takes the pool's other running tasks with it: retry those one by one, each in its
-    # own pool, so only the submission that really crashes the worker is recorded as crashed
-    for index in [i for i, o in enumerate(outcomes) if o is None or o.status == "error"]:
-        _run_pool(tasks, [index], outcomes, workers=1, context=context, say=say)
-    return [o or crashed_outcome("not executed") for o in outcomes]
-
-
-def _pool_context():
-    """The multiprocessing context of the grader's process pools."""
-    # fork when the grader is single-threaded (the command line): workers inherit its imports and start at
-    # once; otherwise (e.g. under pytest-xdist) forking is unsafe, so a forkserver imports nbgrader and
-    # nbclient once and each worker forks from that
-    import threading
-
-    if not sys.platform.startswith("linux"):  # pragma: no cover
-        context = get_context("spawn")
-    elif threading.active_count() == 1:
-        import nbclient  # noqa: F401
-        import nbgrader.preprocessors  # noqa: F401
-
-        context = get_context("fork")
-    else:
-        context = get_context("forkserver")
-        context.set_forkserver_preload(["ethicskit.course.execute", "nbclient", "nbgrader.preprocessors"])
-    return context
 
 
 def format_table(results: list[SubmissionResult]) -> str:

@@ -10,6 +10,7 @@ release beside the last of them, then the grading.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -27,15 +28,23 @@ def stated_minutes(lesson: Path) -> float | None:
     return float(value) if value is not None else None
 
 
-def _run_lesson(lesson: Path, timeout: int) -> dict:
-    """Execute one lesson in a fresh kernel; its row (name, seconds, ok, error)."""
+def _run_lesson(lesson: Path, timeout: int, threads: int | None = None) -> dict:
+    """Execute one lesson in a fresh kernel; its row (name, seconds, ok, error).
+
+    ``threads``, if given, caps the kernel's library threads (``OMP_NUM_THREADS`` and friends; a value
+    this process's environment sets is kept), for lessons that share the cores with other work.
+    """
     import nbformat
     from nbclient import NotebookClient
 
+    from ethicskit.course.pool import THREAD_VARIABLES
     from ethicskit.course.sandbox import PlainIpcKernelManager
 
     start = time.perf_counter()
     notebook = nbformat.read(lesson, as_version=4)
+    env = dict(os.environ)
+    for name in THREAD_VARIABLES if threads else ():
+        env.setdefault(name, str(threads))
     error = ""
     try:
         NotebookClient(
@@ -44,7 +53,7 @@ def _run_lesson(lesson: Path, timeout: int) -> dict:
             kernel_name="python3",
             kernel_manager_class=PlainIpcKernelManager,
             resources={"metadata": {"path": str(lesson.parent)}},
-        ).execute()
+        ).execute(env=env)
     except Exception as failure:  # noqa: BLE001 - reported, the run goes on
         text = str(failure).strip()
         error = f"{type(failure).__name__}: {text.splitlines()[-1][:200] if text else ''}"
@@ -63,16 +72,22 @@ def run_lessons(
     jobs: int = 1,
     progress=None,
     all_started: threading.Event | None = None,
+    on_start=None,
 ) -> list[dict]:
     """Execute each ``lessons/*.ipynb`` in a fresh kernel; return name, seconds, ok, error (in name order).
 
     With ``jobs`` > 1 that many lessons run at once, the longest (by the run time its header states)
-    first: most lessons keep one core busy, so on 2 cores two at a time finish the set sooner. Each
-    lesson's seconds are then measured beside another lesson. ``progress``, if given, is called with
+    first, each with its share of the cores' library threads (one each on 2 cores: a kernel that
+    fine-tunes with 2 threads beside another lesson makes both wait, and costs about 20 % more CPU
+    time than with one): on 2 cores two at a time finish the set sooner. Each lesson's seconds are
+    then measured beside another lesson. ``progress``, if given, is called with
     each lesson's row as soon as it has run; ``all_started``, if given, is set when the last lesson
-    starts (or when there is none), so that other work can take the cores the lessons free.
+    starts (or when there is none), so that other work can take the cores the lessons free;
+    ``on_start()``, if given, is called as each lesson starts.
     """
     from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from ethicskit.course.pool import threads_per_job
 
     lessons = sorted((Path(root) / "lessons").glob("*.ipynb"))
     order = (
@@ -83,11 +98,14 @@ def run_lessons(
     signal = all_started or threading.Event()
     if not order:
         signal.set()
+    threads = threads_per_job(jobs) if jobs > 1 else None
 
     def run(lesson: Path) -> dict:
+        if on_start:
+            on_start()
         if lesson == order[-1]:
             signal.set()
-        return _run_lesson(lesson, timeout)
+        return _run_lesson(lesson, timeout, threads)
 
     rows = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -121,15 +139,26 @@ def _demo_rows(lab: str, results, expected: dict, seconds: float) -> list[dict]:
 
 
 def grade_demos(
-    root: Path, *, out: Path, jobs: int = 2, sandbox: bool = True, labs=None, progress=None
+    root: Path,
+    *,
+    out: Path,
+    jobs: int = 2,
+    sandbox: bool = True,
+    labs=None,
+    progress=None,
+    capacity=None,
 ) -> list[dict]:
     """Grade every lab's demo submissions in a temporary course copy; write report and feedback to ``out``.
 
-    ``labs`` limits the grading to those lab ids. ``progress(lab, message)``, if given, receives the
-    grading phases of each lab as they happen (``grade(progress=)``), then the lab's rows (a list).
+    All labs are graded by one pool of ``jobs`` workers, the fine-tuning lab first
+    (:func:`~ethicskit.course.grade.grade_labs`). ``labs`` limits the grading to those lab ids.
+    ``progress(lab, message)``, if given, receives the grading phases of each lab as they happen, then,
+    once every lab is graded, each lab's rows (a list). ``capacity``, if given, says how many
+    submissions may run at a moment (:func:`~ethicskit.course.pool.execute_all`). Each row's
+    ``lab_seconds`` is the lab's busy time: the sum of its submissions' seconds.
     """
     from ethicskit.course.feedback import write_feedback
-    from ethicskit.course.grade import grade
+    from ethicskit.course.grade import grade_labs
     from ethicskit.course.report import write_report
 
     root = Path(root)
@@ -139,6 +168,7 @@ def grade_demos(
         course = Path(scratch) / "course"
         (course / "solutions").mkdir(parents=True)
         shutil.copy(root / "nbgrader_config.py", course / "nbgrader_config.py")
+        chosen: dict[str, dict] = {}
         for expected_file in expected_files:
             lab = expected_file.name[: -len(".expected.json")]
             if labs is not None and lab not in labs:
@@ -148,22 +178,14 @@ def grade_demos(
                              "note": "no source in solutions/"})  # fmt: skip
                 continue
             shutil.copytree(root / "solutions" / lab, course / "solutions" / lab)
-            expected = json.loads(expected_file.read_text())
-            start = time.perf_counter()
-            results = grade(
-                course,
-                root / "demo_submissions",
-                lab=lab,
-                jobs=jobs,
-                sandbox=sandbox,
-                students=list(expected),
-                cell_timeout=1200,
-                notebook_timeout=1800,
-                memory_mb=6144,
-                max_processes=512,
-                progress=(lambda message, _lab=lab: progress(_lab, message)) if progress else None,
-            )
-            graded = _demo_rows(lab, results, expected, time.perf_counter() - start)
+            chosen[lab] = json.loads(expected_file.read_text())
+        results = grade_labs(
+            course, root / "demo_submissions", labs=list(chosen), jobs=jobs, sandbox=sandbox,
+            students={lab: list(expected) for lab, expected in chosen.items()}, progress=progress,
+            capacity=capacity, cell_timeout=1200, notebook_timeout=1800, memory_mb=6144, max_processes=512,
+        ) if chosen else {}  # fmt: skip
+        for lab, expected in chosen.items():
+            graded = _demo_rows(lab, results[lab], expected, sum(r.seconds for r in results[lab]))
             rows += graded
             if progress:
                 progress(lab, graded)
@@ -200,9 +222,10 @@ def run_course(
 
     The lessons run ``jobs`` at a time in a background thread, the long lesson 05 first, so the
     others run beside it. Once the last one has started, the release (one core, about 20 s) runs in
-    the core the shorter lessons have freed; the demo grading (``jobs`` submissions at a time) starts
-    when the lessons are done. Starting the grading beside lesson 05 instead was measured: no faster
-    (530 s against 500 s + the release), and lesson 05 then took 227 s, past its 3-minute ceiling.
+    the core the shorter lessons have freed; then the demo grading starts, one submission for each
+    core no lesson holds any more (a lesson that still runs keeps its core). Starting the grading
+    beside lesson 05 with both jobs was measured: no faster (530 s against 500 s + the release), and
+    lesson 05 then took 227 s, past its 3-minute ceiling.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -211,12 +234,21 @@ def run_course(
     started = threading.Event()
     clock = time.perf_counter()
     lessons_seconds: list[float] = []
+    running = [0]  # lessons that have started and not ended
+
+    def count(row: dict) -> None:
+        _add(running, -1)
+        if lesson_progress:
+            lesson_progress(row)
 
     def lessons_lane() -> list[dict]:
         try:
-            return run_lessons(root, jobs=jobs, progress=lesson_progress, all_started=started)
+            return run_lessons(
+                root, jobs=jobs, progress=count, all_started=started, on_start=lambda: _add(running, 1)
+            )
         finally:
             started.set()  # also when the lessons failed to start: the grading must not wait forever
+            running[0] = 0
             lessons_seconds.append(time.perf_counter() - clock)
 
     with ThreadPoolExecutor(max_workers=1) as lane:
@@ -226,9 +258,20 @@ def run_course(
         release_started = start - clock
         released = release(root)
         release_seconds = time.perf_counter() - start
+        grades = grade_demos(
+            root, out=out, jobs=jobs, sandbox=sandbox, labs=labs, progress=lab_progress,
+            capacity=lambda: jobs - running[0],
+        )  # fmt: skip
         rows = lessons.result()
-        grades = grade_demos(root, out=out, jobs=jobs, sandbox=sandbox, labs=labs, progress=lab_progress)
     return CourseRun(rows, released, release_seconds, grades, lessons_seconds[0], release_started)
+
+
+_COUNT_LOCK = threading.Lock()
+
+
+def _add(counter: list[int], step: int) -> None:
+    with _COUNT_LOCK:
+        counter[0] += step
 
 
 def run_all(root: Path, *, report: Path, jobs: int = 2, sandbox: bool = True) -> int:

@@ -70,16 +70,26 @@ def default_threads() -> int:
     least 1). Busy cores are measured over the next 0.2 s (``/proc/stat``), while this process itself
     is idle: the load average would also count this process's own previous training run, so a
     notebook that fine-tunes twice would wrongly fall back to one thread for the second run.
+
+    ``OMP_NUM_THREADS`` caps the count: whoever runs several kernels side by side (the grader's jobs,
+    ``make course``'s lessons) shares the cores out that way, and a kernel that sampled the cores in a
+    quiet moment would otherwise take them all and make every other job wait.
     """
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         available = os.cpu_count() or 1
-    available = max(1, min(available, 8))
+    available = max(1, min(available, 8, _thread_cap()))
     busy = _busy_cores()
     if busy is None:
         return available
     return max(1, min(available, int(available - busy + 0.5)))
+
+
+def _thread_cap() -> int:
+    """The ``OMP_NUM_THREADS`` of this process's environment (a positive integer), else no cap."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else 8
 
 
 def _busy_cores(sample_seconds: float = 0.2) -> float | None:
