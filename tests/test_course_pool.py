@@ -72,3 +72,19 @@ def test_threads_per_job_shares_the_cores_out():
     assert pool.threads_per_job(1) == cores
     assert pool.threads_per_job(cores) == 1
     assert pool.threads_per_job(cores * 4) == 1
+
+
+def _niceness(task):
+    import os
+
+    from ethicskit.course.tasks import GradingOutcome
+
+    return GradingOutcome(status="complete", reason=str(os.nice(0)))
+
+
+def test_nice_lowers_the_workers_priority(monkeypatch):
+    import os
+
+    monkeypatch.setattr(pool, "execute_submission", _niceness)
+    outcomes = pool.execute_all(_tasks("a", "b"), jobs=2, say=lambda m: None, nice=3)
+    assert {o.reason for o in outcomes} == {str(min(os.nice(0) + 3, 19))}

@@ -537,6 +537,7 @@ def grade_labs(
     students: dict[str, list[str]] | None = None,
     progress=None,
     capacity=None,
+    nice: int = 0,
     **given,
 ) -> dict[str, list[SubmissionResult]]:
     """Autograde several labs' submissions with one pool of ``jobs`` workers, longest labs first.
@@ -559,6 +560,8 @@ def grade_labs(
         ``progress(lab, message)`` after each phase step of each lab.
     capacity : callable, optional
         ``capacity()``: how many submissions may run now (:func:`~ethicskit.course.pool.execute_all`).
+    nice : int
+        Added to the grading workers' niceness (:func:`~ethicskit.course.pool.execute_all`).
     **given :
         ``cell_timeout``, ``notebook_timeout``, ``memory_mb``, ``max_processes``, ``recheck``,
         ``save_jobs``, as for :func:`grade`, the same for every lab.
@@ -607,7 +610,9 @@ def grade_labs(
                     say=lambda message: tell(run.lab, message),
                 )  # fmt: skip
 
-        execute_all(tasks, jobs=jobs, say=lambda message: None, capacity=capacity, on_outcome=on_outcome)
+        execute_all(
+            tasks, jobs=jobs, say=lambda message: None, capacity=capacity, on_outcome=on_outcome, nice=nice
+        )
         for run in runs:
             if run.lab not in graded:  # no submission at all
                 graded[run.lab] = _finish_lab(

@@ -3,7 +3,8 @@
 :func:`execute_all` runs :func:`~ethicskit.course.execute.execute_submission` for each task in worker
 processes. Jobs that share the cores get a share of the cores' library threads each. ``capacity``, if
 given, says how many tasks may run at a given moment (at most ``jobs``): ``make course`` starts the
-demo grading while its last lesson still runs, one job at first, and the second once the lesson is done.
+demo grading while its last lesson still runs, one job at first (at a lower priority, ``nice``), and the
+second once the lesson is done.
 ``on_outcome`` receives each outcome as soon as it arrives, so a caller grading several labs can save a
 lab whose submissions are all done while the other labs still run.
 """
@@ -55,6 +56,14 @@ def _limit_threads(threads: int) -> None:
         os.environ.setdefault(name, str(threads))
 
 
+def _init_worker(threads: int | None, nice: int) -> None:
+    """A grading worker's initializer: its thread share, and a lower priority if asked."""
+    if threads:
+        _limit_threads(threads)
+    if nice:
+        os.nice(nice)  # inherited by its kernels and check server
+
+
 def student_line(task: GradingTask, outcome: GradingOutcome) -> str:
     """The progress line of one executed submission."""
     return (
@@ -72,6 +81,7 @@ def _run_pool(
     on_outcome: OnOutcome,
     threads: int | None = None,
     capacity: Callable[[], int] | None = None,
+    nice: int = 0,
 ) -> None:
     """Run the tasks at ``indices`` in order, at most ``workers`` (and ``capacity()``) at a time.
 
@@ -83,8 +93,8 @@ def _run_pool(
         with ProcessPoolExecutor(
             max_workers=min(workers, len(todo)),
             mp_context=pool_context(),
-            initializer=_limit_threads if threads else None,
-            initargs=(threads,) if threads else (),
+            initializer=_init_worker if threads or nice else None,
+            initargs=(threads, nice) if threads or nice else (),
         ) as pool:
             _feed(pool, tasks, todo, outcomes, workers=workers, on_outcome=on_outcome, capacity=capacity)
 
@@ -125,6 +135,7 @@ def execute_all(
     say: Say,
     capacity: Callable[[], int] | None = None,
     on_outcome: OnOutcome | None = None,
+    nice: int = 0,
 ) -> list[GradingOutcome]:
     """Run :func:`execute_submission` for every task, ``jobs`` at a time; a crash fails only its task.
 
@@ -141,6 +152,9 @@ def execute_all(
     on_outcome : callable, optional
         ``on_outcome(index, outcome)``, once per task, with its final outcome as it arrives (a task whose
         worker died, or that ended in an error, is retried alone after the others, and reported then).
+    nice : int
+        Added to the workers' niceness (and so to their kernels' and check servers'): ``make course``
+        grades at a lower priority than the lesson that still runs beside it.
 
     Returns
     -------
@@ -159,12 +173,12 @@ def execute_all(
 
     _run_pool(
         tasks, list(range(len(tasks))), outcomes, workers=jobs, on_outcome=first_pass, threads=threads,
-        capacity=capacity,
+        capacity=capacity, nice=nice,
     )  # fmt: skip
     # a worker that died takes the pool's other running tasks with it: retry those one by one, each in its
     # own pool, so only the submission that really crashes the worker is recorded as crashed
     for index in [i for i, o in enumerate(outcomes) if o is None or o.status == "error"]:
-        _run_pool(tasks, [index], outcomes, workers=1, on_outcome=lambda i, o: None)
+        _run_pool(tasks, [index], outcomes, workers=1, on_outcome=lambda i, o: None, nice=nice)
         outcomes[index] = outcomes[index] or crashed_outcome("not executed")
         report(index, outcomes[index])
     return [o or crashed_outcome("not executed") for o in outcomes]

@@ -147,6 +147,7 @@ def grade_demos(
     labs=None,
     progress=None,
     capacity=None,
+    nice: int = 0,
 ) -> list[dict]:
     """Grade every lab's demo submissions in a temporary course copy; write report and feedback to ``out``.
 
@@ -154,7 +155,8 @@ def grade_demos(
     (:func:`~ethicskit.course.grade.grade_labs`). ``labs`` limits the grading to those lab ids.
     ``progress(lab, message)``, if given, receives the grading phases of each lab as they happen, then,
     once every lab is graded, each lab's rows (a list). ``capacity``, if given, says how many
-    submissions may run at a moment (:func:`~ethicskit.course.pool.execute_all`). Each row's
+    submissions may run at a moment and ``nice`` lowers the grading's priority
+    (:func:`~ethicskit.course.pool.execute_all`). Each row's
     ``lab_seconds`` is the lab's busy time: the sum of its submissions' seconds.
     """
     from ethicskit.course.feedback import write_feedback
@@ -182,7 +184,8 @@ def grade_demos(
         results = grade_labs(
             course, root / "demo_submissions", labs=list(chosen), jobs=jobs, sandbox=sandbox,
             students={lab: list(expected) for lab, expected in chosen.items()}, progress=progress,
-            capacity=capacity, cell_timeout=1200, notebook_timeout=1800, memory_mb=6144, max_processes=512,
+            capacity=capacity, nice=nice,
+            cell_timeout=1200, notebook_timeout=1800, memory_mb=6144, max_processes=512,
         ) if chosen else {}  # fmt: skip
         for lab, expected in chosen.items():
             graded = _demo_rows(lab, results[lab], expected, sum(r.seconds for r in results[lab]))
@@ -223,7 +226,8 @@ def run_course(
     The lessons run ``jobs`` at a time in a background thread, the long lesson 05 first, so the
     others run beside it. Once the last one has started, the release (one core, about 20 s) runs in
     the core the shorter lessons have freed; then the demo grading starts, one submission for each
-    core no lesson holds any more (a lesson that still runs keeps its core). Starting the grading
+    core no lesson holds any more (a lesson that still runs keeps its core, and the grading runs at a
+    lower priority, so the lesson keeps to its stated time). Starting the grading
     beside lesson 05 with both jobs was measured: no faster (530 s against 500 s + the release), and
     lesson 05 then took 227 s, past its 3-minute ceiling.
     """
@@ -260,13 +264,15 @@ def run_course(
         release_seconds = time.perf_counter() - start
         grades = grade_demos(
             root, out=out, jobs=jobs, sandbox=sandbox, labs=labs, progress=lab_progress,
-            capacity=lambda: jobs - running[0],
+            capacity=lambda: jobs - running[0], nice=GRADING_NICE,
         )  # fmt: skip
         rows = lessons.result()
     return CourseRun(rows, released, release_seconds, grades, lessons_seconds[0], release_started)
 
 
 _COUNT_LOCK = threading.Lock()
+#: niceness added to the demo grading's workers in run_course (the lessons keep the default priority)
+GRADING_NICE = 5
 
 
 def _add(counter: list[int], step: int) -> None:
