@@ -108,3 +108,31 @@ def test_release_never_overwrites_a_students_answers(course, capsys):
     backups = list((course / "labs-backup").glob("demo-lab-*/demo-lab.ipynb"))
     assert len(backups) == 1 and backups[0].read_text() == mine
     assert "my own answer" not in released.read_text()
+
+
+def test_new_gradebooks_get_the_schema_revision_without_running_alembic(tmp_path, monkeypatch):
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    import nbgrader.api as api
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    from ethicskit.course._config import load_course_config
+
+    load_course_config(REPO_ROOT)  # every gradebook operation of the kit starts there
+    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]))
+    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:  # what nbgrader's own way answers
+        heads = subprocess.check_output(["alembic", "-c", ini, "heads"], env=env).decode()
+    expected = heads.split("\n")[0].split(" ")[0]
+
+    def no_command(*args, **kwargs):
+        raise AssertionError(f"a command ran: {args}")
+
+    monkeypatch.setattr(api.sp, "check_output", no_command)
+    for name in ("a.db", "b.db"):
+        with api.Gradebook(f"sqlite:///{tmp_path / name}"):
+            pass
+        with sqlite3.connect(tmp_path / name) as db:
+            assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == expected
