@@ -2,8 +2,8 @@
 
 Runs every lesson (a fresh kernel each), regenerates labs/ (`release`), grades every lab's demo
 submissions with `course grade --jobs 2` in a temporary copy of the course, as `make course` runs
-them (:func:`ethicskit.course.runall.run_course`: two lessons at a time, the release beside the last
-of them, then the grading), and prints:
+them (:func:`ethicskit.course.runall.run_course`: two lessons at a time, the release once the last of
+them has started, then the grading, one job beside a lesson still running), and prints:
 
 * each lesson's wall time against the time its header states (notebook metadata
   ``ethicskit.max_run_minutes``) and the course's ceiling (2 minutes; lesson 05: 3); lessons run two

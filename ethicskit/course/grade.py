@@ -571,10 +571,11 @@ def grade_labs(
     dict
         Per lab id, its results sorted by student id.
     """
-    labs = list(dict.fromkeys(labs))
     recheck, save_jobs = given.pop("recheck", True), given.pop("save_jobs", 1)
     wanted = _given_limits(**given)
     root = _checked_root(root, labs, jobs=jobs, sandbox=sandbox)
+    # the lab's own notebook time limit says how long its submissions take (lab3: 30 minutes)
+    labs = sorted(dict.fromkeys(labs), key=lambda lab: -lab_grading_limits(root, lab)["notebook_timeout"])
     tell = progress or (lambda lab, message: None)
     settings = course_settings(root)
     chosen = students or {}
@@ -588,13 +589,13 @@ def grade_labs(
             )
             for lab in labs
         ]  # fmt: skip
-        # the lab's own notebook time limit says how long its submissions take (lab3: 30 minutes)
-        runs.sort(key=lambda run: -lab_grading_limits(root, run.lab)["notebook_timeout"])
-        tasks = [task for run in runs for task in run.tasks]
-        owner = [run for run in runs for _ in run.tasks]
-        span, start = {}, 0  # each lab's task indices
+        tasks: list[GradingTask] = []
+        owner: list[_LabRun] = []  # each task's lab
+        span: dict[str, range] = {}  # each lab's task indices
         for run in runs:
-            span[run.lab], start = range(start, start + len(run.tasks)), start + len(run.tasks)
+            span[run.lab] = range(len(tasks), len(tasks) + len(run.tasks))
+            tasks += run.tasks
+            owner += [run] * len(run.tasks)
         graded: dict[str, list[SubmissionResult]] = {}
         arrived: dict[int, GradingOutcome] = {}
 
@@ -637,9 +638,10 @@ def _checked_root(root: Path, labs: list[str], *, jobs: int, sandbox: bool) -> P
     from ethicskit.course.sandbox import SandboxUnavailable, sandbox_problem
 
     root = Path(root).resolve()
+    known = lab_ids(root)
     for lab in labs:
-        if lab not in lab_ids(root):
-            raise ValueError(f"lab {lab!r} not found in {root / 'solutions'}; labs there: {lab_ids(root)}")
+        if lab not in known:
+            raise ValueError(f"lab {lab!r} not found in {root / 'solutions'}; labs there: {known}")
     check_positive_int(jobs, "jobs")
     if sandbox and (problem := sandbox_problem()):
         raise SandboxUnavailable(problem)

@@ -22,7 +22,7 @@ from multiprocessing import get_context
 from ethicskit.course.execute import execute_submission
 from ethicskit.course.tasks import GradingOutcome, GradingTask, crashed_outcome
 
-__all__ = ["THREAD_VARIABLES", "execute_all", "pool_context", "threads_per_job"]
+__all__ = ["THREAD_VARIABLES", "execute_all", "limit_threads", "pool_context", "threads_per_job"]
 
 #: thread pools that numpy/scipy (OpenBLAS, MKL), scikit-learn and torch (OpenMP) size from the environment
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -43,23 +43,25 @@ def threads_per_job(jobs: int) -> int:
     return max(1, cores // max(1, jobs))
 
 
-def _limit_threads(threads: int) -> None:
-    """A grading worker's initializer: its kernels and check processes use at most ``threads`` threads.
+def limit_threads(threads: int, env=os.environ) -> None:
+    """Cap the library threads of the processes started with ``env`` (this process's, by default).
 
+    A grading worker calls it for its kernels and check processes; ``make course`` for each lesson's
+    kernel.
     With ``--jobs`` equal to the cores, every library that sizes a thread pool by the machine (OpenBLAS,
     OpenMP, and :func:`ethicskit.sft.train.default_threads`, which reads ``OMP_NUM_THREADS``) would start
     that many threads in each job's kernel and check process at once: twice the threads there are cores,
     whose spinning waits made a scikit-learn fit 3-4x slower in CPU time (see docs/timings.md). A variable
-    the grader's own environment already sets is kept.
+    ``env`` already sets is kept.
     """
     for name in THREAD_VARIABLES:
-        os.environ.setdefault(name, str(threads))
+        env.setdefault(name, str(threads))
 
 
 def _init_worker(threads: int | None, nice: int) -> None:
     """A grading worker's initializer: its thread share, and a lower priority if asked."""
     if threads:
-        _limit_threads(threads)
+        limit_threads(threads)
     if nice:
         os.nice(nice)  # inherited by its kernels and check server
 

@@ -37,14 +37,14 @@ def _run_lesson(lesson: Path, timeout: int, threads: int | None = None) -> dict:
     import nbformat
     from nbclient import NotebookClient
 
-    from ethicskit.course.pool import THREAD_VARIABLES
+    from ethicskit.course.pool import limit_threads
     from ethicskit.course.sandbox import PlainIpcKernelManager
 
     start = time.perf_counter()
     notebook = nbformat.read(lesson, as_version=4)
     env = dict(os.environ)
-    for name in THREAD_VARIABLES if threads else ():
-        env.setdefault(name, str(threads))
+    if threads:
+        limit_threads(threads, env)
     error = ""
     try:
         NotebookClient(
